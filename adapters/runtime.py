@@ -1,0 +1,74 @@
+"""The composition root: builds storage, core, adapters and workers from settings, and runs the roles."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Literal
+
+from bot.adapter import Adapter
+from bot.config import Settings
+from bot.core import Earshot, Services
+from bot.delivery import DeliveryWorker
+from bot.features import install_features
+from bot.metrics import Metrics
+from bot.outbox import Outbox
+from bot.pacing import Pacer
+from bot.roles import bootstrap_admins
+from storage.engine import Database
+from storage.migrate import upgrade
+
+from adapters.sandbox.adapter import SandboxAdapter
+from adapters.sandbox.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+Role = Literal["web", "worker", "all"]
+
+
+class Runtime:
+    """Everything one process runs. `role` decides whether it serves HTTP, drains the outbox, or both."""
+
+    def __init__(self, settings: Settings, role: Role = "all") -> None:
+        self.settings = settings
+        self.role = role
+        self.metrics = Metrics()
+        self.db = Database(settings.database_url)
+        self.outbox = Outbox(on_enqueue=self._wake_worker)
+        self.core = Earshot(Services(settings, self.db, self.outbox, self.metrics))
+        install_features(self.core)
+        self.adapters: dict[str, Adapter] = {}
+        self.workspace: Workspace | None = None
+        if settings.sandbox_enabled:
+            self.workspace = Workspace(self.db)
+            self.adapters["sandbox"] = SandboxAdapter(self.workspace)
+        self.worker = DeliveryWorker(self.db, self.adapters, Pacer({n: a.pacing for n, a in self.adapters.items()}),
+                                     self.metrics, on_failed=self.core.report_failure)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _wake_worker(self) -> None:
+        if self.role != "web":
+            self.worker.wake()
+
+    async def start(self) -> None:
+        """Bring the database up to date, grant the configured admins, start the background roles."""
+        await asyncio.to_thread(upgrade, self.settings.database_url)
+        async with self.db.session() as session:
+            await bootstrap_admins(session, self.settings.admins)
+        if self.role in ("worker", "all"):
+            self._tasks.append(asyncio.create_task(self.worker.run(self._stop), name="delivery"))
+        log.info("earshot started: role=%s platforms=%s database=%s", self.role,
+                 ",".join(self.adapters) or "none", self.db.engine.url.render_as_string(hide_password=True))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.db.dispose()
+
+    async def run_until_stopped(self) -> None:
+        await self._stop.wait()

@@ -1,0 +1,59 @@
+"""The sandbox as an Adapter: what the core's outbox calls to post, edit and address people."""
+
+from __future__ import annotations
+
+from bot.adapter import DeliveryError
+from bot.cards import Card, Form
+from bot.events import MessageRef, Person, Target
+from bot.pacing import Pacing
+
+from adapters.sandbox.workspace import BOT_ID, PLATFORM, UnknownMessage, Workspace
+
+SANDBOX_PACING = Pacing(per_target_rate=20, per_target_burst=20, global_rate=200, global_burst=200)
+
+
+class SandboxAdapter:
+    platform = PLATFORM
+    pacing = SANDBOX_PACING
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    async def send(self, target: Target, card: Card) -> MessageRef:
+        channel_id = target.channel_id or await self.open_dm(target.user_id or "")
+        thread_id = int(target.thread_id) if target.thread_id else None
+        try:
+            message = await self.workspace.post(channel_id, BOT_ID, card, thread_id=thread_id)
+        except UnknownMessage as error:
+            raise DeliveryError(str(error), retryable=False) from None
+        return MessageRef(PLATFORM, channel_id, message["id"])
+
+    async def update(self, ref: MessageRef, card: Card) -> None:
+        try:
+            await self.workspace.edit(int(ref.message_id), card)
+        except UnknownMessage as error:
+            raise DeliveryError(str(error), retryable=False) from None
+
+    async def open_dm(self, user_id: str) -> str:
+        return await self.workspace.open_dm(user_id)
+
+    async def list_members(self, channel_id: str) -> list[Person]:
+        return [Person(PLATFORM, user) for user in await self.workspace.members(channel_id)]
+
+    async def post_ephemeral(self, channel_id: str, user_id: str, card: Card) -> None:
+        await self.workspace.post(channel_id, BOT_ID, card, ephemeral_to=user_id)
+
+
+class SandboxResponder:
+    """Private replies and forms for the person behind one sandbox request."""
+
+    def __init__(self, workspace: Workspace, channel_id: str, user_id: str) -> None:
+        self._workspace = workspace
+        self._channel_id = channel_id
+        self._user_id = user_id
+
+    async def private(self, card: Card) -> None:
+        await self._workspace.post(self._channel_id, BOT_ID, card, ephemeral_to=self._user_id)
+
+    async def open_form(self, form: Form) -> None:
+        await self._workspace.open_form(self._user_id, form)

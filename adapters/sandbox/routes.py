@@ -1,0 +1,163 @@
+"""HTTP and WebSocket endpoints of the sandbox page."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from bot.cards import text_card
+from bot.core import Earshot
+
+from adapters.sandbox import translate
+from adapters.sandbox.adapter import SandboxResponder
+from adapters.sandbox.translate import BadPayload
+from adapters.sandbox.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("static")
+MAX_BODY = 64 * 1024
+
+
+class SandboxRoutes:
+    def __init__(self, core: Earshot, workspace: Workspace) -> None:
+        self._core = core
+        self._workspace = workspace
+
+    def mount(self, app: web.Application) -> None:
+        app.router.add_get("/sandbox", self.page)
+        app.router.add_get("/sandbox/", self.page)
+        app.router.add_static("/sandbox/static", STATIC)
+        app.router.add_get("/sandbox/api/state", self.state)
+        app.router.add_post("/sandbox/api/send", self.send)
+        app.router.add_post("/sandbox/api/action", self.action)
+        app.router.add_post("/sandbox/api/reaction", self.reaction)
+        app.router.add_post("/sandbox/api/form", self.form)
+        app.router.add_get("/sandbox/ws", self.socket)
+
+    async def page(self, _request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    async def state(self, request: web.Request) -> web.Response:
+        user = await self._person(request.query.get("as", ""))
+        return web.json_response(await self._workspace.state(user), dumps=_dumps)
+
+    async def send(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        user = await self._person(body.get("as"))
+        channel_id = await self._channel_of(body, user)
+        command = translate.parse_command(body)
+        if command is not None:
+            responder = SandboxResponder(self._workspace, channel_id, user)
+            await self._core.handle(command, responder)
+            return _ok()
+        thread = translate.thread_id(body)
+        posted = await self._workspace.post(channel_id, user, text_card(translate.message_text(body)),
+                                            thread_id=thread)
+        event = translate.message_event(body, posted["id"])
+        await self._core.handle(event, SandboxResponder(self._workspace, channel_id, user))
+        return _ok()
+
+    async def action(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        user = await self._person(body.get("as"))
+        channel_id = await self._message_channel(body, user)
+        event = translate.action_event(body, channel_id)
+        await self._core.handle(event, SandboxResponder(self._workspace, channel_id, user))
+        return _ok()
+
+    async def reaction(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        user = await self._person(body.get("as"))
+        channel_id = await self._message_channel(body, user)
+        event = translate.reaction_event(body, channel_id)
+        await self._workspace.react(int(event.message.message_id), user, event.emoji, event.added)
+        await self._core.handle(event, SandboxResponder(self._workspace, channel_id, user))
+        return _ok()
+
+    async def form(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        user = await self._person(body.get("as"))
+        event = translate.form_event(body)
+        errors = await self._core.handle(event, SandboxResponder(self._workspace, "", user))
+        if errors:
+            return web.json_response({"ok": False, "errors": errors})
+        return _ok()
+
+    async def socket(self, request: web.Request) -> web.WebSocketResponse:
+        user = await self._person(request.query.get("as", ""))
+        ws = web.WebSocketResponse(heartbeat=25)
+        await ws.prepare(request)
+        self._workspace.connect(user, ws)
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self._workspace.disconnect(user, ws)
+        return ws
+
+    # -- checks ------------------------------------------------------------------------------------
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise _error(413, "request too large")
+        try:
+            body = json.loads(await request.text())
+        except ValueError:
+            raise _error(400, "the body must be JSON") from None
+        if not isinstance(body, dict):
+            raise _error(400, "the body must be a JSON object")
+        return body
+
+    async def _person(self, user: object) -> str:
+        people = {p.user_id for p in await self._workspace.people()}
+        if not isinstance(user, str) or user not in people:
+            raise _error(400, f"unknown person {user!r}; choose one of {', '.join(sorted(people))}")
+        return user
+
+    async def _channel_of(self, body: dict[str, Any], user: str) -> str:
+        channel_id = body.get("channel_id")
+        if not isinstance(channel_id, str) or user not in await self._workspace.members(channel_id):
+            raise _error(403, "you are not a member of that channel")
+        return channel_id
+
+    async def _message_channel(self, body: dict[str, Any], user: str) -> str:
+        message = await self._workspace.message(translate.message_id(body))
+        if message is None or (message.ephemeral_to not in (None, user)):
+            raise _error(404, "no such message")
+        if user not in await self._workspace.members(message.channel_id):
+            raise _error(403, "you are not a member of that channel")
+        return message.channel_id
+
+
+@web.middleware
+async def bad_payloads(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Malformed sandbox requests answer 400 with the reason, as JSON the page can show."""
+    try:
+        return await handler(request)
+    except BadPayload as error:
+        return web.json_response({"ok": False, "error": str(error)}, status=400)
+
+
+def _ok() -> web.Response:
+    return web.json_response({"ok": True})
+
+
+class _JSONError(web.HTTPException):
+    """An HTTP error whose body is the page's usual {"ok": false, "error": ...}."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status_code = status
+        super().__init__(text=json.dumps({"ok": False, "error": message}), content_type="application/json")
+
+
+def _error(status: int, message: str) -> web.HTTPException:
+    return _JSONError(status, message)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)

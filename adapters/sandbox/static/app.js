@@ -1,0 +1,714 @@
+// Earshot sandbox chat workspace — vanilla JS front end (no build step).
+// Server text is untrusted: it is only ever set via textContent / attributes,
+// never via innerHTML.
+'use strict';
+
+const API = '/sandbox/api';
+const PALETTE = ['👍', '❤️', '🎉', '👀', '🙏', '😂', '😮', '🔥'];
+const COMPOSER_HINT = ' — or type /pulse help, /station help, /digest help';
+
+const S = {
+  me: null,            // current person id
+  people: [],
+  channels: [],        // channels the current person is a member of
+  messages: [],        // visible messages, oldest first
+  channel: null,       // selected channel id
+  thread: null,        // open thread parent id
+  unread: new Map(),   // channel id -> count of unseen new messages
+  expanded: new Set(), // "msgId:blockIndex" of quotes whose "Show more" was clicked
+  forms: [],           // queued forms; forms[0] is the open modal
+};
+
+const $ = (id) => document.getElementById(id);
+
+// ---------- small DOM helpers ----------
+
+// el('div', 'cls', 'text', {props}) — any element given text also gets dir="auto".
+// props: DOM properties (type, value, href…), `data` for dataset, other keys become attributes.
+function el(tag, cls, text, props) {
+  const n = document.createElement(tag);
+  if (cls) n.className = cls;
+  if (text !== undefined && text !== null) {
+    n.textContent = String(text);
+    n.dir = 'auto';
+  }
+  for (const [k, v] of Object.entries(props || {})) {
+    if (k === 'data') Object.assign(n.dataset, v);
+    else if (k in n) n[k] = v;
+    else n.setAttribute(k, v);
+  }
+  return n;
+}
+
+// A <button type=button> with a click handler.
+function button(cls, text, onClick, props) {
+  const b = el('button', cls, text, { type: 'button', ...props });
+  if (onClick) b.addEventListener('click', onClick);
+  return b;
+}
+
+function str(v) { return v === undefined || v === null ? '' : String(v); }
+
+// Only http(s) links/images (relative URLs resolve to same origin); data: images allowed.
+function safeUrl(url, allowDataImage) {
+  try {
+    const u = new URL(str(url), location.href);
+    if (u.protocol === 'http:' || u.protocol === 'https:') return u.href;
+    if (allowDataImage && /^data:image\//i.test(str(url))) return str(url);
+  } catch (e) { /* invalid URL */ }
+  return null;
+}
+
+function store(key, value) { try { localStorage.setItem(key, value); } catch (e) { /* ignore */ } }
+function recall(key) { try { return localStorage.getItem(key); } catch (e) { return null; } }
+
+// POST JSON; always resolves to an object with `ok` (never throws).
+async function post(path, body) {
+  let res;
+  try {
+    res = await fetch(API + path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  } catch (e) {
+    return { ok: false, error: 'Network error — is the sandbox server running?' };
+  }
+  const data = await res.json().catch(() => null);
+  if (!data || typeof data !== 'object') return { ok: false, error: `HTTP ${res.status}` };
+  return { ...data, ok: !!data.ok };
+}
+
+// ---------- lookups ----------
+
+const person = (id) => S.people.find((p) => p.id === id);
+const channelById = (id) => S.channels.find((c) => c.id === id);
+const messageById = (id) => S.messages.find((m) => m.id === id);
+const repliesOf = (id) => S.messages.filter((m) => m.thread_id === id);
+const personName = (id) => (person(id) || { name: id }).name;
+
+function channelLabel(c) {
+  if (!c) return '';
+  if (c.kind === 'dm') {
+    if (c.name) return c.name;
+    const others = (c.members || []).filter((id) => id !== S.me).map((id) => personName(id));
+    return others.join(', ') || 'Direct message';
+  }
+  return '# ' + c.name;
+}
+
+// Sidebar order: channels first, then DMs.
+function orderedChannels() {
+  return [...S.channels.filter((c) => c.kind !== 'dm'), ...S.channels.filter((c) => c.kind === 'dm')];
+}
+
+function visible(m) {
+  return !!channelById(m.channel_id) && (!m.ephemeral_to || m.ephemeral_to === S.me);
+}
+
+// ---------- state loading ----------
+
+let loadSeq = 0;
+
+// Fetch the whole state for S.me and re-render everything. Resolves false on failure.
+async function loadState() {
+  const seq = ++loadSeq;
+  const qs = S.me ? '?as=' + encodeURIComponent(S.me) : '';
+  let data;
+  try {
+    const res = await fetch(`${API}/state${qs}`, { cache: 'no-store' });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    data = await res.json();
+  } catch (e) {
+    if (seq === loadSeq) showBanner(`Could not load workspace state (${e.message}).`);
+    return seq !== loadSeq;
+  }
+  if (seq !== loadSeq) return true; // a newer load (e.g. person switch) superseded this one
+  showBanner(null);
+  S.people = Array.isArray(data.people) ? data.people : [];
+  S.me = data.me || S.me || (S.people[0] && S.people[0].id) || null;
+  S.channels = (data.channels || []).filter((c) => !Array.isArray(c.members) || c.members.includes(S.me));
+  S.messages = (data.messages || []).filter(visible);
+  if (!channelById(S.channel)) S.channel = (orderedChannels()[0] || {}).id || null;
+  if (S.thread && !messageById(S.thread)) S.thread = null;
+  remember();
+  renderWhoami();
+  renderSidebar();
+  renderHeader();
+  renderMessages();
+  renderThread();
+  return true;
+}
+
+function showBanner(text) { Object.assign($('banner'), { hidden: !text, textContent: text || '' }); }
+
+// Persist the chosen person and channel in localStorage and the URL query.
+function remember() {
+  if (S.me) store('sandbox.as', S.me);
+  if (S.channel) store('sandbox.channel', S.channel);
+  const url = new URL(location.href);
+  if (S.me) url.searchParams.set('as', S.me);
+  if (S.channel) url.searchParams.set('channel', S.channel); else url.searchParams.delete('channel');
+  history.replaceState(null, '', url);
+}
+
+// ---------- rendering: sidebar ----------
+
+function renderWhoami() {
+  const sel = $('whoami');
+  sel.replaceChildren(...S.people.map((p) =>
+    el('option', null, p.role ? `${p.name} (${p.role})` : p.name, { value: p.id })));
+  sel.value = S.me || '';
+}
+
+function renderSidebar() {
+  const item = (c) => {
+    const n = S.unread.get(c.id);
+    const li = el('li', n ? 'unread' : '');
+    const a = el('a', 'channel-link' + (c.id === S.channel ? ' active' : ''), channelLabel(c),
+      { href: '#', data: { channelId: c.id } });
+    if (c.id === S.channel) a.setAttribute('aria-current', 'page');
+    li.append(a);
+    if (n) li.append(el('span', 'badge', n, { title: `${n} new` }));
+    return li;
+  };
+  $('channel-list').replaceChildren(...S.channels.filter((c) => c.kind !== 'dm').map(item));
+  $('dm-list').replaceChildren(...S.channels.filter((c) => c.kind === 'dm').map(item));
+}
+
+function renderHeader() {
+  const c = channelById(S.channel);
+  $('channel-title').textContent = c ? channelLabel(c) : 'No channels';
+  $('channel-members').textContent = c
+    ? (c.members || []).map((id) => personName(id)).join(', ') : '';
+  const composer = $('composer');
+  composer.disabled = !c;
+  const name = c ? (c.kind === 'dm' ? channelLabel(c) : '#' + c.name) : '';
+  composer.placeholder = c ? `Message ${name}${COMPOSER_HINT}` : 'You are not a member of any channel';
+  document.title = c ? `${channelLabel(c)} — Earshot sandbox` : 'Earshot sandbox';
+}
+
+// ---------- rendering: messages ----------
+
+function renderMessages() {
+  const list = $('messages');
+  const msgs = S.messages.filter((m) => m.channel_id === S.channel && !m.thread_id);
+  list.replaceChildren(...(msgs.length ? msgs.map((m) => renderMessage(m, true))
+    : [el('div', 'empty', S.channel ? 'No messages yet. Say hello!' : '')]));
+  scrollToBottom(list);
+}
+
+function scrollToBottom(box) { box.scrollTop = box.scrollHeight; }
+
+function formatTime(iso) {
+  const d = new Date(iso);
+  if (isNaN(d)) return str(iso);
+  const t = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return d.toDateString() === new Date().toDateString()
+    ? t : `${d.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${t}`;
+}
+
+function avatar(author) {
+  const a = el('div', 'avatar' + (author.bot ? ' bot' : ''), null, { 'aria-hidden': 'true' });
+  a.textContent = (str(author.name).trim()[0] || '?').toUpperCase();
+  let h = 0;
+  for (const ch of str(author.id)) h = (h * 31 + ch.charCodeAt(0)) % 360;
+  if (!author.bot) a.style.background = `hsl(${h}, 45%, 45%)`;
+  return a;
+}
+
+// One message row. withReplies: show the "Reply in thread" / "N replies" link.
+function renderMessage(m, withReplies) {
+  const author = m.author || { id: '?', name: 'Unknown' };
+  const row = el('div', 'message' + (m.ephemeral_to ? ' ephemeral' : ''), null,
+    { data: { testid: 'message', messageId: m.id } });
+  const body = el('div', 'message-body');
+  row.append(avatar(author), body);
+
+  const meta = el('div', 'meta');
+  meta.append(el('span', 'author', author.name));
+  if (author.bot) meta.append(el('span', 'bot-badge', 'APP'));
+  meta.append(el('time', 'time', formatTime(m.created_at),
+    { dateTime: str(m.created_at), title: new Date(m.created_at).toLocaleString() }));
+  if (m.edited) meta.append(el('span', 'edited', '(edited)'));
+  if (m.ephemeral_to) meta.append(el('span', 'ephemeral-label', 'Only visible to you'));
+  body.append(meta, renderCard(m, author.bot), el('div', 'card-error form-error'));
+
+  const footer = el('div', 'message-footer');
+  footer.append(renderReactions(m));
+  if (withReplies) {
+    const n = repliesOf(m.id).length;
+    footer.append(button('link reply-link', n ? `${n} ${n === 1 ? 'reply' : 'replies'}` : 'Reply in thread',
+      () => openThread(m.id)));
+  }
+  body.append(footer);
+  return row;
+}
+
+function renderCard(m, isBot) {
+  const card = m.card || {};
+  const box = el('div', isBot ? 'card bot-card' : 'card');
+  const blocks = Array.isArray(card.blocks) ? card.blocks : [];
+  if (!blocks.length) box.append(el('div', 'block-text', str(card.fallback)));
+  blocks.forEach((b, i) => {
+    try {
+      const n = renderBlock(m, b || {}, i);
+      if (n) box.append(n);
+    } catch (e) { // never let one odd block break the list
+      console.warn('bad block', b, e);
+      if (b && b.text) box.append(el('div', 'block-text', str(b.text)));
+    }
+  });
+  return box;
+}
+
+function renderBlock(m, b, i) {
+  switch (b.type) {
+    case 'heading': return el('div', 'block-heading', str(b.text));
+    case 'text': return el('div', 'block-text', str(b.text));
+    case 'quote': return renderQuote(m, b, i);
+    case 'fields': {
+      const grid = el('div', 'block-fields');
+      for (const f of b.fields || []) {
+        const cell = el('div', 'field');
+        cell.append(el('div', 'field-label', str(f.label)), el('div', 'field-value', str(f.value)));
+        grid.append(cell);
+      }
+      return grid;
+    }
+    case 'context': return el('div', 'block-context', (b.items || []).map(str).join(' · '));
+    case 'buttons': {
+      const row = el('div', 'block-buttons');
+      for (const btn of b.buttons || []) row.append(renderButton(m, btn));
+      return row;
+    }
+    case 'choices': return renderChoices(m, b);
+    case 'image': {
+      const src = safeUrl(b.url, true);
+      if (!src) return b.alt ? el('div', 'block-context', `[image: ${str(b.alt)}]`) : null;
+      const img = el('img', 'block-image', null, { src, alt: str(b.alt) });
+      img.addEventListener('load', () => { // keep the list pinned to the bottom as images load
+        const box = img.closest('.message-list, .thread-messages');
+        if (box && box.scrollHeight - box.scrollTop - box.clientHeight < img.height + 80) scrollToBottom(box);
+      });
+      return img;
+    }
+    case 'divider': return el('hr', 'block-divider');
+    default: return b.text ? el('div', 'block-text', str(b.text)) : null; // unknown block type
+  }
+}
+
+function renderQuote(m, b, i) {
+  const key = `${m.id}:${i}`;
+  const full = str(b.text) + str(b.more);
+  const q = el('blockquote', 'block-quote', null, { dir: 'auto' });
+  const text = el('span'); // no dir of its own, so the blockquote's dir="auto" sees this text
+  text.textContent = S.expanded.has(key) ? full : str(b.text);
+  q.append(text);
+  if (b.more && !S.expanded.has(key)) {
+    const more = el('a', 'show-more', 'Show more', { href: '#', role: 'button' });
+    more.addEventListener('click', (ev) => {
+      ev.preventDefault();
+      S.expanded.add(key);
+      text.textContent = full;
+      more.remove();
+    });
+    q.append(' ', more);
+  }
+  return q;
+}
+
+function renderButton(m, btn) {
+  const cls = 'btn' + (btn.style === 'primary' ? ' primary' : btn.style === 'danger' ? ' danger' : '');
+  const href = btn.url ? safeUrl(btn.url) : null;
+  if (href) {
+    return el('a', cls, str(btn.label),
+      { href, target: '_blank', rel: 'noopener noreferrer', data: { actionId: str(btn.action_id) } });
+  }
+  const b = button(cls, str(btn.label), () => sendAction(m, btn.action_id, str(btn.value), b),
+    { data: { actionId: str(btn.action_id) } });
+  if (btn.url) Object.assign(b, { disabled: true, title: 'Unsupported link' }); // unsafe url scheme
+  return b;
+}
+
+function renderChoices(m, b) {
+  const wrap = el('div', 'block-choices');
+  const options = b.options || [];
+  if (!b.multi) {
+    const sel = el('select', 'choice-select', null, { dir: 'auto', data: { actionId: str(b.action_id) } });
+    sel.append(el('option', null, str(b.placeholder) || 'Choose…', { value: '', disabled: true, selected: true }),
+      ...options.map((o) => el('option', null, str(o.label), { value: str(o.value) })));
+    sel.addEventListener('change', () => sendAction(m, b.action_id, sel.value, sel));
+    wrap.append(sel);
+    return wrap;
+  }
+  if (b.placeholder) wrap.append(el('div', 'block-context', str(b.placeholder)));
+  const boxes = options.map((o) => {
+    const label = el('label', 'choice-option');
+    const cb = el('input', null, null, { type: 'checkbox', value: str(o.value) });
+    label.append(cb, el('span', null, str(o.label)));
+    wrap.append(label);
+    return cb;
+  });
+  const submit = button('btn primary', 'Submit',
+    () => sendAction(m, b.action_id, boxes.filter((c) => c.checked).map((c) => c.value), submit),
+    { data: { actionId: str(b.action_id) } });
+  wrap.append(submit);
+  return wrap;
+}
+
+function renderReactions(m) {
+  const box = el('div', 'reactions');
+  for (const [emoji, users] of Object.entries(m.reactions || {})) {
+    if (!Array.isArray(users) || !users.length) continue;
+    const mine = users.includes(S.me);
+    box.append(button('reaction' + (mine ? ' mine' : ''), `${emoji} ${users.length}`,
+      () => toggleReaction(m, emoji), {
+        data: { testid: 'reaction', emoji },
+        'aria-pressed': String(mine),
+        title: users.map((id) => personName(id)).join(', '),
+      }));
+  }
+  box.append(button('reaction add-reaction', '☺+', (ev) => {
+    ev.stopPropagation();
+    const open = box.querySelector('.palette');
+    closePalettes();
+    if (open) return;
+    const pal = el('div', 'palette', null, { role: 'menu' });
+    pal.append(...PALETTE.map((e) => button('palette-emoji', e,
+      () => { closePalettes(); toggleReaction(m, e); }, { data: { emoji: e } })));
+    box.append(pal);
+  }, { title: 'Add reaction', 'aria-label': 'Add reaction' }));
+  return box;
+}
+
+function closePalettes() { document.querySelectorAll('.palette').forEach((p) => p.remove()); }
+
+// ---------- thread pane ----------
+
+function openThread(id) {
+  S.thread = id;
+  renderThread();
+  const input = $('thread-composer');
+  if (input) input.focus();
+}
+
+function closeThread() { S.thread = null; renderThread(); }
+
+function renderThread() {
+  let pane = $('thread');
+  const parent = S.thread && messageById(S.thread);
+  if (!parent) {
+    S.thread = null;
+    if (pane) pane.remove();
+    return;
+  }
+  if (!pane || pane.dataset.parentId !== parent.id) {
+    if (pane) pane.remove();
+    pane = buildThreadPane(parent.id);
+    $('app').append(pane);
+  }
+  const list = pane.querySelector('.thread-messages');
+  const replies = repliesOf(parent.id);
+  const sep = el('div', 'thread-sep', replies.length === 1 ? '1 reply' : `${replies.length} replies`);
+  list.replaceChildren(renderMessage(parent, false), sep, ...replies.map((r) => renderMessage(r, false)));
+  const c = channelById(parent.channel_id);
+  pane.querySelector('.thread-channel').textContent = c ? channelLabel(c) : '';
+  scrollToBottom(list);
+}
+
+function buildThreadPane(parentId) {
+  const pane = el('aside', 'thread', null, { id: 'thread', 'aria-label': 'Thread', data: { parentId } });
+  const head = el('header', 'thread-header');
+  const title = el('div');
+  title.append(el('strong', null, 'Thread'), el('span', 'thread-channel muted'));
+  head.append(title, button('icon-btn', '×', closeThread, { 'aria-label': 'Close thread' }));
+  const list = el('div', 'thread-messages');
+  const wrap = el('div', 'composer-wrap');
+  const input = el('input', null, null,
+    { id: 'thread-composer', type: 'text', dir: 'auto', autocomplete: 'off', placeholder: 'Reply in thread…' });
+  const err = el('div', 'form-error', null, { role: 'alert' });
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      const p = messageById(parentId);
+      if (p) sendText(input, err, p.channel_id, parentId);
+    }
+  });
+  wrap.append(input, err);
+  pane.append(head, list, wrap);
+  return pane;
+}
+
+// ---------- live updates ----------
+
+// Insert or replace a message, re-rendering only what it affects.
+function upsertMessage(m) {
+  if (!m || !m.id || !visible(m)) return;
+  const idx = S.messages.findIndex((x) => x.id === m.id);
+  const isNew = idx < 0;
+  if (isNew) S.messages.push(m); else S.messages[idx] = m;
+
+  const list = $('messages');
+  if (m.channel_id === S.channel) {
+    if (!m.thread_id) {
+      const old = list.querySelector(`[data-message-id="${CSS.escape(m.id)}"]`);
+      if (old) old.replaceWith(renderMessage(m, true));
+      else {
+        const empty = list.querySelector('.empty');
+        if (empty) empty.remove();
+        list.append(renderMessage(m, true));
+        scrollToBottom(list);
+      }
+    } else if (isNew) { // reply count of the parent changed
+      const parent = messageById(m.thread_id);
+      const old = list.querySelector(`[data-message-id="${CSS.escape(m.thread_id)}"]`);
+      if (parent && old) old.replaceWith(renderMessage(parent, true));
+    }
+  } else if (isNew && !m.thread_id && (!m.author || m.author.id !== S.me)) {
+    S.unread.set(m.channel_id, (S.unread.get(m.channel_id) || 0) + 1);
+    renderSidebar();
+  }
+  if (S.thread && (m.id === S.thread || m.thread_id === S.thread)) renderThread();
+}
+
+let ws = null;
+let wsRetry = 0;
+let wsTimer = null;
+let wsResync = false; // refetch state after a reconnect (we may have missed pushes)
+
+function setStatus(live) {
+  const s = $('status');
+  s.textContent = live ? 'live' : 'offline';
+  s.className = live ? 'live' : 'offline';
+}
+
+function connect() {
+  clearTimeout(wsTimer);
+  if (ws) { const old = ws; ws = null; old.close(); }
+  if (!S.me) return;
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const sock = new WebSocket(`${proto}//${location.host}/sandbox/ws?as=${encodeURIComponent(S.me)}`);
+  ws = sock;
+  sock.onopen = () => {
+    if (ws !== sock) return;
+    wsRetry = 0;
+    setStatus(true);
+    if (wsResync) { wsResync = false; loadState(); }
+  };
+  sock.onmessage = (ev) => {
+    if (ws !== sock) return;
+    let data;
+    try { data = JSON.parse(ev.data); } catch (e) { return; }
+    if (!data) return;
+    if (data.type === 'message') upsertMessage(data.message);
+    else if (data.type === 'form' && data.form) queueForm(data.form);
+    else if (data.type === 'channels') loadState();
+  };
+  sock.onclose = () => {
+    if (ws !== sock) return; // replaced on purpose (person switch)
+    ws = null;
+    setStatus(false);
+    wsResync = true;
+    const delay = Math.min(10000, 500 * 2 ** wsRetry++) + Math.random() * 250;
+    wsTimer = setTimeout(connect, delay);
+  };
+}
+
+const live = () => ws && ws.readyState === WebSocket.OPEN;
+
+// ---------- user actions ----------
+
+async function sendText(input, errBox, channelId, threadId) {
+  const text = input.value;
+  if (!text.trim() || input.dataset.busy) return;
+  input.dataset.busy = '1';
+  errBox.textContent = '';
+  const res = await post('/send', { as: S.me, channel_id: channelId, thread_id: threadId || null, text });
+  delete input.dataset.busy;
+  if (res.ok) {
+    if (input.value === text) input.value = '';
+    if (!live()) loadState(); // no socket to push our message back
+  } else {
+    errBox.textContent = res.error || 'Could not send the message.';
+  }
+}
+
+async function sendAction(m, actionId, value, control) {
+  // The row may be re-rendered by a push meanwhile, so look error boxes up by id each time.
+  const errBoxes = () => document.querySelectorAll(`[data-message-id="${CSS.escape(m.id)}"] .card-error`);
+  errBoxes().forEach((b) => { b.textContent = ''; });
+  control.disabled = true;
+  const res = await post('/action', { as: S.me, message_id: m.id, action_id: actionId, value });
+  control.disabled = false;
+  if (!res.ok) errBoxes().forEach((b) => { b.textContent = res.error || 'That action failed.'; });
+  else if (!live()) loadState();
+}
+
+async function toggleReaction(msg, emoji) {
+  const m = messageById(msg.id) || msg; // the freshest copy
+  const users = (m.reactions && m.reactions[emoji]) || [];
+  const added = !users.includes(S.me);
+  // Optimistic update; the server's pushed copy of the message replaces it.
+  const reactions = { ...(m.reactions || {}) };
+  reactions[emoji] = added ? [...users, S.me] : users.filter((u) => u !== S.me);
+  upsertMessage({ ...m, reactions });
+  const res = await post('/reaction', { as: S.me, message_id: m.id, emoji, added });
+  if (!res.ok || !live()) loadState(); // resync on failure
+}
+
+function selectChannel(id) {
+  if (!channelById(id)) return;
+  S.channel = id;
+  S.unread.delete(id);
+  $('composer-error').textContent = '';
+  remember();
+  renderSidebar();
+  renderHeader();
+  renderMessages();
+}
+
+async function switchPerson(id) {
+  S.me = id;
+  S.unread.clear();
+  S.thread = null;
+  S.forms = [];
+  renderModal();
+  $('composer-error').textContent = '';
+  wsResync = false;
+  wsRetry = 0;
+  if (ws) { const old = ws; ws = null; old.close(); }
+  setStatus(false);
+  remember();
+  start(false);
+}
+
+// ---------- forms (modal dialog) ----------
+
+function queueForm(form) {
+  S.forms.push(form);
+  if (S.forms.length === 1) renderModal();
+}
+
+function closeModal() {
+  S.forms.shift();
+  renderModal();
+}
+
+function renderModal() {
+  const old = $('modal-backdrop');
+  if (old) old.remove();
+  const form = S.forms[0];
+  if (!form) return;
+  const backdrop = el('div', 'modal-backdrop', null, { id: 'modal-backdrop' });
+  // noValidate: the server validates and returns per-field errors
+  const modal = el('form', 'modal', null,
+    { id: 'modal', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'modal-title', noValidate: true });
+  modal.append(el('h2', 'modal-title', str(form.title) || 'Form', { id: 'modal-title' }));
+
+  const fields = {};
+  (form.inputs || []).forEach((inp, i) => { fields[inp.name] = renderFormInput(inp, `f-${i}`); modal.append(fields[inp.name].wrap); });
+  const general = el('div', 'form-error general-error', null, { role: 'alert' });
+  const actions = el('div', 'modal-actions');
+  const submit = el('button', 'btn primary', str(form.submit_label) || 'Submit', { type: 'submit' });
+  actions.append(button('btn', 'Cancel', closeModal), submit);
+  modal.append(general, actions);
+
+  modal.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const values = {};
+    for (const [name, f] of Object.entries(fields)) { values[name] = f.get(); f.err.textContent = ''; }
+    general.textContent = '';
+    submit.disabled = true;
+    const res = await post('/form', { as: S.me, form_id: form.form_id, values, metadata: str(form.metadata) });
+    submit.disabled = false;
+    if (res.ok) { closeModal(); return; }
+    const errors = res.errors && typeof res.errors === 'object' ? res.errors : {};
+    const extra = [];
+    for (const [name, msg] of Object.entries(errors)) {
+      if (fields[name]) fields[name].err.textContent = str(msg); else extra.push(str(msg));
+    }
+    if (res.error) extra.push(str(res.error));
+    if (!Object.keys(errors).length && !extra.length) extra.push('Could not submit the form.');
+    general.textContent = extra.join(' ');
+  });
+  modal.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape') { ev.stopPropagation(); closeModal(); }
+  });
+
+  backdrop.append(modal);
+  document.body.append(backdrop);
+  const first = modal.querySelector('input, textarea, select');
+  (first || submit).focus();
+}
+
+// Build one labelled form field; returns {wrap, err, get()}.
+function renderFormInput(inp, id) {
+  const wrap = el('div', 'form-field');
+  const label = el('label', 'form-label', str(inp.label) || str(inp.name), { htmlFor: id });
+  if (inp.required) label.append(el('span', 'required', ' *'));
+  let control;
+  const kind = inp.kind || 'text';
+  const initial = inp.initial;
+  if (kind === 'select' || kind === 'multiselect') {
+    control = el('select');
+    control.multiple = kind === 'multiselect';
+    const chosen = Array.isArray(initial) ? initial.map(str) : initial == null ? [] : [str(initial)];
+    if (!control.multiple) control.append(el('option', null, str(inp.placeholder) || 'Choose…', { value: '' }));
+    for (const o of inp.options || []) {
+      control.append(el('option', null, str(o.label), { value: str(o.value), selected: chosen.includes(str(o.value)) }));
+    }
+    if (control.multiple) control.size = Math.min(Math.max((inp.options || []).length, 2), 6);
+  } else {
+    control = kind === 'textarea' ? el('textarea', null, null, { rows: 4 })
+      : el('input', null, null, kind === 'number' ? { type: 'number', step: 'any' } : { type: 'text' });
+    control.value = Array.isArray(initial) ? initial.join(', ') : str(initial);
+    control.placeholder = str(inp.placeholder);
+  }
+  Object.assign(control, { id, name: str(inp.name), dir: 'auto' });
+  if (inp.required) control.setAttribute('aria-required', 'true');
+  wrap.append(label, control);
+  if (inp.hint) wrap.append(el('div', 'form-hint', str(inp.hint)));
+  const err = el('div', 'form-error field-error', null, { data: { field: str(inp.name) } });
+  wrap.append(err);
+  const get = control.multiple ? () => [...control.selectedOptions].map((o) => o.value) : () => control.value;
+  return { wrap, err, get };
+}
+
+// ---------- wiring ----------
+
+function init() {
+  const q = new URLSearchParams(location.search);
+  S.me = q.get('as') || recall('sandbox.as') || null;
+  S.channel = q.get('channel') || recall('sandbox.channel') || null;
+
+  $('whoami').addEventListener('change', (ev) => switchPerson(ev.target.value));
+  $('sidebar').addEventListener('click', (ev) => {
+    const a = ev.target.closest('[data-channel-id]');
+    if (!a) return;
+    ev.preventDefault();
+    selectChannel(a.dataset.channelId);
+  });
+  $('composer').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && S.channel) {
+      ev.preventDefault();
+      sendText($('composer'), $('composer-error'), S.channel, null);
+    }
+  });
+  document.addEventListener('click', (ev) => { if (!ev.target.closest('.palette')) closePalettes(); });
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && !S.forms.length) { closePalettes(); if (S.thread) closeThread(); }
+  });
+
+  setStatus(false);
+  start(!q.get('as'));
+}
+
+// Load state, then open the socket; retry while the server is unreachable.
+// dropStale: if loading fails for a remembered person, fall back to the server's default.
+let startSeq = 0;
+async function start(dropStale) {
+  const seq = ++startSeq;
+  let ok = await loadState();
+  if (!ok && dropStale && S.me && seq === startSeq) { S.me = null; ok = await loadState(); }
+  if (seq !== startSeq) return; // superseded by a person switch
+  if (ok) connect(); else setTimeout(() => { if (seq === startSeq) start(dropStale); }, 3000);
+}
+
+init();

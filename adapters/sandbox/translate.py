@@ -1,0 +1,113 @@
+"""Pure translation of the sandbox page's JSON requests into neutral events."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from bot.events import ActionEvent, CommandEvent, FormSubmitted, MessageEvent, MessageRef, Person, ReactionEvent
+
+from adapters.sandbox.workspace import PLATFORM
+
+MAX_TEXT = 4_000
+
+
+class BadPayload(ValueError):
+    """The page sent something malformed; the message is safe to show."""
+
+
+def _str(body: dict[str, Any], key: str, *, required: bool = True, limit: int = 200) -> str:
+    value = body.get(key)
+    if value is None or value == "":
+        if required:
+            raise BadPayload(f"missing {key}")
+        return ""
+    if not isinstance(value, str):
+        raise BadPayload(f"{key} must be a string")
+    if len(value) > limit:
+        raise BadPayload(f"{key} is longer than {limit} characters")
+    return value
+
+
+def _event_id(body: dict[str, Any]) -> str:
+    return _str(body, "client_id", required=False) or uuid.uuid4().hex
+
+
+def actor(body: dict[str, Any]) -> Person:
+    return Person(PLATFORM, _str(body, "as", limit=64))
+
+
+def parse_command(body: dict[str, Any]) -> CommandEvent | None:
+    """`/pulse close 3` typed in the composer; None when the text is an ordinary message."""
+    text = _str(body, "text", limit=MAX_TEXT).strip()
+    if not text.startswith("/") or text.startswith("//"):
+        return None
+    name, _, rest = text[1:].partition(" ")
+    if not name:
+        raise BadPayload("a command needs a name, like /pulse help")
+    return CommandEvent(platform=PLATFORM, event_id=_event_id(body), actor=actor(body),
+                        channel_id=_str(body, "channel_id", limit=64), command=name.lower(), text=rest.strip(),
+                        trigger_id=uuid.uuid4().hex, thread_id=_str(body, "thread_id", required=False) or None)
+
+
+def message_event(body: dict[str, Any], posted_id: str) -> MessageEvent:
+    channel_id = _str(body, "channel_id", limit=64)
+    return MessageEvent(platform=PLATFORM, event_id=_event_id(body), actor=actor(body), channel_id=channel_id,
+                        text=_str(body, "text", limit=MAX_TEXT), message=MessageRef(PLATFORM, channel_id, posted_id),
+                        thread_id=_str(body, "thread_id", required=False) or None)
+
+
+def message_id(body: dict[str, Any], key: str = "message_id") -> int:
+    raw = _str(body, key, limit=20)
+    if not raw.isdigit():
+        raise BadPayload(f"{key} must be a message's id")
+    return int(raw)
+
+
+def thread_id(body: dict[str, Any]) -> int | None:
+    return message_id(body, "thread_id") if body.get("thread_id") else None
+
+
+def message_text(body: dict[str, Any]) -> str:
+    return _str(body, "text", limit=MAX_TEXT)
+
+
+def action_event(body: dict[str, Any], channel_id: str) -> ActionEvent:
+    value = body.get("value", "")
+    if isinstance(value, list):
+        if not all(isinstance(v, str) for v in value):
+            raise BadPayload("value must be a string or a list of strings")
+        parsed: str | tuple[str, ...] = tuple(value)
+    elif isinstance(value, str):
+        parsed = value
+    else:
+        raise BadPayload("value must be a string or a list of strings")
+    return ActionEvent(platform=PLATFORM, event_id=_event_id(body), actor=actor(body), channel_id=channel_id,
+                       action_id=_str(body, "action_id"), value=parsed,
+                       message=MessageRef(PLATFORM, channel_id, str(message_id(body))), trigger_id=uuid.uuid4().hex)
+
+
+def reaction_event(body: dict[str, Any], channel_id: str) -> ReactionEvent:
+    added = body.get("added")
+    if not isinstance(added, bool):
+        raise BadPayload("added must be true or false")
+    return ReactionEvent(platform=PLATFORM, event_id=_event_id(body), actor=actor(body), channel_id=channel_id,
+                         emoji=_str(body, "emoji", limit=32), added=added,
+                         message=MessageRef(PLATFORM, channel_id, str(message_id(body))))
+
+
+def form_event(body: dict[str, Any]) -> FormSubmitted:
+    raw = body.get("values")
+    if not isinstance(raw, dict):
+        raise BadPayload("values must be an object")
+    values: dict[str, str | tuple[str, ...]] = {}
+    for key, value in raw.items():
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            values[str(key)] = tuple(value)
+        elif isinstance(value, str):
+            values[str(key)] = value
+        else:
+            raise BadPayload(f"field {key} must be text or a list of choices")
+    return FormSubmitted(platform=PLATFORM, event_id=_event_id(body), actor=actor(body), channel_id=None,
+                         form_id=_str(body, "form_id"), values=values,
+                         metadata=_str(body, "metadata", required=False, limit=4_000))

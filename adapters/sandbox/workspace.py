@@ -1,0 +1,187 @@
+"""The sandbox's platform side: channels, members and messages in storage, pushed live to browsers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from sqlmodel import col, or_, select
+
+from bot.cards import Card, Form
+from storage.engine import Database
+from storage.tables import Person, RoleGrant, SandboxChannel, SandboxMember, SandboxMessage
+from storage.upsert import insert_ignore
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "sandbox"
+BOT_ID = "earshot"
+BOT_NAME = "Earshot"
+
+
+class Socket(Protocol):
+    async def send_str(self, data: str) -> None: ...
+
+
+class UnknownMessage(LookupError):
+    pass
+
+
+def dm_channel_id(user_id: str) -> str:
+    return f"D-{user_id}"
+
+
+class Workspace:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._sockets: dict[str, set[Socket]] = defaultdict(set)
+
+    # -- live updates -------------------------------------------------------------------------------
+    def connect(self, user_id: str, socket: Socket) -> None:
+        self._sockets[user_id].add(socket)
+
+    def disconnect(self, user_id: str, socket: Socket) -> None:
+        self._sockets[user_id].discard(socket)
+
+    async def push(self, user_ids: Iterable[str], payload: dict[str, Any]) -> None:
+        data = json.dumps(payload, ensure_ascii=False)
+        sockets = [s for user in set(user_ids) for s in list(self._sockets.get(user, ()))]
+        results = await asyncio.gather(*(s.send_str(data) for s in sockets), return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                log.debug("dropping a sandbox socket: %s", result)
+
+    # -- people and channels -----------------------------------------------------------------------
+    async def people(self) -> list[Person]:
+        async with self._db.session() as session:
+            rows = await session.exec(select(Person).where(Person.platform == PLATFORM).order_by(col(Person.id)))
+            return list(rows)
+
+    async def members(self, channel_id: str) -> list[str]:
+        async with self._db.session() as session:
+            rows = await session.exec(select(SandboxMember.user_id).where(SandboxMember.channel_id == channel_id))
+            return sorted(rows)
+
+    async def channel(self, channel_id: str) -> SandboxChannel | None:
+        async with self._db.session() as session:
+            return await session.get(SandboxChannel, channel_id)
+
+    async def ensure_channel(self, channel_id: str, name: str, kind: str, members: Iterable[str]) -> None:
+        async with self._db.session() as session:
+            await insert_ignore(session, SandboxChannel, {"id": channel_id, "name": name, "kind": kind})
+            for user in members:
+                await insert_ignore(session, SandboxMember, {"channel_id": channel_id, "user_id": user})
+            await session.commit()
+
+    async def open_dm(self, user_id: str) -> str:
+        channel_id = dm_channel_id(user_id)
+        if await self.channel(channel_id) is None:
+            await self.ensure_channel(channel_id, BOT_NAME, "dm", [user_id])
+            await self.push([user_id], {"type": "channels"})
+        return channel_id
+
+    # -- messages ----------------------------------------------------------------------------------
+    async def post(self, channel_id: str, author_id: str, card: Card, *, thread_id: int | None = None,
+                   ephemeral_to: str | None = None) -> dict[str, Any]:
+        if await self.channel(channel_id) is None:
+            raise UnknownMessage(f"channel_not_found: {channel_id}")
+        async with self._db.session() as session:
+            message = SandboxMessage(channel_id=channel_id, author_id=author_id, card=card.to_json(),
+                                     thread_id=thread_id, ephemeral_to=ephemeral_to)
+            session.add(message)
+            await session.commit()
+        return await self._announce(message)
+
+    async def edit(self, message_id: int, card: Card) -> dict[str, Any]:
+        async with self._db.session() as session:
+            message = await session.get(SandboxMessage, message_id)
+            if message is None:
+                raise UnknownMessage(f"message_not_found: {message_id}")
+            message.card = card.to_json()
+            message.edited = True
+            session.add(message)
+            await session.commit()
+        return await self._announce(message)
+
+    async def react(self, message_id: int, user_id: str, emoji: str, added: bool) -> SandboxMessage:
+        async with self._db.session() as session:
+            message = await session.get(SandboxMessage, message_id, with_for_update=not self._db.is_sqlite)
+            if message is None:
+                raise UnknownMessage(f"message_not_found: {message_id}")
+            who = set(message.reactions.get(emoji, []))
+            who = who | {user_id} if added else who - {user_id}
+            reactions = {k: v for k, v in message.reactions.items() if k != emoji}
+            if who:
+                reactions[emoji] = sorted(who)
+            message.reactions = reactions
+            session.add(message)
+            await session.commit()
+        await self._announce(message)
+        return message
+
+    async def message(self, message_id: int) -> SandboxMessage | None:
+        async with self._db.session() as session:
+            return await session.get(SandboxMessage, message_id)
+
+    async def _announce(self, message: SandboxMessage) -> dict[str, Any]:
+        names = {p.user_id: p.display_name or p.user_id for p in await self.people()}
+        data = message_json(message, names)
+        audience = [message.ephemeral_to] if message.ephemeral_to else await self.members(message.channel_id)
+        await self.push(audience, {"type": "message", "message": data})
+        return data
+
+    async def open_form(self, user_id: str, form: Form) -> None:
+        await self.push([user_id], {"type": "form", "form": form.to_json()})
+
+    # -- what one person sees ----------------------------------------------------------------------
+    async def state(self, user_id: str, limit: int = 300) -> dict[str, Any]:
+        people = await self.people()
+        names = {p.user_id: p.display_name or p.user_id for p in people}
+        async with self._db.session() as session:
+            channels = list(await session.exec(
+                select(SandboxChannel).join(SandboxMember, col(SandboxMember.channel_id) == SandboxChannel.id)
+                .where(SandboxMember.user_id == user_id).order_by(col(SandboxChannel.kind), col(SandboxChannel.name))))
+            ids = [c.id for c in channels]
+            members: dict[str, list[str]] = defaultdict(list)
+            for member in await session.exec(select(SandboxMember).where(col(SandboxMember.channel_id).in_(ids))):
+                members[member.channel_id].append(member.user_id)
+            newest = await session.exec(
+                select(SandboxMessage).where(
+                    col(SandboxMessage.channel_id).in_(ids),
+                    or_(col(SandboxMessage.ephemeral_to).is_(None), SandboxMessage.ephemeral_to == user_id))
+                .order_by(col(SandboxMessage.id).desc()).limit(limit))
+            messages = sorted(newest, key=lambda m: m.id or 0)
+            roles: dict[str, set[str]] = defaultdict(set)
+            for grant in await session.exec(select(RoleGrant).where(RoleGrant.platform == PLATFORM)):
+                roles[grant.user_id].add(grant.role)
+        return {
+            "me": user_id,
+            "people": [{"id": p.user_id, "name": names[p.user_id], "role": role_label(roles[p.user_id])} for p in people],
+            "channels": [{"id": c.id, "name": c.name, "kind": c.kind, "members": sorted(members[c.id])}
+                         for c in channels],
+            "messages": [message_json(m, names) for m in messages],
+        }
+
+
+def role_label(roles: set[str]) -> str:
+    """The one word shown beside a name in the person picker."""
+    return next((role for role in ("admin", "hr", "manager") if role in roles), "employee")
+
+
+def message_json(message: SandboxMessage, names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id": str(message.id),
+        "channel_id": message.channel_id,
+        "thread_id": str(message.thread_id) if message.thread_id is not None else None,
+        "author": {"id": message.author_id, "name": names.get(message.author_id, message.author_id)
+                   if message.author_id != BOT_ID else BOT_NAME, "bot": message.author_id == BOT_ID},
+        "created_at": message.created_at.isoformat(),
+        "edited": message.edited,
+        "ephemeral_to": message.ephemeral_to,
+        "card": message.card,
+        "reactions": message.reactions,
+    }

@@ -1,0 +1,177 @@
+"""Neutral cards and forms: what the core says, before a platform renders it.
+
+Every string here is plain text. Renderers escape it for their platform (Block Kit mrkdwn, Adaptive Card
+markdown, the sandbox's DOM), so customer text can never become markup or a mention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Literal
+
+ButtonStyle = Literal["primary", "danger"] | None
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    type: ClassVar[str] = "heading"
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+    type: ClassVar[str] = "text"
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Customer words. `more` holds the rest when `text` was cut, for a "show more" affordance."""
+
+    text: str
+    more: str | None = None
+    type: ClassVar[str] = "quote"
+
+
+@dataclass(frozen=True)
+class Field:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Fields:
+    fields: tuple[Field, ...]
+    type: ClassVar[str] = "fields"
+
+
+@dataclass(frozen=True)
+class Context:
+    items: tuple[str, ...]
+    type: ClassVar[str] = "context"
+
+
+@dataclass(frozen=True)
+class Button:
+    action_id: str
+    label: str
+    value: str = ""
+    style: ButtonStyle = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Buttons:
+    buttons: tuple[Button, ...]
+    type: ClassVar[str] = "buttons"
+
+
+@dataclass(frozen=True)
+class Option:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Choices:
+    action_id: str
+    options: tuple[Option, ...]
+    multi: bool = False
+    placeholder: str | None = None
+    type: ClassVar[str] = "choices"
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str
+    alt: str
+    type: ClassVar[str] = "image"
+
+
+@dataclass(frozen=True)
+class Divider:
+    type: ClassVar[str] = "divider"
+
+
+Block = Heading | Text | Quote | Fields | Context | Buttons | Choices | Image | Divider
+_BLOCK_TYPES: dict[str, type] = {
+    cls.type: cls for cls in (Heading, Text, Quote, Fields, Context, Buttons, Choices, Image, Divider)
+}
+
+
+@dataclass(frozen=True)
+class Card:
+    """A message: `fallback` is the plain-text notification and what a platform shows when it can't render."""
+
+    fallback: str
+    blocks: tuple[Block, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fallback": self.fallback, "blocks": [{"type": b.type, **asdict(b)} for b in self.blocks]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Card:
+        return cls(fallback=data["fallback"], blocks=tuple(_block_from_json(b) for b in data.get("blocks", ())))
+
+
+def _block_from_json(data: dict[str, Any]) -> Block:
+    kind = _BLOCK_TYPES[data["type"]]
+    values = {k: v for k, v in data.items() if k != "type"}
+    if kind is Fields:
+        values["fields"] = tuple(Field(**f) for f in values["fields"])
+    elif kind is Context:
+        values["items"] = tuple(values["items"])
+    elif kind is Buttons:
+        values["buttons"] = tuple(Button(**b) for b in values["buttons"])
+    elif kind is Choices:
+        values["options"] = tuple(Option(**o) for o in values["options"])
+    return kind(**values)  # type: ignore[no-any-return]
+
+
+def text_card(text: str, heading: str | None = None) -> Card:
+    """The simplest card: optional heading and one paragraph."""
+    blocks: tuple[Block, ...] = (Text(text),) if heading is None else (Heading(heading), Text(text))
+    return Card(fallback=text if heading is None else f"{heading}\n{text}", blocks=blocks)
+
+
+InputKind = Literal["text", "textarea", "select", "multiselect", "number"]
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    label: str
+    kind: InputKind = "text"
+    options: tuple[Option, ...] = ()
+    required: bool = True
+    placeholder: str | None = None
+    initial: str | tuple[str, ...] | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Form:
+    """A modal form (Slack view, Teams card, sandbox dialog). `metadata` comes back with the submission."""
+
+    form_id: str
+    title: str
+    inputs: tuple[Input, ...]
+    submit_label: str = "Submit"
+    metadata: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["inputs"] = [
+            {**asdict(i), "initial": list(i.initial) if isinstance(i.initial, tuple) else i.initial}
+            for i in self.inputs
+        ]
+        return data
+
+
+FormErrors = dict[str, str]
+"""Field name → message, shown beside the field while the form stays open."""
+
+__all__ = [
+    "Block", "Button", "Buttons", "Card", "Choices", "Context", "Divider", "Field", "Fields", "Form",
+    "FormErrors", "Heading", "Image", "Input", "Option", "Quote", "Text", "text_card",
+]

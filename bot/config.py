@@ -1,0 +1,150 @@
+"""Process configuration from the environment and `.env`, validated once at start-up."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLATFORMS = ("slack", "teams", "sandbox")
+TEAMS_APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded as one line that names the variable to fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite+aiosqlite:///./earshot.db", alias="DATABASE_URL")
+    port: int = Field(3978, alias="PORT", ge=1, le=65535)
+    host: str = Field("0.0.0.0", alias="HOST")
+
+    slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+
+    teams_app_id: str = Field("", alias="MicrosoftAppId")
+    teams_app_password: str = Field("", alias="MicrosoftAppPassword")
+    teams_app_type: str = Field("MultiTenant", alias="MicrosoftAppType")
+    teams_app_tenant_id: str = Field("", alias="MicrosoftAppTenantId")
+
+    ingest_token: str | None = Field(None, alias="EARSHOT_INGEST_TOKEN")
+    ingest_max_bytes: int = Field(1_000_000, alias="EARSHOT_INGEST_MAX_BYTES", ge=1_000)
+    sandbox: bool | None = Field(None, alias="EARSHOT_SANDBOX")
+    timezone: str = Field("UTC", alias="EARSHOT_TIMEZONE")
+    anon_min: int = Field(5, alias="EARSHOT_ANON_MIN")
+    comment_min: int = Field(10, alias="EARSHOT_COMMENT_MIN")
+    admins_raw: str = Field("", alias="EARSHOT_ADMINS")
+    log_format: str = Field("text", alias="EARSHOT_LOG_FORMAT", pattern="^(text|json)$")
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "ingest_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value[len(prefix) :]
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user:pass@host/db")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as Europe/Berlin)") from None
+        return value
+
+    @field_validator("anon_min")
+    @classmethod
+    def _anon_floor(cls, value: int) -> int:
+        if value < 3:
+            raise ValueError("must be at least 3: smaller groups can be identified")
+        return value
+
+    @field_validator("admins_raw")
+    @classmethod
+    def _admins_shape(cls, value: str) -> str:
+        for entry in _split(value):
+            platform, _, user = entry.partition(":")
+            if platform not in PLATFORMS or not user:
+                raise ValueError(f"{entry!r} is not platform:user_id (e.g. slack:U024BE7LH, teams:29:1a2b)")
+        return value
+
+    @model_validator(mode="after")
+    def _combinations(self) -> Settings:
+        if self.slack_signing_secret and not self.slack_bot_token:
+            raise ValueError("SLACK_BOT_TOKEN is required when SLACK_SIGNING_SECRET is set")
+        if self.slack_app_token and not self.slack_bot_token:
+            raise ValueError("SLACK_BOT_TOKEN is required when SLACK_APP_TOKEN is set (Socket Mode)")
+        if self.slack_bot_token:
+            if not self.slack_bot_token.startswith(("xoxb-", "xoxp-")):
+                raise ValueError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+            if not self.slack_signing_secret and not self.slack_app_token:
+                raise ValueError("SLACK_SIGNING_SECRET is required when SLACK_BOT_TOKEN is set")
+        if self.slack_app_token and not self.slack_app_token.startswith("xapp-"):
+            raise ValueError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        if self.teams_app_password and not self.teams_app_id:
+            raise ValueError("MicrosoftAppId is required when MicrosoftAppPassword is set")
+        if self.teams_app_type not in TEAMS_APP_TYPES:
+            raise ValueError(f"MicrosoftAppType must be one of {', '.join(TEAMS_APP_TYPES)}")
+        if self.teams_app_id and self.teams_app_type == "SingleTenant" and not self.teams_app_tenant_id:
+            raise ValueError("MicrosoftAppTenantId is required when MicrosoftAppType is SingleTenant")
+        if self.comment_min < self.anon_min:
+            raise ValueError("EARSHOT_COMMENT_MIN must not be below EARSHOT_ANON_MIN")
+        return self
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    @property
+    def teams_enabled(self) -> bool:
+        return bool(self.teams_app_id)
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        if self.sandbox is not None:
+            return self.sandbox
+        return not (self.slack_enabled or self.teams_enabled)
+
+    @cached_property
+    def admins(self) -> tuple[tuple[str, str], ...]:
+        """`EARSHOT_ADMINS` as (platform, user_id) pairs."""
+        return tuple(tuple(entry.split(":", 1)) for entry in _split(self.admins_raw))  # type: ignore[misc]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning validation failures into one ConfigError line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_first_error(exc)) from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    fields = Settings.model_fields
+    names = [fields[str(part)].alias or str(part) if str(part) in fields else str(part) for part in error["loc"]]
+    where = ".".join(names)
+    return f"configuration error: {where}: {message}" if where else f"configuration error: {message}"

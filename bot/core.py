@@ -1,0 +1,141 @@
+"""The core: receives neutral events from any adapter, handles each once, answers through the outbox."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.adapter import Responder
+from bot.cards import Card, Context, FormErrors, Heading, Text
+from bot.commands import CommandRouter, error_card
+from bot.config import Settings
+from bot.events import (
+    ActionEvent,
+    AnyEvent,
+    CommandEvent,
+    FormSubmitted,
+    MembersAdded,
+    MessageEvent,
+    ReactionEvent,
+    Target,
+)
+from bot.metrics import Metrics
+from bot.outbox import Outbox
+from storage.columns import utcnow
+from storage.engine import Database
+from storage.tables import Delivery, ProcessedEvent
+from storage.upsert import insert_ignore
+
+log = logging.getLogger(__name__)
+
+ActionHandler = Callable[[ActionEvent, Responder], Awaitable[None]]
+FormHandler = Callable[[FormSubmitted, Responder], Awaitable[FormErrors | None]]
+ReactionHandler = Callable[[ReactionEvent], Awaitable[None]]
+MessageHandler = Callable[[MessageEvent], Awaitable[None]]
+
+
+@dataclass
+class Services:
+    """What every feature needs, passed in rather than fetched from globals."""
+
+    settings: Settings
+    db: Database
+    outbox: Outbox
+    metrics: Metrics
+    clock: Callable[[], datetime] = utcnow
+
+
+@dataclass
+class Handlers:
+    actions: dict[str, ActionHandler] = field(default_factory=dict)  # by action_id prefix before ":"
+    forms: dict[str, FormHandler] = field(default_factory=dict)
+    reactions: list[ReactionHandler] = field(default_factory=list)
+    messages: list[MessageHandler] = field(default_factory=list)
+
+
+class Earshot:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.commands = CommandRouter()
+        self.handlers = Handlers()
+
+    async def handle(self, event: AnyEvent, responder: Responder) -> FormErrors | None:
+        """Handle one inbound event, at most once per (platform, event_id)."""
+        kind = type(event).__name__
+        metrics = self.services.metrics
+        if not await self._first_time(event):
+            metrics.events.labels(event.platform, kind, "duplicate").inc()
+            return None
+        try:
+            result = await self._dispatch(event, responder)
+        except Exception:
+            metrics.events.labels(event.platform, kind, "error").inc()
+            log.exception("handling %s %s failed", kind, event.event_id)
+            await responder.private(error_card("Something went wrong on my side; it has been logged. "
+                                               "Please try again in a moment."))
+            return None
+        metrics.events.labels(event.platform, kind, "ok").inc()
+        return result
+
+    async def _first_time(self, event: AnyEvent) -> bool:
+        async with self.services.db.session() as session:
+            new = await insert_ignore(session, ProcessedEvent, {
+                "key": f"{event.platform}:{type(event).__name__}:{event.event_id}"[:300],
+                "seen_at": self.services.clock()})
+            await session.commit()
+        return new
+
+    async def _dispatch(self, event: AnyEvent, responder: Responder) -> FormErrors | None:
+        match event:
+            case CommandEvent():
+                await self.commands.dispatch(event, responder)
+            case ActionEvent():
+                handler = self.handlers.actions.get(event.action_id.split(":", 1)[0])
+                if handler is None:
+                    await responder.private(error_card("That button no longer does anything."))
+                else:
+                    await handler(event, responder)
+            case FormSubmitted():
+                form_handler = self.handlers.forms.get(event.form_id.split(":", 1)[0])
+                if form_handler is None:
+                    return {"_": "This form has expired; please open it again."}
+                return await form_handler(event, responder)
+            case ReactionEvent():
+                for on_reaction in self.handlers.reactions:
+                    await on_reaction(event)
+            case MessageEvent():
+                for on_message in self.handlers.messages:
+                    await on_message(event)
+            case MembersAdded():
+                await self._welcome(event)
+        return None
+
+    async def _welcome(self, event: MembersAdded) -> None:
+        if not event.bot_installed or event.channel_id is None:
+            return
+        names = ", ".join(f"/{name}" for name in self.commands.commands)
+        card = Card(
+            fallback="Hi, I'm Earshot.",
+            blocks=(Heading("Hi, I'm Earshot 👋"),
+                    Text("I bring customers' words to this channel and your team's voice to its leaders."),
+                    Context((f"Commands: {names}. Add “help” to any of them to see what it does.",))),
+        )
+        async with self.services.db.session() as session:
+            await self.services.outbox.send(session, Target.channel(event.platform, event.channel_id), card,
+                                            dedupe_key=f"welcome:{event.platform}:{event.channel_id}")
+            await session.commit()
+
+    async def report_failure(self, delivery: Delivery) -> None:
+        """A delivery failed for good: tell whoever set it up, by DM, once."""
+        if not delivery.created_by or ":" not in delivery.created_by:
+            return
+        platform, user_id = delivery.created_by.split(":", 1)
+        where = (delivery.target or {}).get("channel_id") or "a direct message"
+        card = error_card(f"I couldn't deliver a message to {where}: {delivery.last_error}.",
+                          hint="Invite me to the channel or check its settings; I won't retry this one.")
+        async with self.services.db.session() as session:
+            await self.services.outbox.send(session, Target.user(platform, user_id), card,
+                                            dedupe_key=f"failure:{delivery.id}")
+            await session.commit()

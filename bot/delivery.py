@@ -1,0 +1,190 @@
+"""The delivery worker: drains the outbox with leases, pacing, backoff and a final verdict per delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, update
+from sqlmodel import col, select
+
+from bot.adapter import Adapter, DeliveryError
+from bot.cards import Card
+from bot.events import MessageRef, Target
+from bot.metrics import Metrics
+from bot.pacing import Pacer
+from storage.columns import utcnow
+from storage.engine import Database
+from storage.tables import Delivery
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+LEASE_SECONDS = 60.0
+PARENT_WAIT_SECONDS = 1.0
+
+FailureHook = Callable[[Delivery], Awaitable[None]]
+
+
+def backoff_seconds(attempt: int, rng: random.Random) -> float:
+    """Exponential backoff with full jitter: about 1, 2, 4 … seconds, capped at five minutes."""
+    return min(300.0, 2.0 ** (attempt - 1)) * (0.5 + rng.random() / 2)
+
+
+class DeliveryWorker:
+    def __init__(self, db: Database, adapters: Mapping[str, Adapter], pacer: Pacer, metrics: Metrics, *,
+                 clock: Callable[[], datetime] = utcnow, on_failed: FailureHook | None = None,
+                 batch_size: int = 100, concurrency: int = 16, rng: random.Random | None = None) -> None:
+        self._db = db
+        self._adapters = adapters
+        self._pacer = pacer
+        self._metrics = metrics
+        self._clock = clock
+        self._on_failed = on_failed
+        self._batch_size = batch_size
+        self._slots = asyncio.Semaphore(concurrency)
+        self._rng = rng or random.Random()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something was enqueued in this process: don't wait for the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, poll_seconds: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:  # the database may be away for a moment; the next round retries
+                log.exception("delivery round failed")
+                handled = 0
+            if handled:
+                continue
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waiters, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def run_once(self) -> int:
+        """Claim what is due and deliver it: conversations in parallel, each in order. Returns the count."""
+        claimed = await self._claim()
+        by_target: dict[str, list[Delivery]] = defaultdict(list)
+        for delivery in claimed:
+            by_target[delivery.pace_key].append(delivery)
+        await asyncio.gather(*(self._drain(group) for group in by_target.values()))
+        await self._record_depth()
+        return len(claimed)
+
+    async def _claim(self) -> list[Delivery]:
+        now = self._clock()
+        due = or_(
+            (col(Delivery.status) == "pending") & (col(Delivery.next_attempt_at) <= now),
+            (col(Delivery.status) == "sending") & (col(Delivery.lease_until) < now),
+        )
+        async with self._db.session() as session:
+            query = select(Delivery.id).where(due).order_by(col(Delivery.id)).limit(self._batch_size)
+            if not self._db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            ids = list((await session.exec(query)).all())
+            if not ids:
+                return []
+            await session.exec(  # type: ignore[call-overload]
+                update(Delivery).where(col(Delivery.id).in_(ids), due).values(
+                    status="sending", lease_until=now + timedelta(seconds=LEASE_SECONDS),
+                    attempts=Delivery.attempts + 1)
+            )
+            await session.commit()
+            rows = await session.exec(select(Delivery).where(col(Delivery.id).in_(ids),
+                                                             Delivery.status == "sending"))
+            return sorted(rows, key=lambda d: d.id or 0)
+
+    async def _drain(self, group: list[Delivery]) -> None:
+        async with self._slots:
+            for delivery in group:
+                await self._deliver(delivery)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        adapter = self._adapters.get(delivery.platform)
+        if adapter is None:
+            await self._fail(delivery, f"platform {delivery.platform} is not configured")
+            return
+        card = Card.from_json(delivery.card)
+        try:
+            if delivery.kind == "update":
+                ref = await self._parent_ref(delivery)
+                if ref is None:
+                    return
+                await self._pacer.acquire(delivery.platform, delivery.pace_key)
+                await adapter.update(ref, card)
+            else:
+                await self._pacer.acquire(delivery.platform, delivery.pace_key)
+                ref = await adapter.send(Target.from_json(delivery.target or {}), card)
+        except DeliveryError as error:
+            await self._after_error(delivery, error)
+            return
+        except Exception as error:  # an adapter bug or a dropped connection: retry, but say what happened
+            log.exception("delivery %s raised", delivery.id)
+            await self._after_error(delivery, DeliveryError(f"{type(error).__name__}: {error}", retryable=True))
+            return
+        await self._finish(delivery, ref)
+
+    async def _parent_ref(self, delivery: Delivery) -> MessageRef | None:
+        async with self._db.session() as session:
+            parent = await session.get(Delivery, delivery.parent_id)
+        if parent is not None and parent.status == "sent" and parent.message_id and parent.message_channel:
+            return MessageRef(parent.platform, parent.message_channel, parent.message_id)
+        if parent is None or parent.status == "failed":
+            await self._fail(delivery, "the message to update was never posted")
+        else:
+            await self._set(delivery, status="pending", attempts=delivery.attempts - 1,
+                            next_attempt_at=self._clock() + timedelta(seconds=PARENT_WAIT_SECONDS))
+        return None
+
+    async def _finish(self, delivery: Delivery, ref: MessageRef) -> None:
+        await self._set(delivery, status="sent", sent_at=self._clock(), lease_until=None, last_error=None,
+                        message_channel=ref.channel_id, message_id=ref.message_id)
+        self._metrics.deliveries.labels(delivery.platform, delivery.kind, "sent").inc()
+
+    async def _after_error(self, delivery: Delivery, error: DeliveryError) -> None:
+        if not error.retryable:
+            await self._fail(delivery, error.reason)
+            return
+        if delivery.attempts >= MAX_ATTEMPTS:
+            await self._fail(delivery, f"gave up after {delivery.attempts} attempts: {error.reason}")
+            return
+        if error.retry_after is not None:
+            self._pacer.hold(delivery.platform, delivery.pace_key, error.retry_after)
+            wait = error.retry_after
+        else:
+            wait = backoff_seconds(delivery.attempts, self._rng)
+        await self._set(delivery, status="pending", lease_until=None, last_error=error.reason[:500],
+                        next_attempt_at=self._clock() + timedelta(seconds=wait))
+        self._metrics.deliveries.labels(delivery.platform, delivery.kind, "retried").inc()
+
+    async def _fail(self, delivery: Delivery, reason: str) -> None:
+        await self._set(delivery, status="failed", lease_until=None, last_error=reason[:500])
+        self._metrics.deliveries.labels(delivery.platform, delivery.kind, "failed").inc()
+        log.warning("delivery %s failed for good: %s", delivery.id, reason)
+        if self._on_failed is not None:
+            delivery.last_error = reason[:500]
+            await self._on_failed(delivery)
+
+    async def _set(self, delivery: Delivery, **values: object) -> None:
+        async with self._db.session() as session:
+            await session.exec(update(Delivery).where(col(Delivery.id) == delivery.id)  # type: ignore[call-overload]
+                               .values(**values))
+            await session.commit()
+
+    async def _record_depth(self) -> None:
+        async with self._db.session() as session:
+            depth, oldest = (await session.exec(
+                select(func.count(), func.min(Delivery.created_at)).where(
+                    col(Delivery.status).in_(("pending", "sending")))
+            )).one()
+        self._metrics.outbox_depth.set(depth)
+        age = (self._clock() - oldest).total_seconds() if oldest is not None else 0.0
+        self._metrics.outbox_oldest_seconds.set(max(0.0, age))

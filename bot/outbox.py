@@ -1,0 +1,80 @@
+"""Enqueueing deliveries in the caller's transaction, so a message exists exactly when its cause commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.cards import Card
+from bot.events import Target
+from storage.columns import utcnow
+from storage.tables import Delivery
+from storage.upsert import insert_ignore
+
+UPDATE_COALESCE_SECONDS = 3.0
+
+
+class Outbox:
+    def __init__(self, clock: Callable[[], datetime] = utcnow, on_enqueue: Callable[[], None] | None = None,
+                 update_interval: float = UPDATE_COALESCE_SECONDS) -> None:
+        self._clock = clock
+        self._on_enqueue = on_enqueue or (lambda: None)
+        self.update_interval = update_interval
+
+    async def send(self, session: AsyncSession, target: Target, card: Card, *, dedupe_key: str,
+                   subject: tuple[str, int] | None = None, created_by: str | None = None) -> bool:
+        """Queue a message. The same `dedupe_key` twice queues it once; True when it is new."""
+        new = await insert_ignore(session, Delivery, {
+            "dedupe_key": dedupe_key, "platform": target.platform, "kind": "send", "target": target.to_json(),
+            "pace_key": target.pace_key, "card": card.to_json(),
+            "subject_kind": subject[0] if subject else None, "subject_id": subject[1] if subject else None,
+            "status": "pending", "attempts": 0, "next_attempt_at": self._clock(), "created_by": created_by,
+            "created_at": self._clock(),
+        })
+        if new:
+            self._on_enqueue()
+        return new
+
+    async def update(self, session: AsyncSession, parent: Delivery, card: Card) -> None:
+        """Queue a new version of a posted card, coalesced: a pending edit is replaced, not joined by another,
+        and edits to one message are spaced `update_interval` apart."""
+        pending = (await session.exec(
+            select(Delivery).where(Delivery.parent_id == parent.id, Delivery.status == "pending")
+        )).first()
+        if pending is not None:
+            pending.card = card.to_json()
+            session.add(pending)
+            return
+        last_sent = (await session.exec(
+            select(func.max(Delivery.sent_at)).where(Delivery.parent_id == parent.id)
+        )).one()
+        now = self._clock()
+        due = max(now, last_sent + timedelta(seconds=self.update_interval)) if last_sent else now
+        session.add(Delivery(
+            dedupe_key=f"update:{parent.id}:{uuid.uuid4().hex}", platform=parent.platform, kind="update",
+            pace_key=f"{parent.pace_key}#edit", card=card.to_json(), parent_id=parent.id,
+            next_attempt_at=due, created_at=now,
+        ))
+        self._on_enqueue()
+
+    @staticmethod
+    async def posted(session: AsyncSession, subject_kind: str, subject_id: int) -> list[Delivery]:
+        """The sends about one subject (for updating every copy of a card)."""
+        rows = await session.exec(
+            select(Delivery).where(Delivery.subject_kind == subject_kind, Delivery.subject_id == subject_id,
+                                   Delivery.kind == "send").order_by(col(Delivery.id))
+        )
+        return list(rows)
+
+    @staticmethod
+    async def find_by_message(session: AsyncSession, platform: str, channel_id: str,
+                              message_id: str) -> Delivery | None:
+        rows = await session.exec(select(Delivery).where(
+            Delivery.platform == platform, Delivery.message_channel == channel_id,
+            Delivery.message_id == message_id, Delivery.kind == "send"))
+        return rows.first()

@@ -1,0 +1,14 @@
+"""All tables, imported together so `SQLModel.metadata` is complete for the engine and Alembic."""
+
+from storage.tables.digests import DigestRun, DigestSubscription
+from storage.tables.feedback import Claim, Engagement, Feedback, Station
+from storage.tables.outbox import Delivery, ProcessedEvent
+from storage.tables.people import ConversationRef, Person, RoleGrant
+from storage.tables.pulses import Participation, Pulse, PulseRun, Question, Response
+from storage.tables.sandbox import SandboxChannel, SandboxMember, SandboxMessage
+
+__all__ = [
+    "Claim", "ConversationRef", "Delivery", "DigestRun", "DigestSubscription", "Engagement", "Feedback",
+    "Participation", "Person", "ProcessedEvent", "Pulse", "PulseRun", "Question", "Response", "RoleGrant",
+    "SandboxChannel", "SandboxMember", "SandboxMessage", "Station",
+]

@@ -1,0 +1,88 @@
+"""Pulse checks. Anonymity is structural: `Response` rows of anonymous pulses hold no person, no
+sequential id and only the day, and `Participation` (who answered) shares no key with them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.columns import UTCDateTime, utcnow
+
+
+class Pulse(SQLModel, table=True):
+    __tablename__ = "pulse"
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    channel_id: str = Field(max_length=512)
+    author_id: str = Field(max_length=128)
+    title: str = Field(max_length=300)
+    anonymous: bool = False
+    results_live: bool = True
+    audience: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    recurrence: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    timezone: str = Field(default="UTC", max_length=64)
+    close_after_minutes: int | None = None
+    remind_after_minutes: int | None = None
+    status: str = Field(default="active", max_length=12)  # active | ended
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Question(SQLModel, table=True):
+    __tablename__ = "question"
+    __table_args__ = (UniqueConstraint("pulse_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pulse_id: int = Field(foreign_key="pulse.id")
+    position: int
+    kind: str = Field(max_length=12)  # single | multi | scale | enps | yesno | text
+    prompt: str = Field(max_length=500)
+    options: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    allow_comment: bool = False
+
+
+class PulseRun(SQLModel, table=True):
+    """One firing of a pulse; the unique (pulse, scheduled_for) makes a double fire harmless."""
+
+    __tablename__ = "pulse_run"
+    __table_args__ = (UniqueConstraint("pulse_id", "scheduled_for"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pulse_id: int = Field(foreign_key="pulse.id")
+    scheduled_for: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default="open", max_length=8)  # open | closed
+    opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    closes_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Response(SQLModel, table=True):
+    """An answer. `respondent_id` is NULL for anonymous pulses; the id is random, not sequential."""
+
+    __tablename__ = "response"
+    __table_args__ = (UniqueConstraint("run_id", "question_id", "respondent_id"),)
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True, max_length=32)
+    run_id: int = Field(foreign_key="pulse_run.id", index=True)
+    question_id: int = Field(foreign_key="question.id")
+    respondent_id: str | None = Field(default=None, max_length=160)
+    value: str = Field(max_length=500)
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    answered_on: date
+
+
+class Participation(SQLModel, table=True):
+    """Who has answered a run: for reminders and one-answer-per-person only, never joined to answers."""
+
+    __tablename__ = "participation"
+    __table_args__ = (UniqueConstraint("run_id", "question_id", "platform", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="pulse_run.id", index=True)
+    question_id: int = Field(foreign_key="question.id")
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=128)
