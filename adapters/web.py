@@ -24,7 +24,7 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/metrics", metrics)
     if runtime.workspace is not None:
         SandboxRoutes(runtime.core, runtime.workspace).mount(app)
-        app.router.add_get("/", lambda _r: web.HTTPFound("/sandbox"))
+        app.router.add_get("/", to_sandbox)
     app.cleanup_ctx.append(_lifecycle)
     return app
 
@@ -45,6 +45,10 @@ async def healthz(request: web.Request) -> web.Response:
         log.warning("health check: database unavailable: %s", error)
         return web.json_response({"status": "unavailable", "database": "down"}, status=503)
     return web.json_response({"status": "ok", "database": "ok", "platforms": sorted(runtime.adapters)})
+
+
+async def to_sandbox(_request: web.Request) -> web.Response:
+    raise web.HTTPFound("/sandbox")
 
 
 async def metrics(request: web.Request) -> web.Response:

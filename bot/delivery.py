@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 LEASE_SECONDS = 60.0
 PARENT_WAIT_SECONDS = 1.0
+HOLD_SECONDS = 2.0
+"""A conversation paused longer than this (a 429's Retry-After) gives its claims back instead of waiting."""
 
 FailureHook = Callable[[Delivery], Awaitable[None]]
 
@@ -104,8 +106,19 @@ class DeliveryWorker:
 
     async def _drain(self, group: list[Delivery]) -> None:
         async with self._slots:
-            for delivery in group:
+            for index, delivery in enumerate(group):
+                wait = self._pacer.delay(delivery.platform, delivery.pace_key)
+                if wait > HOLD_SECONDS:
+                    await self._release(group[index:], wait)
+                    return
                 await self._deliver(delivery)
+
+    async def _release(self, deliveries: list[Delivery], wait: float) -> None:
+        """Hand claims back untouched (the attempt does not count) to be tried once the pause is over."""
+        retry_at = self._clock() + timedelta(seconds=wait)
+        for delivery in deliveries:
+            await self._set(delivery, status="pending", lease_until=None, attempts=delivery.attempts - 1,
+                            next_attempt_at=retry_at)
 
     async def _deliver(self, delivery: Delivery) -> None:
         adapter = self._adapters.get(delivery.platform)

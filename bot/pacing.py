@@ -56,6 +56,11 @@ class Pacer:
             self._bucket(f"{platform}:*", policy.global_rate, policy.global_burst),
         )
 
+    def delay(self, platform: str, pace_key: str) -> float:
+        """Seconds before a message to this conversation may go, without taking a token."""
+        now = self._clock()
+        return max(b.wait_time(now) for b in self._pair(platform, pace_key))
+
     async def acquire(self, platform: str, pace_key: str) -> None:
         buckets = self._pair(platform, pace_key)
         while True:

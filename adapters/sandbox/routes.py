@@ -43,7 +43,11 @@ class SandboxRoutes:
         return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
     async def state(self, request: web.Request) -> web.Response:
-        user = await self._person(request.query.get("as", ""))
+        wanted = request.query.get("as")
+        if not wanted:  # first visit: be the first demo person
+            people = await self._workspace.people()
+            wanted = people[0].user_id if people else ""
+        user = await self._person(wanted)
         return web.json_response(await self._workspace.state(user), dumps=_dumps)
 
     async def send(self, request: web.Request) -> web.Response:

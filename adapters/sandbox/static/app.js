@@ -14,7 +14,6 @@ const S = {
   messages: [],        // visible messages, oldest first
   channel: null,       // selected channel id
   thread: null,        // open thread parent id
-  unread: new Map(),   // channel id -> count of unseen new messages
   expanded: new Set(), // "msgId:blockIndex" of quotes whose "Show more" was clicked
   forms: [],           // queued forms; forms[0] is the open modal
 };
@@ -105,6 +104,7 @@ function visible(m) {
 // ---------- state loading ----------
 
 let loadSeq = 0;
+let loadError = '';
 
 // Fetch the whole state for S.me and re-render everything. Resolves false on failure.
 async function loadState() {
@@ -113,10 +113,11 @@ async function loadState() {
   let data;
   try {
     const res = await fetch(`${API}/state${qs}`, { cache: 'no-store' });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    data = await res.json();
+    data = await res.json().catch(() => null);
+    if (!res.ok || !data) throw new Error((data && data.error) || `HTTP ${res.status}`);
   } catch (e) {
-    if (seq === loadSeq) showBanner(`Could not load workspace state (${e.message}).`);
+    loadError = str(e.message);
+    if (seq === loadSeq) showBanner(`Could not load workspace state: ${loadError}`);
     return seq !== loadSeq;
   }
   if (seq !== loadSeq) return true; // a newer load (e.g. person switch) superseded this one
@@ -129,9 +130,7 @@ async function loadState() {
   if (S.thread && !messageById(S.thread)) S.thread = null;
   remember();
   renderWhoami();
-  renderSidebar();
-  renderHeader();
-  renderMessages();
+  renderChannel();
   renderThread();
   return true;
 }
@@ -159,13 +158,11 @@ function renderWhoami() {
 
 function renderSidebar() {
   const item = (c) => {
-    const n = S.unread.get(c.id);
-    const li = el('li', n ? 'unread' : '');
+    const li = el('li');
     const a = el('a', 'channel-link' + (c.id === S.channel ? ' active' : ''), channelLabel(c),
       { href: '#', data: { channelId: c.id } });
     if (c.id === S.channel) a.setAttribute('aria-current', 'page');
     li.append(a);
-    if (n) li.append(el('span', 'badge', n, { title: `${n} new` }));
     return li;
   };
   $('channel-list').replaceChildren(...S.channels.filter((c) => c.kind !== 'dm').map(item));
@@ -188,13 +185,22 @@ function renderHeader() {
 
 function renderMessages() {
   const list = $('messages');
+  // Re-rendering the same channel (resync) keeps the reader's place if they scrolled up.
+  const keep = list.dataset.channel === S.channel && !list.dataset.pinned;
+  const top = list.scrollTop;
   const msgs = S.messages.filter((m) => m.channel_id === S.channel && !m.thread_id);
   list.replaceChildren(...(msgs.length ? msgs.map((m) => renderMessage(m, true))
     : [el('div', 'empty', S.channel ? 'No messages yet. Say hello!' : '')]));
-  scrollToBottom(list);
+  list.dataset.channel = S.channel || '';
+  if (keep) list.scrollTop = top; else scrollToBottom(list);
 }
 
-function scrollToBottom(box) { box.scrollTop = box.scrollHeight; }
+// Lists stay pinned to the bottom (data-pinned) until the user scrolls up.
+function scrollToBottom(box) { box.scrollTop = box.scrollHeight; box.dataset.pinned = '1'; }
+function trackPin(ev) {
+  const b = ev.currentTarget;
+  b.dataset.pinned = b.scrollHeight - b.scrollTop - b.clientHeight < 40 ? '1' : '';
+}
 
 function formatTime(iso) {
   const d = new Date(iso);
@@ -205,8 +211,8 @@ function formatTime(iso) {
 }
 
 function avatar(author) {
-  const a = el('div', 'avatar' + (author.bot ? ' bot' : ''), null, { 'aria-hidden': 'true' });
-  a.textContent = (str(author.name).trim()[0] || '?').toUpperCase();
+  const a = el('div', 'avatar' + (author.bot ? ' bot' : ''), (str(author.name).trim()[0] || '?').toUpperCase(),
+    { 'aria-hidden': 'true' });
   let h = 0;
   for (const ch of str(author.id)) h = (h * 31 + ch.charCodeAt(0)) % 360;
   if (!author.bot) a.style.background = `hsl(${h}, 45%, 45%)`;
@@ -283,10 +289,12 @@ function renderBlock(m, b, i) {
       const src = safeUrl(b.url, true);
       if (!src) return b.alt ? el('div', 'block-context', `[image: ${str(b.alt)}]`) : null;
       const img = el('img', 'block-image', null, { src, alt: str(b.alt) });
-      img.addEventListener('load', () => { // keep the list pinned to the bottom as images load
+      const repin = () => { // images change height once loaded (or broken)
         const box = img.closest('.message-list, .thread-messages');
-        if (box && box.scrollHeight - box.scrollTop - box.clientHeight < img.height + 80) scrollToBottom(box);
-      });
+        if (box && box.dataset.pinned) scrollToBottom(box);
+      };
+      img.addEventListener('load', repin);
+      img.addEventListener('error', repin);
       return img;
     }
     case 'divider': return el('hr', 'block-divider');
@@ -298,15 +306,15 @@ function renderQuote(m, b, i) {
   const key = `${m.id}:${i}`;
   const full = str(b.text) + str(b.more);
   const q = el('blockquote', 'block-quote', null, { dir: 'auto' });
-  const text = el('span'); // no dir of its own, so the blockquote's dir="auto" sees this text
-  text.textContent = S.expanded.has(key) ? full : str(b.text);
+  // A bare text node, so the blockquote's own dir="auto" is decided by this text.
+  const text = document.createTextNode(S.expanded.has(key) ? full : str(b.text));
   q.append(text);
   if (b.more && !S.expanded.has(key)) {
     const more = el('a', 'show-more', 'Show more', { href: '#', role: 'button' });
     more.addEventListener('click', (ev) => {
       ev.preventDefault();
       S.expanded.add(key);
-      text.textContent = full;
+      text.data = full;
       more.remove();
     });
     q.append(' ', more);
@@ -417,9 +425,10 @@ function buildThreadPane(parentId) {
   const pane = el('aside', 'thread', null, { id: 'thread', 'aria-label': 'Thread', data: { parentId } });
   const head = el('header', 'thread-header');
   const title = el('div');
-  title.append(el('strong', null, 'Thread'), el('span', 'thread-channel muted'));
+  title.append(el('strong', null, 'Thread'), el('span', 'thread-channel muted', null, { dir: 'auto' }));
   head.append(title, button('icon-btn', '×', closeThread, { 'aria-label': 'Close thread' }));
   const list = el('div', 'thread-messages');
+  list.addEventListener('scroll', trackPin);
   const wrap = el('div', 'composer-wrap');
   const input = el('input', null, null,
     { id: 'thread-composer', type: 'text', dir: 'auto', autocomplete: 'off', placeholder: 'Reply in thread…' });
@@ -446,24 +455,21 @@ function upsertMessage(m) {
   if (isNew) S.messages.push(m); else S.messages[idx] = m;
 
   const list = $('messages');
-  if (m.channel_id === S.channel) {
-    if (!m.thread_id) {
-      const old = list.querySelector(`[data-message-id="${CSS.escape(m.id)}"]`);
-      if (old) old.replaceWith(renderMessage(m, true));
-      else {
-        const empty = list.querySelector('.empty');
-        if (empty) empty.remove();
-        list.append(renderMessage(m, true));
-        scrollToBottom(list);
-      }
-    } else if (isNew) { // reply count of the parent changed
-      const parent = messageById(m.thread_id);
-      const old = list.querySelector(`[data-message-id="${CSS.escape(m.thread_id)}"]`);
-      if (parent && old) old.replaceWith(renderMessage(parent, true));
+  const rowOf = (id) => list.querySelector(`[data-message-id="${CSS.escape(id)}"]`);
+  if (m.channel_id === S.channel && !m.thread_id) {
+    const old = rowOf(m.id);
+    if (old) {
+      old.replaceWith(renderMessage(m, true));
+      if (list.dataset.pinned) scrollToBottom(list); // an edit may have grown the last card
+    } else {
+      list.querySelectorAll('.empty').forEach((e) => e.remove());
+      list.append(renderMessage(m, true));
+      scrollToBottom(list);
     }
-  } else if (isNew && !m.thread_id && (!m.author || m.author.id !== S.me)) {
-    S.unread.set(m.channel_id, (S.unread.get(m.channel_id) || 0) + 1);
-    renderSidebar();
+  } else if (m.channel_id === S.channel && isNew) { // a new reply: the parent's reply count changed
+    const parent = messageById(m.thread_id);
+    const old = rowOf(m.thread_id);
+    if (parent && old) old.replaceWith(renderMessage(parent, true));
   }
   if (S.thread && (m.id === S.thread || m.thread_id === S.thread)) renderThread();
 }
@@ -473,15 +479,16 @@ let wsRetry = 0;
 let wsTimer = null;
 let wsResync = false; // refetch state after a reconnect (we may have missed pushes)
 
-function setStatus(live) {
-  const s = $('status');
-  s.textContent = live ? 'live' : 'offline';
-  s.className = live ? 'live' : 'offline';
+function setStatus(isLive) { Object.assign($('status'), { textContent: isLive ? 'live' : 'offline', className: isLive ? 'live' : 'offline' }); }
+
+function disconnect() {
+  clearTimeout(wsTimer);
+  if (ws) { const old = ws; ws = null; old.close(); } // ws=null first: its onclose won't reconnect
+  setStatus(false);
 }
 
 function connect() {
-  clearTimeout(wsTimer);
-  if (ws) { const old = ws; ws = null; old.close(); }
+  disconnect();
   if (!S.me) return;
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const sock = new WebSocket(`${proto}//${location.host}/sandbox/ws?as=${encodeURIComponent(S.me)}`);
@@ -494,8 +501,8 @@ function connect() {
   };
   sock.onmessage = (ev) => {
     if (ws !== sock) return;
-    let data;
-    try { data = JSON.parse(ev.data); } catch (e) { return; }
+    let data = null;
+    try { data = JSON.parse(ev.data); } catch (e) { /* ignore junk */ }
     if (!data) return;
     if (data.type === 'message') upsertMessage(data.message);
     else if (data.type === 'form' && data.form) queueForm(data.form);
@@ -556,25 +563,22 @@ async function toggleReaction(msg, emoji) {
 function selectChannel(id) {
   if (!channelById(id)) return;
   S.channel = id;
-  S.unread.delete(id);
   $('composer-error').textContent = '';
   remember();
-  renderSidebar();
-  renderHeader();
-  renderMessages();
+  renderChannel();
 }
+
+function renderChannel() { renderSidebar(); renderHeader(); renderMessages(); }
 
 async function switchPerson(id) {
   S.me = id;
-  S.unread.clear();
   S.thread = null;
   S.forms = [];
   renderModal();
   $('composer-error').textContent = '';
   wsResync = false;
   wsRetry = 0;
-  if (ws) { const old = ws; ws = null; old.close(); }
-  setStatus(false);
+  disconnect();
   remember();
   start(false);
 }
@@ -678,6 +682,7 @@ function init() {
   S.me = q.get('as') || recall('sandbox.as') || null;
   S.channel = q.get('channel') || recall('sandbox.channel') || null;
 
+  $('messages').addEventListener('scroll', trackPin);
   $('whoami').addEventListener('change', (ev) => switchPerson(ev.target.value));
   $('sidebar').addEventListener('click', (ev) => {
     const a = ev.target.closest('[data-channel-id]');

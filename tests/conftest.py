@@ -1,0 +1,76 @@
+"""Shared fixtures: databases on SQLite and on a real PostgreSQL the run starts itself."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from storage.engine import Database
+from storage.migrate import upgrade
+from tests.support.postgres import PostgresUnavailable, TempPostgres
+
+REQUIRE_POSTGRES = os.environ.get("EARSHOT_TEST_POSTGRES") == "required"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    """Base URL of a throwaway cluster, or None (skip) where PostgreSQL is not installed."""
+    try:
+        server = TempPostgres()
+        base = server.start()
+    except PostgresUnavailable as error:
+        if REQUIRE_POSTGRES:
+            raise
+        pytest.skip(f"PostgreSQL unavailable: {error}")
+        return
+    try:
+        asyncio.run(_create_database(base, "earshot_template"))
+        upgrade(f"{base}/earshot_template")
+        yield base
+    finally:
+        server.stop()
+
+
+async def _create_database(base: str, name: str, template: str | None = None) -> None:
+    engine = create_async_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            clause = f" TEMPLATE {template}" if template else ""
+            await connection.execute(text(f'CREATE DATABASE "{name}"{clause}'))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "earshot.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A fresh, migrated database per test, on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "earshot.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    base = request.getfixturevalue("postgres_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_create_database(base, name, template="earshot_template"))
+    return f"{base}/{name}"
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
+    yield database
+    await database.dispose()

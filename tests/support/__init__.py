@@ -1,0 +1,1 @@
+"""Test support: a throwaway PostgreSQL, a recording adapter, a server on a free port."""

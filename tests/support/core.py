@@ -1,0 +1,45 @@
+"""A core wired to a recording adapter, as tests need it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.config import Settings, load_settings
+from bot.core import Earshot, Services
+from bot.delivery import DeliveryWorker
+from bot.features import install_features
+from bot.metrics import Metrics
+from bot.outbox import Outbox
+from bot.pacing import Pacer
+from storage.engine import Database
+from tests.support.recording import RecordingAdapter
+
+
+@dataclass
+class CoreHarness:
+    core: Earshot
+    adapter: RecordingAdapter
+    worker: DeliveryWorker
+    db: Database
+    settings: Settings
+    clock: list[float]
+    """The pacer's monotonic clock, in seconds: advance it to let pauses run out."""
+
+    async def deliver(self, rounds: int = 5) -> None:
+        """Drain the outbox of everything due now."""
+        for _ in range(rounds):
+            if not await self.worker.run_once():
+                return
+
+
+def make_harness(db: Database, **settings: object) -> CoreHarness:
+    config = load_settings(DATABASE_URL=db.url, **settings)
+    metrics = Metrics()
+    outbox = Outbox(update_interval=0)
+    core = Earshot(Services(config, db, outbox, metrics))
+    install_features(core)
+    adapter = RecordingAdapter()
+    clock = [0.0]
+    pacer = Pacer({adapter.platform: adapter.pacing}, clock=lambda: clock[0])
+    worker = DeliveryWorker(db, {adapter.platform: adapter}, pacer, metrics, on_failed=core.report_failure)
+    return CoreHarness(core, adapter, worker, db, config, clock)

@@ -1,0 +1,82 @@
+"""The sandbox page in a real browser: Debian's chromium driven by Playwright, headless."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.cards import Buttons, Button, Card, Quote, Text
+from bot.events import Target
+from tests.support.server import Running, running_app
+
+CHROMIUM = os.environ.get("EARSHOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+REQUIRED = os.environ.get("EARSHOT_TEST_BROWSER") == "required"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[object]:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    if not Path(CHROMIUM).exists():
+        if REQUIRED:
+            pytest.fail(f"chromium not found at {CHROMIUM}")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    async with playwright_api.async_playwright() as p:
+        instance = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield instance
+        await instance.close()
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Running]:
+    async with running_app(f"sqlite+aiosqlite:///{tmp_path / 'browser.db'}") as running:
+        yield running
+
+
+async def test_a_command_reply_and_a_live_core_message_appear(browser, server: Running) -> None:  # type: ignore[no-untyped-def]
+    page = await browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(f"{server.url}/sandbox?as=ana&channel=C-cx")
+    await page.wait_for_selector("#status:text('live')", timeout=10_000)
+
+    await page.fill("#composer", "/station help")
+    await page.press("#composer", "Enter")
+    reply = page.locator("#messages [data-testid=message]", has_text="/station")
+    await reply.first.wait_for(timeout=10_000)
+    assert "Only visible to you" in await reply.first.inner_text()
+
+    card = Card(fallback="A customer said something",
+                blocks=(Quote("«Поддержка ответила за 5 минут» — <!channel> سلام"), Text("Live from the core"),
+                        Buttons((Button("fb:react:insight", "💡 Insight", "1"),))))
+    async with server.runtime.db.session() as session:
+        await server.runtime.outbox.send(session, Target.channel("sandbox", "C-cx"), card, dedupe_key="live-1")
+        await session.commit()
+    live = page.locator("#messages [data-testid=message]", has_text="Live from the core")
+    await live.wait_for(timeout=10_000)
+    text = await live.inner_text()
+    assert "<!channel> سلام" in text  # shown as text, never markup
+    assert await live.locator("button[data-action-id='fb:react:insight']").count() == 1
+    assert errors == []
+    await page.close()
+
+
+async def test_switching_person_hides_private_replies(browser, server: Running) -> None:  # type: ignore[no-untyped-def]
+    page = await browser.new_page()
+    await page.goto(f"{server.url}/sandbox?as=ana&channel=C-cx")
+    await page.wait_for_selector("#status:text('live')", timeout=10_000)
+    await page.fill("#composer", "/pulse help")
+    await page.press("#composer", "Enter")
+    await page.locator("#messages [data-testid=message]", has_text="/pulse").first.wait_for(timeout=10_000)
+    await page.select_option("#whoami", "ben")
+    await page.wait_for_selector("#status:text('live')", timeout=10_000)
+    await page.wait_for_function("new URLSearchParams(location.search).get('as') === 'ben' || "
+                                 "document.querySelector('#whoami').value === 'ben'")
+    await page.wait_for_timeout(300)
+    assert await page.locator("#messages [data-testid=message]", has_text="/pulse").count() == 0
+    await page.close()

@@ -1,0 +1,54 @@
+"""Configuration: defaults, and one clear line naming the variable for every invalid combination."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+
+def test_defaults_run_the_sandbox_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = load_settings()
+    assert settings.database_url == "sqlite+aiosqlite:///./earshot.db"
+    assert settings.port == 3978 and settings.anon_min == 5 and settings.timezone == "UTC"
+    assert settings.sandbox_enabled and not settings.slack_enabled
+
+
+@pytest.mark.parametrize("env, variable", [
+    ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+    ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN"),
+    ({"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "nope"}, "SLACK_APP_TOKEN"),
+    ({"MicrosoftAppPassword": "p"}, "MicrosoftAppId"),
+    ({"MicrosoftAppId": "a", "MicrosoftAppType": "SingleTenant"}, "MicrosoftAppTenantId"),
+    ({"MicrosoftAppType": "Other"}, "MicrosoftAppType"),
+    ({"EARSHOT_ANON_MIN": "2"}, "EARSHOT_ANON_MIN"),
+    ({"EARSHOT_TIMEZONE": "Mars/Olympus"}, "EARSHOT_TIMEZONE"),
+    ({"EARSHOT_ADMINS": "U024BE7LH"}, "EARSHOT_ADMINS"),
+    ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+    ({"PORT": "eighty"}, "PORT"),
+])
+def test_invalid_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(**env)
+    assert variable in str(error.value) and "\n" not in str(error.value)
+
+
+def test_platforms_and_admins() -> None:
+    settings = load_settings(SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s",
+                             EARSHOT_ADMINS="slack:U024BE7LH, teams:29:1a2b")
+    assert settings.slack_enabled and not settings.sandbox_enabled
+    assert settings.admins == (("slack", "U024BE7LH"), ("teams", "29:1a2b"))
+    assert load_settings(DATABASE_URL="postgres://u:p@h/db").database_url == "postgresql+asyncpg://u:p@h/db"
+
+
+def test_the_cli_stops_with_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = subprocess.run([sys.executable, "-m", "adapters.cli", "serve"], capture_output=True, text=True,
+                            env={"SLACK_BOT_TOKEN": "xoxb-1", "PATH": ""}, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "earshot: configuration error: SLACK_SIGNING_SECRET is required when SLACK_BOT_TOKEN is set"]

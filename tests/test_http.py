@@ -1,0 +1,98 @@
+"""End to end over real HTTP: the server on a free port, the sandbox API, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+
+from tests.support.server import Running, running_app
+
+
+@pytest.fixture
+async def server(db_url: str):  # type: ignore[no-untyped-def]
+    async with running_app(db_url) as running:
+        yield running
+
+
+async def post(session: aiohttp.ClientSession, url: str, body: object) -> tuple[int, dict]:
+    async with session.post(url, data=json.dumps(body)) as response:
+        return response.status, await response.json()
+
+
+async def test_health_and_metrics(server: Running) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{server.url}/healthz") as response:
+            assert response.status == 200
+            assert (await response.json())["database"] == "ok"
+        async with session.get(f"{server.url}/metrics") as response:
+            assert response.status == 200
+            assert "earshot_outbox_depth" in await response.text()
+
+
+async def test_a_command_gets_a_private_reply_that_arrives_live(server: Running) -> None:
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(f"{server.url}/sandbox/ws?as=ana")
+        status, body = await post(session, f"{server.url}/sandbox/api/send",
+                                  {"as": "ana", "channel_id": "C-cx", "text": "/station hlep"})
+        assert (status, body) == (200, {"ok": True})
+        pushed = await asyncio.wait_for(ws.receive_json(), 5)
+        assert pushed["type"] == "message"
+        message = pushed["message"]
+        assert message["ephemeral_to"] == "ana"
+        assert "/station help" in json.dumps(message["card"], ensure_ascii=False)
+        await ws.close()
+        async with session.get(f"{server.url}/sandbox/api/state?as=ben") as response:
+            seen_by_ben = (await response.json())["messages"]
+        assert all(m["id"] != message["id"] for m in seen_by_ben)  # ephemeral: only Ana sees it
+
+
+async def test_a_core_message_is_delivered_through_the_outbox_and_pushed(server: Running) -> None:
+    from bot.cards import text_card
+    from bot.events import Target
+
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(f"{server.url}/sandbox/ws?as=ben")
+        async with server.runtime.db.session() as db_session:
+            await server.runtime.outbox.send(db_session, Target.channel("sandbox", "C-support"),
+                                             text_card("Привіт, команда 👋"), dedupe_key="hello")
+            await db_session.commit()
+        pushed = await asyncio.wait_for(ws.receive_json(), 5)
+        assert pushed["message"]["card"]["fallback"] == "Привіт, команда 👋"
+        assert pushed["message"]["author"]["bot"] is True
+        await ws.close()
+
+
+@pytest.mark.parametrize("body, status, error", [
+    ("not json", 400, "the body must be JSON"),
+    ([1, 2], 400, "the body must be a JSON object"),
+    ({"as": "nobody", "channel_id": "C-cx", "text": "hi"}, 400, "unknown person"),
+    ({"as": "ben", "channel_id": "C-product", "text": "hi"}, 403, "not a member"),
+    ({"as": "ana", "channel_id": "C-cx", "text": 5}, 400, "text must be a string"),
+])
+async def test_bad_sandbox_requests_get_clear_errors(server: Running, body: object, status: int,
+                                                     error: str) -> None:
+    raw = body if isinstance(body, str) else json.dumps(body)
+    async with aiohttp.ClientSession() as session, session.post(f"{server.url}/sandbox/api/send",
+                                                                data=raw) as response:
+        assert response.status == status
+        assert error in (await response.json())["error"]
+
+
+async def test_reactions_and_thread_replies_reach_the_page(server: Running) -> None:
+    async with aiohttp.ClientSession() as session:
+        await post(session, f"{server.url}/sandbox/api/send", {"as": "ana", "channel_id": "C-cx", "text": "hi"})
+        async with session.get(f"{server.url}/sandbox/api/state?as=ana") as response:
+            parent = (await response.json())["messages"][-1]
+        status, _ = await post(session, f"{server.url}/sandbox/api/reaction",
+                               {"as": "ben", "message_id": parent["id"], "emoji": "🎉", "added": True})
+        assert status == 200
+        await post(session, f"{server.url}/sandbox/api/send",
+                   {"as": "ben", "channel_id": "C-cx", "thread_id": parent["id"], "text": "สวัสดีครับ"})
+        async with session.get(f"{server.url}/sandbox/api/state?as=ana") as response:
+            messages = (await response.json())["messages"]
+        by_id = {m["id"]: m for m in messages}
+        assert by_id[parent["id"]]["reactions"] == {"🎉": ["ben"]}
+        assert messages[-1]["thread_id"] == parent["id"] and messages[-1]["card"]["fallback"] == "สวัสดีครับ"

@@ -1,0 +1,73 @@
+"""Storage on SQLite and on a real PostgreSQL: migrations, time zones, idempotent inserts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlmodel import select
+
+from storage.engine import Database
+from storage.migrate import current_heads, upgrade
+from storage.tables import Feedback, ProcessedEvent, SandboxChannel
+from storage.upsert import insert_ignore
+
+
+async def test_migrations_create_every_table(db: Database) -> None:
+    from sqlmodel import SQLModel
+
+    async with db.engine.connect() as connection:
+        tables = set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+        version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+    assert set(SQLModel.metadata.tables) <= tables
+    assert (version,) == current_heads()
+
+
+async def test_upgrade_is_idempotent_on_an_up_to_date_database(db_url: str) -> None:
+    await asyncio.to_thread(upgrade, db_url)  # the fixture already migrated it: this must be a no-op, not an error
+
+
+async def test_datetimes_come_back_aware_and_in_utc(db: Database) -> None:
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    async with db.session() as session:
+        session.add(Feedback(source="s", external_id="1", text="hi", created_at=moment))
+        await session.commit()
+    async with db.session() as session:
+        row = (await session.exec(select(Feedback))).one()
+    assert row.created_at == moment
+    assert row.created_at.tzinfo is not None and row.created_at.utcoffset() == timedelta(0)
+
+
+async def test_naive_datetimes_are_refused(db: Database) -> None:
+    async with db.session() as session:
+        session.add(Feedback(source="s", external_id="1", text="hi", created_at=datetime(2026, 1, 1)))
+        with pytest.raises(Exception, match="naive"):
+            await session.commit()
+
+
+async def test_insert_ignore_reports_new_rows_once(db: Database) -> None:
+    async with db.session() as session:
+        assert await insert_ignore(session, ProcessedEvent, {"key": "slack:Ev1", "seen_at": datetime.now(UTC)})
+        assert not await insert_ignore(session, ProcessedEvent, {"key": "slack:Ev1", "seen_at": datetime.now(UTC)})
+        await session.commit()
+        assert len((await session.exec(select(ProcessedEvent))).all()) == 1
+
+
+async def test_unicode_round_trips_in_every_script(db: Database) -> None:
+    words = "สวัสดีครับ ขอบคุณ · سلام، ممنون · Привіт · Спасибо · ありがとう · 👩🏽‍💻👨‍👩‍👧"
+    async with db.session() as session:
+        session.add(SandboxChannel(id="C1", name=words[:100]))
+        await session.commit()
+    async with db.session() as session:
+        assert (await session.get(SandboxChannel, "C1")).name == words[:100]  # type: ignore[union-attr]
+
+
+async def test_sqlite_runs_in_wal_with_a_busy_timeout(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    async with database.engine.connect() as connection:
+        assert (await connection.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
+        assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar_one() >= 5000
+    await database.dispose()
