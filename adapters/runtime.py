@@ -7,6 +7,8 @@ import contextlib
 import logging
 from typing import Literal
 
+from adapters.sandbox.adapter import SandboxAdapter
+from adapters.sandbox.workspace import Workspace
 from bot.adapter import Adapter
 from bot.config import Settings
 from bot.core import Earshot, Services
@@ -18,9 +20,6 @@ from bot.pacing import Pacer
 from bot.roles import bootstrap_admins
 from storage.engine import Database
 from storage.migrate import upgrade
-
-from adapters.sandbox.adapter import SandboxAdapter
-from adapters.sandbox.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

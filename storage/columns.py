@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
 from sqlalchemy import DateTime, TypeDecorator
 from sqlalchemy.engine import Dialect
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.cards import Buttons, Button, Card, Quote, Text
+from bot.cards import Button, Buttons, Card, Quote, Text
 from bot.events import Target
 from tests.support.server import Running, running_app
 
 CHROMIUM = os.environ.get("EARSHOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
 REQUIRED = os.environ.get("EARSHOT_TEST_BROWSER") == "required"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -22,7 +23,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
     playwright_api = pytest.importorskip("playwright.async_api")
-    if not Path(CHROMIUM).exists():
+    if not HAVE_CHROMIUM:
         if REQUIRED:
             pytest.fail(f"chromium not found at {CHROMIUM}")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")

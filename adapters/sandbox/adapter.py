@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from adapters.sandbox.workspace import BOT_ID, PLATFORM, UnknownMessage, Workspace
 from bot.adapter import DeliveryError
 from bot.cards import Card, Form
 from bot.events import MessageRef, Person, Target
 from bot.pacing import Pacing
-
-from adapters.sandbox.workspace import BOT_ID, PLATFORM, UnknownMessage, Workspace
 
 SANDBOX_PACING = Pacing(per_target_rate=20, per_target_burst=20, global_rate=200, global_burst=200)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from adapters.sandbox.workspace import PLATFORM, Workspace
 from bot.roles import grant
 from storage.engine import Database
 from storage.tables import Person
 from storage.upsert import insert_ignore
-
-from adapters.sandbox.workspace import PLATFORM, Workspace
 
 PEOPLE = (
     # user id, display name, timezone, role (None = employee)

@@ -9,13 +9,12 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.cards import text_card
-from bot.core import Earshot
-
 from adapters.sandbox import translate
 from adapters.sandbox.adapter import SandboxResponder
 from adapters.sandbox.translate import BadPayload
 from adapters.sandbox.workspace import Workspace
+from bot.cards import text_card
+from bot.core import Earshot
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from bot.events import ActionEvent, CommandEvent, FormSubmitted, MessageEvent, MessageRef, Person, ReactionEvent
-
 from adapters.sandbox.workspace import PLATFORM
+from bot.events import ActionEvent, CommandEvent, FormSubmitted, MessageEvent, MessageRef, Person, ReactionEvent
 
 MAX_TEXT = 4_000
 

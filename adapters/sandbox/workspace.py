@@ -143,8 +143,10 @@ class Workspace:
         names = {p.user_id: p.display_name or p.user_id for p in people}
         async with self._db.session() as session:
             channels = list(await session.exec(
-                select(SandboxChannel).join(SandboxMember, col(SandboxMember.channel_id) == SandboxChannel.id)
-                .where(SandboxMember.user_id == user_id).order_by(col(SandboxChannel.kind), col(SandboxChannel.name))))
+                select(SandboxChannel)
+                .join(SandboxMember, col(SandboxMember.channel_id) == SandboxChannel.id)
+                .where(SandboxMember.user_id == user_id)
+                .order_by(col(SandboxChannel.kind), col(SandboxChannel.name))))
             ids = [c.id for c in channels]
             members: dict[str, list[str]] = defaultdict(list)
             for member in await session.exec(select(SandboxMember).where(col(SandboxMember.channel_id).in_(ids))):
@@ -160,7 +162,8 @@ class Workspace:
                 roles[grant.user_id].add(grant.role)
         return {
             "me": user_id,
-            "people": [{"id": p.user_id, "name": names[p.user_id], "role": role_label(roles[p.user_id])} for p in people],
+            "people": [{"id": p.user_id, "name": names[p.user_id], "role": role_label(roles[p.user_id])}
+                       for p in people],
             "channels": [{"id": c.id, "name": c.name, "kind": c.kind, "members": sorted(members[c.id])}
                          for c in channels],
             "messages": [message_json(m, names) for m in messages],
