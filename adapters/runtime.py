@@ -7,7 +7,8 @@ import contextlib
 import logging
 from typing import Literal
 
-from adapters.sandbox.adapter import SandboxAdapter
+from adapters.platform import Platform, PlatformContext
+from adapters.sandbox.platform import SandboxPlatform
 from adapters.sandbox.workspace import Workspace
 from bot.adapter import Adapter
 from bot.config import Settings
@@ -37,15 +38,17 @@ class Runtime:
         self.outbox = Outbox(on_enqueue=self._wake_worker)
         self.core = Earshot(Services(settings, self.db, self.outbox, self.metrics))
         install_features(self.core)
-        self.adapters: dict[str, Adapter] = {}
-        self.workspace: Workspace | None = None
-        if settings.sandbox_enabled:
-            self.workspace = Workspace(self.db)
-            self.adapters["sandbox"] = SandboxAdapter(self.workspace)
+        self.platforms = build_platforms(PlatformContext(settings, self.core, self.db, self.metrics))
+        self.adapters: dict[str, Adapter] = {p.name: p.adapter for p in self.platforms}
         self.worker = DeliveryWorker(self.db, self.adapters, Pacer({n: a.pacing for n, a in self.adapters.items()}),
                                      self.metrics, on_failed=self.core.report_failure)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def workspace(self) -> Workspace | None:
+        """The sandbox workspace, when the sandbox is served."""
+        return next((p.workspace for p in self.platforms if isinstance(p, SandboxPlatform)), None)
 
     def _wake_worker(self) -> None:
         if self.role != "web":
@@ -56,6 +59,8 @@ class Runtime:
         await asyncio.to_thread(upgrade, self.settings.database_url)
         async with self.db.session() as session:
             await bootstrap_admins(session, self.settings.admins)
+        for platform in self.platforms:
+            await platform.start()
         if self.role in ("worker", "all"):
             self._tasks.append(asyncio.create_task(self.worker.run(self._stop), name="delivery"))
         log.info("earshot started: role=%s platforms=%s database=%s", self.role,
@@ -63,6 +68,8 @@ class Runtime:
 
     async def stop(self) -> None:
         self._stop.set()
+        for platform in self.platforms:
+            await platform.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -71,3 +78,11 @@ class Runtime:
 
     async def run_until_stopped(self) -> None:
         await self._stop.wait()
+
+
+def build_platforms(context: PlatformContext) -> list[Platform]:
+    """The platforms this configuration turns on; each folder builds its own."""
+    platforms: list[Platform] = []
+    if context.settings.sandbox_enabled:
+        platforms.append(SandboxPlatform(context))
+    return platforms

@@ -10,7 +10,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from adapters.runtime import Runtime
-from adapters.sandbox.routes import SandboxRoutes, bad_payloads
+from adapters.sandbox.routes import bad_payloads
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +22,9 @@ def build_app(runtime: Runtime) -> web.Application:
     app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    for platform in runtime.platforms:
+        platform.mount(app)
     if runtime.workspace is not None:
-        SandboxRoutes(runtime.core, runtime.workspace).mount(app)
         app.router.add_get("/", to_sandbox)
     app.cleanup_ctx.append(_lifecycle)
     return app

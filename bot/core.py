@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.adapter import Responder
-from bot.cards import Card, Context, FormErrors, Heading, Text
+from bot.cards import Block, Card, Context, FormErrors, Heading, Text
 from bot.commands import CommandRouter, error_card
 from bot.config import Settings
 from bot.events import (
@@ -18,6 +18,7 @@ from bot.events import (
     FormSubmitted,
     MembersAdded,
     MessageEvent,
+    Person,
     ReactionEvent,
     Target,
 )
@@ -34,6 +35,7 @@ ActionHandler = Callable[[ActionEvent, Responder], Awaitable[None]]
 FormHandler = Callable[[FormSubmitted, Responder], Awaitable[FormErrors | None]]
 ReactionHandler = Callable[[ReactionEvent], Awaitable[None]]
 MessageHandler = Callable[[MessageEvent], Awaitable[None]]
+HomeSection = Callable[[Person], Awaitable[tuple[Block, ...]]]
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Handlers:
     forms: dict[str, FormHandler] = field(default_factory=dict)
     reactions: list[ReactionHandler] = field(default_factory=list)
     messages: list[MessageHandler] = field(default_factory=list)
+    home: list[HomeSection] = field(default_factory=list)
 
 
 class Earshot:
@@ -78,6 +81,13 @@ class Earshot:
             return None
         metrics.events.labels(event.platform, kind, "ok").inc()
         return result
+
+    async def home_card(self, person: Person) -> Card:
+        """A person's overview (Slack's Home tab, the Teams personal tab): each feature adds a section."""
+        blocks: list[Block] = [Heading("Earshot"), Text("Customers' voices for you, and your voice for your team.")]
+        for section in self.handlers.home:
+            blocks.extend(await section(person))
+        return Card(fallback="Earshot home", blocks=tuple(blocks))
 
     async def _first_time(self, event: AnyEvent) -> bool:
         async with self.services.db.session() as session:

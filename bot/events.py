@@ -11,6 +11,7 @@ class Person:
     platform: str
     user_id: str
     name: str | None = None
+    timezone: str | None = None  # IANA name, where the platform tells (Slack's users.info)
 
     @property
     def key(self) -> str:

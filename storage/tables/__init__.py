@@ -1,5 +1,6 @@
 """All tables, imported together so `SQLModel.metadata` is complete for the engine and Alembic."""
 
+from storage.tables.charts import Chart
 from storage.tables.digests import DigestRun, DigestSubscription
 from storage.tables.feedback import Claim, Engagement, Feedback, Station
 from storage.tables.outbox import Delivery, ProcessedEvent
@@ -8,7 +9,7 @@ from storage.tables.pulses import Participation, Pulse, PulseRun, Question, Resp
 from storage.tables.sandbox import SandboxChannel, SandboxMember, SandboxMessage
 
 __all__ = [
-    "Claim", "ConversationRef", "Delivery", "DigestRun", "DigestSubscription", "Engagement", "Feedback",
+    "Chart", "Claim", "ConversationRef", "Delivery", "DigestRun", "DigestSubscription", "Engagement", "Feedback",
     "Participation", "Person", "ProcessedEvent", "Pulse", "PulseRun", "Question", "Response", "RoleGrant",
     "SandboxChannel", "SandboxMember", "SandboxMessage", "Station",
 ]

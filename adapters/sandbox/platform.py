@@ -1,0 +1,28 @@
+"""The sandbox workspace as a platform of the process."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from adapters.platform import PlatformContext
+from adapters.sandbox.adapter import SandboxAdapter
+from adapters.sandbox.routes import SandboxRoutes
+from adapters.sandbox.workspace import PLATFORM, Workspace
+
+
+class SandboxPlatform:
+    name = PLATFORM
+
+    def __init__(self, context: PlatformContext) -> None:
+        self.workspace = Workspace(context.db)
+        self.adapter = SandboxAdapter(self.workspace)
+        self._core = context.core
+
+    def mount(self, app: web.Application) -> None:
+        SandboxRoutes(self._core, self.workspace).mount(app)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
