@@ -9,10 +9,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
-
-import storage.columns
 from alembic import op
 
+import storage.columns
 
 revision: str = "0002"
 down_revision: str | None = "0001"
