@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from sqlalchemy import text
 
+from adapters.ingest import IngestRoute
 from adapters.runtime import Runtime
 from adapters.sandbox.routes import bad_payloads
 
@@ -22,6 +23,7 @@ def build_app(runtime: Runtime) -> web.Application:
     app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    IngestRoute(runtime.settings, runtime.features.stations).mount(app)
     for platform in runtime.platforms:
         platform.mount(app)
     if runtime.workspace is not None:

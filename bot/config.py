@@ -35,6 +35,8 @@ class Settings(BaseSettings):
 
     ingest_token: str | None = Field(None, alias="EARSHOT_INGEST_TOKEN")
     ingest_max_bytes: int = Field(1_000_000, alias="EARSHOT_INGEST_MAX_BYTES", ge=1_000)
+    redact_patterns: list[str] = Field(default_factory=list, alias="EARSHOT_REDACT_PATTERNS")
+    mappings_dir: str | None = Field(None, alias="EARSHOT_MAPPINGS_DIR")
     sandbox: bool | None = Field(None, alias="EARSHOT_SANDBOX")
     timezone: str = Field("UTC", alias="EARSHOT_TIMEZONE")
     anon_min: int = Field(5, alias="EARSHOT_ANON_MIN")
@@ -55,6 +57,18 @@ class Settings(BaseSettings):
                 return "postgresql+asyncpg://" + value[len(prefix) :]
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user:pass@host/db")
+        return value
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: list[str]) -> list[str]:
+        import regex
+
+        for pattern in value:
+            try:
+                regex.compile(pattern)
+            except regex.error as error:
+                raise ValueError(f"pattern {pattern!r} does not compile: {error}") from None
         return value
 
     @field_validator("timezone")

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.commands import Command
 from bot.core import Earshot
+from bot.feedback.feature import Stations
 
 
-def install_features(core: Earshot) -> None:
+@dataclass
+class Features:
+    stations: Stations
+
+
+def install_features(core: Earshot) -> Features:
+    features = Features(stations=Stations(core))
     core.commands.register(Command("pulse", "short polls for your team"))
-    core.commands.register(Command("station", "customer feedback, live in this channel"))
     core.commands.register(Command("digest", "the weekly view of customer and employee signals"))
+    return features

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -14,9 +16,20 @@ from bot.cards import Card
 from bot.events import Target
 from storage.columns import utcnow
 from storage.tables import Delivery
-from storage.upsert import insert_ignore
+from storage.upsert import insert_ignore, insert_many_ignore
 
 UPDATE_COALESCE_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message for `Outbox.send_many`; `card` is already in its JSON form (shared by many targets)."""
+
+    target: Target
+    card: dict[str, Any]
+    dedupe_key: str
+    subject: tuple[str, int] | None = None
+    created_by: str | None = None
 
 
 class Outbox:
@@ -29,20 +42,38 @@ class Outbox:
     async def send(self, session: AsyncSession, target: Target, card: Card, *, dedupe_key: str,
                    subject: tuple[str, int] | None = None, created_by: str | None = None) -> bool:
         """Queue a message. The same `dedupe_key` twice queues it once; True when it is new."""
-        new = await insert_ignore(session, Delivery, {
-            "dedupe_key": dedupe_key, "platform": target.platform, "kind": "send", "target": target.to_json(),
-            "pace_key": target.pace_key, "card": card.to_json(),
-            "subject_kind": subject[0] if subject else None, "subject_id": subject[1] if subject else None,
-            "status": "pending", "attempts": 0, "next_attempt_at": self._clock(), "created_by": created_by,
-            "created_at": self._clock(),
-        })
+        new = await insert_ignore(session, Delivery, self._row(target, card.to_json(), dedupe_key, subject,
+                                                               created_by))
         if new:
             self._on_enqueue()
         return new
 
+    async def send_many(self, session: AsyncSession, messages: list[Message]) -> None:
+        """Queue many messages in one statement (ingest fan-out); duplicates by `dedupe_key` are skipped."""
+        rows = [self._row(m.target, m.card, m.dedupe_key, m.subject, m.created_by) for m in messages]
+        await insert_many_ignore(session, Delivery, rows)
+        if rows:
+            self._on_enqueue()
+
+    def _row(self, target: Target, card: dict[str, Any], dedupe_key: str, subject: tuple[str, int] | None,
+             created_by: str | None) -> dict[str, Any]:
+        now = self._clock()
+        return {
+            "dedupe_key": dedupe_key, "platform": target.platform, "kind": "send", "target": target.to_json(),
+            "pace_key": target.pace_key, "card": card, "parent_id": None,
+            "subject_kind": subject[0] if subject else None, "subject_id": subject[1] if subject else None,
+            "status": "pending", "attempts": 0, "next_attempt_at": now, "lease_until": None, "last_error": None,
+            "message_channel": None, "message_id": None, "created_by": created_by, "created_at": now,
+            "sent_at": None,
+        }
+
     async def update(self, session: AsyncSession, parent: Delivery, card: Card) -> None:
         """Queue a new version of a posted card, coalesced: a pending edit is replaced, not joined by another,
-        and edits to one message are spaced `update_interval` apart."""
+        and edits to one message are spaced `update_interval` apart. A card not yet posted is just replaced."""
+        if parent.status == "pending":
+            parent.card = card.to_json()
+            session.add(parent)
+            return
         pending = (await session.exec(
             select(Delivery).where(Delivery.parent_id == parent.id, Delivery.status == "pending")
         )).first()

@@ -2,7 +2,7 @@
 
 from storage.tables.charts import Chart
 from storage.tables.digests import DigestRun, DigestSubscription
-from storage.tables.feedback import Claim, Engagement, Feedback, Station
+from storage.tables.feedback import Claim, Engagement, Feedback, FeedbackReaction, Station, StationItem
 from storage.tables.outbox import Delivery, ProcessedEvent
 from storage.tables.people import ConversationRef, Person, RoleGrant
 from storage.tables.pulses import Participation, Pulse, PulseRun, Question, Response
@@ -10,6 +10,6 @@ from storage.tables.sandbox import SandboxChannel, SandboxMember, SandboxMessage
 
 __all__ = [
     "Chart", "Claim", "ConversationRef", "Delivery", "DigestRun", "DigestSubscription", "Engagement", "Feedback",
-    "Participation", "Person", "ProcessedEvent", "Pulse", "PulseRun", "Question", "Response", "RoleGrant",
-    "SandboxChannel", "SandboxMember", "SandboxMessage", "Station",
+    "FeedbackReaction", "Participation", "Person", "ProcessedEvent", "Pulse", "PulseRun", "Question", "Response",
+    "RoleGrant", "SandboxChannel", "SandboxMember", "SandboxMessage", "Station", "StationItem",
 ]

@@ -46,6 +46,7 @@ class Station(SQLModel, table=True):
     quiet_hours: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_by: str = Field(max_length=160)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Engagement(SQLModel, table=True):
@@ -76,3 +77,35 @@ class Claim(SQLModel, table=True):
     claimed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class StationItem(SQLModel, table=True):
+    """An item routed to a station: sent as its own card, or `held` (over the cap, or in quiet hours) until
+    a roll-up message folds it in (`released_at`)."""
+
+    __tablename__ = "station_item"
+    __table_args__ = (UniqueConstraint("station_id", "feedback_id"),
+                      Index("ix_station_item_recent", "station_id", "routed_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="station.id")
+    feedback_id: int = Field(foreign_key="feedback.id")
+    routed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    held: bool = False
+    released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class FeedbackReaction(SQLModel, table=True):
+    """Who currently holds which reaction on an item (named buttons and emoji alike); `Engagement` keeps
+    the history."""
+
+    __tablename__ = "feedback_reaction"
+    __table_args__ = (UniqueConstraint("feedback_id", "platform", "user_id", "reaction"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feedback_id: int = Field(foreign_key="feedback.id", index=True)
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=128)
+    reaction: str = Field(max_length=64)
+    active: bool = True
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

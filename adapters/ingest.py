@@ -1,0 +1,66 @@
+"""`POST /api/feedback`: the ingest webhook (bearer token, size limit, JSON / array / NDJSON)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from aiohttp import web
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot.config import Settings
+from bot.feedback.feature import Stations
+from bot.feedback.items import BadBody, parse_body
+from bot.feedback.mappings import MappingError
+
+log = logging.getLogger(__name__)
+
+
+class IngestRoute:
+    def __init__(self, settings: Settings, stations: Stations) -> None:
+        self._settings = settings
+        self._stations = stations
+
+    def mount(self, app: web.Application) -> None:
+        app.router.add_post("/api/feedback", self.handle)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        refusal = self._check_token(request)
+        if refusal is not None:
+            return refusal
+        limit = self._settings.ingest_max_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return _error(413, f"the body is larger than {limit} bytes: send smaller batches")
+        body = await request.content.read(limit + 1)
+        if len(body) > limit:
+            return _error(413, f"the body is larger than {limit} bytes: send smaller batches")
+        try:
+            mapping = self._stations.mapping(request.query["mapping"]) if "mapping" in request.query else None
+            items = parse_body(body)
+        except MappingError as error:
+            return _error(400, str(error))
+        except UnicodeDecodeError:
+            return _error(400, "the body is not UTF-8 text")
+        except BadBody as error:
+            return _error(400, str(error))
+        try:
+            result = await self._stations.ingest.ingest(items, mapping)
+        except (OperationalError, DBAPIError, OSError) as error:
+            log.warning("ingest could not reach the database: %s", error)
+            return web.json_response({"error": "storage is unavailable for a moment; nothing was accepted, "
+                                      "please retry"}, status=503, headers={"Retry-After": "5"})
+        return web.json_response(result.to_json(), status=202)
+
+    def _check_token(self, request: web.Request) -> web.Response | None:
+        expected = self._settings.ingest_token
+        if not expected:
+            return _error(401, "ingest is off: set EARSHOT_INGEST_TOKEN on the server", challenge=True)
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            return _error(401, "missing or wrong bearer token", challenge=True)
+        return None
+
+
+def _error(status: int, message: str, challenge: bool = False) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="earshot"'} if challenge else None
+    return web.json_response({"error": message}, status=status, headers=headers)

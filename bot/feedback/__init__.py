@@ -1,0 +1,1 @@
+"""Listening stations: customer feedback in, routed to subscribed channels, engagement stored."""

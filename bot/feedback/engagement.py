@@ -1,0 +1,217 @@
+"""How employees engage with a quote card: named reactions, emoji, claims, closing the loop, threads.
+
+Everything is stored once (Engagement.event_key is the platform's event id) and every copy of the card is
+re-rendered through the outbox, coalesced."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.adapter import Responder
+from bot.cards import Card, Context, FormErrors, Input, Text
+from bot.cards import Form as FormSpec
+from bot.commands import error_card
+from bot.core import Services
+from bot.events import ActionEvent, Event, FormSubmitted, MessageEvent, ReactionEvent, Target
+from bot.feedback.card import REACTIONS
+from bot.feedback.redact import Redactor
+from bot.feedback.views import display_name, refresh_cards
+from bot.outbox import Outbox
+from bot.roles import has_any_role
+from bot.text import clean
+from storage.tables import Claim, Delivery, Engagement, Feedback, FeedbackReaction
+from storage.upsert import insert_ignore
+
+DOUBLE_CLICK = timedelta(seconds=2)
+"""A second click on the same reaction this soon after the first is a double click, not an un-reaction."""
+NOTE_LIMIT = 500
+
+
+class Engagements:
+    def __init__(self, services: Services, redact: Redactor) -> None:
+        self._services = services
+        self._redact = redact
+
+    # -- buttons -----------------------------------------------------------------------------------
+    async def on_action(self, event: ActionEvent, responder: Responder) -> None:
+        kind = event.action_id.split(":")
+        feedback_id = _int(event.value)
+        async with self._services.db.session() as session:
+            feedback = await session.get(Feedback, feedback_id) if feedback_id else None
+            if feedback is None or feedback.id is None:
+                await responder.private(error_card("I can't find that feedback any more."))
+                return
+            match kind:
+                case ["fb", "react", name] if name in REACTIONS:
+                    await self._toggle(session, event, feedback.id, name)
+                case ["fb", "claim"]:
+                    await self._claim(session, event, feedback.id, responder)
+                case ["fb", "done"]:
+                    await self._ask_note(session, event, feedback.id, responder)
+                    return
+                case ["fb", "discuss"]:
+                    await self._open_thread(session, event, feedback.id)
+                case _:
+                    await responder.private(error_card("That button no longer does anything."))
+                    return
+            await refresh_cards(session, self._services.outbox, self._redact, feedback.id)
+            await session.commit()
+
+    async def _toggle(self, session: AsyncSession, event: ActionEvent, feedback_id: int, name: str) -> None:
+        now = self._services.clock()
+        state = await self._reaction_state(session, event, feedback_id, name)
+        if state is None:
+            if await self._first_reaction(session, event, feedback_id, name, active=True):
+                await self._log(session, event, feedback_id, "reaction", name)
+                return
+            state = await self._reaction_state(session, event, feedback_id, name)  # a simultaneous click won
+            if state is None:
+                return
+        if state.active and now - state.updated_at < DOUBLE_CLICK:
+            return
+        state.active = not state.active
+        state.updated_at = now
+        session.add(state)
+        await self._log(session, event, feedback_id, "reaction" if state.active else "unreaction", name)
+
+    async def _first_reaction(self, session: AsyncSession, event: Event, feedback_id: int, name: str,
+                              active: bool) -> bool:
+        return await insert_ignore(session, FeedbackReaction, {
+            "feedback_id": feedback_id, "platform": event.platform, "user_id": event.actor.user_id,
+            "reaction": name, "active": active, "updated_at": self._services.clock()})
+
+    async def _reaction_state(self, session: AsyncSession, event: Event, feedback_id: int,
+                              name: str) -> FeedbackReaction | None:
+        return (await session.exec(select(FeedbackReaction).where(
+            FeedbackReaction.feedback_id == feedback_id, FeedbackReaction.platform == event.platform,
+            FeedbackReaction.user_id == event.actor.user_id, FeedbackReaction.reaction == name)
+            .with_for_update())).first()
+
+    async def _claim(self, session: AsyncSession, event: ActionEvent, feedback_id: int,
+                     responder: Responder) -> None:
+        claimed = await insert_ignore(session, Claim, {
+            "feedback_id": feedback_id, "platform": event.platform, "user_id": event.actor.user_id,
+            "claimed_at": self._services.clock()})
+        if claimed:
+            await self._log(session, event, feedback_id, "claim", None)
+            await responder.private(Card(fallback="You're following up on this one. Thank you!", blocks=(
+                Text("🙋 You're following up on this one — thank you!"),
+                Context(("When it's handled, press ✅ Mark done on the card and say what you did.",)))))
+            return
+        claim = await session.get(Claim, feedback_id)
+        if claim is not None and (claim.platform, claim.user_id) == (event.platform, event.actor.user_id):
+            await responder.private(Card(fallback="You already follow up on this.", blocks=(
+                Text("You're already following up on this one."),)))
+            return
+        owner = await display_name(session, claim.platform, claim.user_id) if claim else "someone"
+        await responder.private(Card(fallback=f"{owner} is already following up.", blocks=(
+            Text(f"🙏 {owner} is already following up on this one."),
+            Context(("Add what you know in the card's thread — they'll see it.",)))))
+
+    async def _ask_note(self, session: AsyncSession, event: ActionEvent, feedback_id: int,
+                        responder: Responder) -> None:
+        claim = await session.get(Claim, feedback_id)
+        if claim is None:
+            await responder.private(error_card("Nobody has claimed this yet: press “I'll follow up” first."))
+            return
+        if (claim.platform, claim.user_id) != (event.platform, event.actor.user_id) and not await has_any_role(
+                session, event.actor):
+            owner = await display_name(session, claim.platform, claim.user_id)
+            await responder.private(error_card(f"Only {owner}, who follows up on this, can close it."))
+            return
+        if claim.done_at is not None:
+            await responder.private(error_card("This loop is already closed."))
+            return
+        await responder.open_form(FormSpec(
+            form_id=f"fb-done:{feedback_id}", title="Close the loop", submit_label="Mark done",
+            metadata=f"{event.channel_id or ''}",
+            inputs=(Input("note", "What did we do?", kind="textarea",
+                          placeholder="e.g. Refunded the order and fixed the checkout bug",
+                          hint=f"Shown on the card for everyone who saw it (up to {NOTE_LIMIT} characters)."),)))
+
+    async def on_done_form(self, event: FormSubmitted, responder: Responder) -> FormErrors | None:
+        feedback_id = _int(event.form_id.split(":", 1)[-1])
+        raw = event.values.get("note", "")
+        note = clean(raw if isinstance(raw, str) else " ".join(raw))
+        if not note:
+            return {"note": "Say in a few words what was done."}
+        if len(note) > NOTE_LIMIT:
+            return {"note": f"Keep it under {NOTE_LIMIT} characters ({len(note)} now)."}
+        async with self._services.db.session() as session:
+            claim = await session.get(Claim, feedback_id, with_for_update=True) if feedback_id else None
+            if claim is None:
+                return {"note": "This item has no owner any more."}
+            if (claim.platform, claim.user_id) != (event.platform, event.actor.user_id) and not await has_any_role(
+                    session, event.actor):
+                return {"note": "Only the person following up can close this."}
+            if claim.done_at is None:
+                claim.done_at = self._services.clock()
+                claim.note = note
+                session.add(claim)
+                await self._log(session, event, claim.feedback_id, "done", note)
+                await refresh_cards(session, self._services.outbox, self._redact, claim.feedback_id)
+            await session.commit()
+        return None
+
+    async def _open_thread(self, session: AsyncSession, event: ActionEvent, feedback_id: int) -> None:
+        if event.message is None:
+            return
+        ref = event.message
+        await self._services.outbox.send(
+            session, Target.channel(ref.platform, ref.channel_id, thread_id=ref.message_id),
+            Card(fallback="Discuss this feedback here.", blocks=(
+                Text("💬 Discuss this feedback here: what's behind it, who should know, what could we change?"),
+                Context(("Replies in this thread are kept with the feedback and counted in the weekly digest.",)))),
+            dedupe_key=f"discuss:{ref.platform}:{ref.channel_id}:{ref.message_id}")
+        await self._log(session, event, feedback_id, "discuss", None)
+
+    # -- emoji and thread replies on the card message --------------------------------------------
+    async def on_reaction(self, event: ReactionEvent) -> None:
+        async with self._services.db.session() as session:
+            delivery = await _card_delivery(session, event.message.platform, event.message.channel_id,
+                                            event.message.message_id)
+            if delivery is None or delivery.subject_id is None:
+                return
+            name = f"emoji:{event.emoji}"[:64]
+            if not await self._first_reaction(session, event, delivery.subject_id, name, active=event.added):
+                state = await self._reaction_state(session, event, delivery.subject_id, name)
+                if state is not None:
+                    state.active = event.added
+                    state.updated_at = self._services.clock()
+                    session.add(state)
+            await self._log(session, event, delivery.subject_id, "reaction" if event.added else "unreaction",
+                            event.emoji)
+            await session.commit()
+
+    async def on_message(self, event: MessageEvent) -> None:
+        if event.thread_id is None or event.channel_id is None:
+            return
+        async with self._services.db.session() as session:
+            delivery = await _card_delivery(session, event.platform, event.channel_id, event.thread_id)
+            if delivery is None or delivery.subject_id is None:
+                return
+            await self._log(session, event, delivery.subject_id, "comment", clean(event.text)[:4000])
+            await refresh_cards(session, self._services.outbox, self._redact, delivery.subject_id)
+            await session.commit()
+
+    async def _log(self, session: AsyncSession, event: Event, feedback_id: int, kind: str,
+                   value: str | None) -> None:
+        await insert_ignore(session, Engagement, {
+            "event_key": f"{event.platform}:{event.event_id}:{kind}"[:300], "feedback_id": feedback_id,
+            "platform": event.platform, "channel_id": event.channel_id or "", "user_id": event.actor.user_id,
+            "kind": kind, "value": value, "created_at": self._services.clock()})
+
+
+async def _card_delivery(session: AsyncSession, platform: str, channel_id: str, message_id: str) -> Delivery | None:
+    """The quote card posted as this message, if it is one."""
+    delivery = await Outbox.find_by_message(session, platform, channel_id, message_id)
+    return delivery if delivery is not None and delivery.subject_kind == "feedback" else None
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None

@@ -1,0 +1,183 @@
+"""Station filters: parsed from `/station add` words, stored as JSON, matched against feedback items."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.commands import UsageError
+from bot.text import casefold
+
+NPS_BUCKETS = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}
+CSAT_LEVELS = {"low": (1, 2), "neutral": (3, 3), "high": (4, 5)}
+LIST_KEYS = {"tag": "tags", "area": "areas", "source": "sources", "segment": "segments", "lang": "languages",
+             "keyword": "keywords"}
+ALIASES = {"tags": "tag", "product": "area", "product_area": "area", "sources": "source", "language": "lang",
+           "kw": "keyword", "keywords": "keyword", "segments": "segment"}
+KEYS = ("nps", "score", "csat", *LIST_KEYS, "cap", "quiet", "tz")
+
+FILTER_HELP = (
+    "Filters (all optional, combined with AND; commas mean OR): nps:detractor|passive|promoter, score:0-6, "
+    "csat:low|high, tag:billing, area:checkout, source:appstore, segment:enterprise, lang:th,fa, "
+    'keyword:"refund" (any script; bare words are keywords too), cap:20 (cards per hour, the rest rolled up), '
+    "quiet:22:00-08:00 with tz:Europe/Berlin (held and rolled up after)."
+)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What `/station add …` asked for: the stored filters plus delivery limits."""
+
+    filters: dict[str, Any]
+    cap_per_hour: int | None
+    quiet_hours: dict[str, str] | None
+
+
+def parse_words(words: list[str], default_tz: str) -> Subscription:
+    filters: dict[str, Any] = {}
+    cap: int | None = None
+    quiet: tuple[str, str] | None = None
+    zone = default_tz
+    for word in words:
+        key, sep, value = word.partition(":")
+        if not sep:
+            filters.setdefault("keywords", []).append(word)
+            continue
+        key = ALIASES.get(key.lower(), key.lower())
+        if key not in KEYS:
+            close = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.5)
+            hint = f" Did you mean {close[0]}:{value}?" if close else ""
+            raise UsageError(f"I don't know the filter “{key}:”.{hint}")
+        if not value:
+            raise UsageError(f"{key}: needs a value, like {key}:{_example(key)}")
+        if key == "nps":
+            filters["nps"] = _choices(value, NPS_BUCKETS, "nps")
+        elif key == "csat":
+            filters["csat"] = _choices(value, CSAT_LEVELS, "csat")
+        elif key == "score":
+            filters["score"] = _range(value)
+        elif key == "cap":
+            if not value.isdigit() or not 1 <= int(value) <= 1000:
+                raise UsageError("cap: takes a number of cards per hour, like cap:20")
+            cap = int(value)
+        elif key == "quiet":
+            quiet = _quiet(value)
+        elif key == "tz":
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise UsageError(f"unknown timezone {value!r}; use a name like Europe/Berlin") from None
+            zone = value
+        else:
+            values = [v.strip() for v in value.split(",") if v.strip()]
+            filters.setdefault(LIST_KEYS[key], []).extend(values)
+    quiet_hours = {"start": quiet[0], "end": quiet[1], "tz": zone} if quiet else None
+    return Subscription(filters, cap, quiet_hours)
+
+
+def _example(key: str) -> str:
+    return {"nps": "detractor", "csat": "low", "score": "0-6", "cap": "20", "quiet": "22:00-08:00",
+            "tz": "Europe/Berlin"}.get(key, "billing")
+
+
+def _choices(value: str, known: dict[str, tuple[int, int]], key: str) -> list[str]:
+    chosen = [v.strip().lower().rstrip("s") for v in value.split(",") if v.strip()]
+    for choice in chosen:
+        if choice not in known:
+            raise UsageError(f"{key}: takes {', '.join(known)} (not “{choice}”)")
+    return chosen
+
+
+def _range(value: str) -> list[float]:
+    low, sep, high = value.partition("-")
+    try:
+        bounds = [float(low), float(high if sep else low)]
+    except ValueError:
+        raise UsageError(f"score: takes a number or a range like 0-6 (not “{value}”)") from None
+    if bounds[0] > bounds[1]:
+        raise UsageError("score: the range must go from low to high, like 0-6")
+    return bounds
+
+
+def _quiet(value: str) -> tuple[str, str]:
+    start, sep, end = value.partition("-")
+    try:
+        if not sep:
+            raise ValueError
+        return time.fromisoformat(_hhmm(start)).strftime("%H:%M"), time.fromisoformat(_hhmm(end)).strftime("%H:%M")
+    except ValueError:
+        raise UsageError("quiet: takes hours like 22:00-08:00") from None
+
+
+def _hhmm(text: str) -> str:
+    text = text.strip()
+    return f"{int(text):02d}:00" if text.isdigit() else text
+
+
+def describe(filters: dict[str, Any]) -> str:
+    """Human words for stored filters: “NPS detractors · area checkout · keywords “refund””."""
+    parts: list[str] = []
+    if filters.get("nps"):
+        parts.append("NPS " + "/".join(f"{b}s" for b in filters["nps"]))
+    if filters.get("csat"):
+        parts.append("CSAT " + "/".join(filters["csat"]))
+    if filters.get("score"):
+        low, high = filters["score"]
+        parts.append(f"score {low:g}" if low == high else f"score {low:g}–{high:g}")
+    for key, label in (("tags", "tag"), ("areas", "area"), ("sources", "source"), ("segments", "segment"),
+                       ("languages", "language")):
+        if filters.get(key):
+            parts.append(f"{label} " + " or ".join(filters[key]))
+    if filters.get("keywords"):
+        parts.append("keywords " + " or ".join(f"“{k}”" for k in filters["keywords"]))
+    return " · ".join(parts) or "all feedback"
+
+
+class Matcher:
+    """Stored filters compiled once, then tested against many items (routing runs it per item × station)."""
+
+    def __init__(self, filters: dict[str, Any]) -> None:
+        self._nps = [NPS_BUCKETS[b] for b in filters.get("nps", [])]
+        self._csat = [CSAT_LEVELS[c] for c in filters.get("csat", [])]
+        self._score = tuple(filters["score"]) if filters.get("score") else None
+        self._sets = {key: {casefold(v) for v in filters.get(key, [])} for key in
+                      ("tags", "areas", "sources", "segments")}
+        self._languages = {casefold(v).split("-")[0].split("_")[0] for v in filters.get("languages", [])}
+        self._keywords = [casefold(k) for k in filters.get("keywords", [])]
+
+    def __call__(self, item: MatchInput) -> bool:
+        if self._nps and not (item.score_type == "nps" and _within(item.score, self._nps)):
+            return False
+        if self._csat and not (item.score_type == "csat" and _within(item.score, self._csat)):
+            return False
+        if self._score and not (item.score is not None and self._score[0] <= item.score <= self._score[1]):
+            return False
+        if self._sets["tags"] and not self._sets["tags"].intersection(casefold(t) for t in item.tags):
+            return False
+        for key, value in (("areas", item.product_area), ("sources", item.source), ("segments", item.segment)):
+            if self._sets[key] and (value is None or casefold(value) not in self._sets[key]):
+                return False
+        if self._languages and (item.language is None or
+                                casefold(item.language).split("-")[0].split("_")[0] not in self._languages):
+            return False
+        # Substring search: right for scripts written without spaces (Thai, Japanese, Chinese) too.
+        return not self._keywords or any(k in item.folded_text for k in self._keywords)
+
+
+@dataclass(frozen=True)
+class MatchInput:
+    source: str
+    folded_text: str
+    score: float | None
+    score_type: str | None
+    tags: tuple[str, ...]
+    product_area: str | None
+    segment: str | None
+    language: str | None
+
+
+def _within(score: float | None, ranges: list[tuple[int, int]]) -> bool:
+    return score is not None and any(low <= score <= high for low, high in ranges)

@@ -1,0 +1,135 @@
+"""Ingest: validate, deduplicate on (source, id), store, route to stations and queue quote cards — one
+transaction, so a 202 means everything is committed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.core import Services
+from bot.events import Target
+from bot.feedback.card import FeedbackView, feedback_card
+from bot.feedback.filters import Matcher, MatchInput
+from bot.feedback.items import FeedbackItem, validate
+from bot.feedback.mappings import Mapping
+from bot.feedback.quiet import in_quiet_hours
+from bot.feedback.redact import Redactor
+from bot.outbox import Message
+from bot.text import casefold
+from storage.tables import Feedback, Station, StationItem
+from storage.upsert import insert_many_ignore
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def match_input(item: Feedback) -> MatchInput:
+    return MatchInput(source=item.source, folded_text=casefold(item.text), score=item.score,
+                      score_type=item.score_type, tags=tuple(item.tags), product_area=item.product_area,
+                      segment=item.segment, language=item.language)
+
+
+class FeedbackIngest:
+    def __init__(self, services: Services, redact: Redactor) -> None:
+        self._services = services
+        self._redact = redact
+
+    async def ingest(self, raw_items: list[Any], mapping: Mapping | None = None) -> IngestResult:
+        result = IngestResult()
+        if mapping is not None:
+            raw_items = [mapping.apply(r) for payload in raw_items for r in mapping.explode(payload)]
+        valid: dict[tuple[str, str], FeedbackItem] = {}
+        for index, raw in enumerate(raw_items):
+            try:
+                item = validate(raw)
+            except ValueError as error:
+                result.rejected.append({"index": index, "error": str(error)})
+                continue
+            if (item.source, item.id) in valid:
+                result.duplicates += 1
+            else:
+                valid[(item.source, item.id)] = item
+        if valid:
+            async with self._services.db.session() as session:
+                stored = await self._store(session, list(valid.values()))
+                await self._route(session, stored)
+                await session.commit()
+            result.accepted = len(stored)
+            result.duplicates += len(valid) - len(stored)
+        metrics = self._services.metrics.ingested
+        metrics.labels("accepted").inc(result.accepted)
+        metrics.labels("duplicate").inc(result.duplicates)
+        metrics.labels("rejected").inc(len(result.rejected))
+        return result
+
+    async def _store(self, session: AsyncSession, items: list[FeedbackItem]) -> list[Feedback]:
+        now = self._services.clock()
+        rows = [{
+            "source": i.source, "external_id": i.id, "text": i.text, "score": i.score, "score_type": i.score_type,
+            "customer": i.customer.model_dump(exclude_none=True) if i.customer else None,
+            "segment": i.customer.segment if i.customer else None, "tags": i.tags,
+            "product_area": i.product_area, "language": i.language, "url": i.url,
+            "created_at": i.created_at or now, "received_at": now,
+        } for i in items]
+        inserted = await insert_many_ignore(session, Feedback, rows,
+                                            returning=(Feedback.id, Feedback.source, Feedback.external_id))
+        ids = {(source, external): fid for fid, source, external in inserted}
+        return [Feedback(id=ids[(row["source"], row["external_id"])], **row) for row in rows
+                if (row["source"], row["external_id"]) in ids]
+
+    async def _route(self, session: AsyncSession, items: list[Feedback]) -> None:
+        stations = list(await session.exec(select(Station).where(col(Station.paused).is_(False),
+                                                               col(Station.removed_at).is_(None))))
+        if not stations or not items:
+            return
+        now = self._services.clock()
+        compiled = [(station, Matcher(station.filters)) for station in stations]
+        quiet = {s.id: in_quiet_hours(s.quiet_hours, now) for s in stations}
+        sent = await recent_sends(session, [s.id for s in stations if s.cap_per_hour], now)
+        routed: list[dict[str, Any]] = []
+        messages: list[Message] = []
+        for item in items:
+            probe = match_input(item)
+            card: dict[str, Any] | None = None
+            for station, matches in compiled:
+                if not matches(probe):
+                    continue
+                held = quiet[station.id] or (station.cap_per_hour is not None
+                                             and sent[station.id] >= station.cap_per_hour)
+                routed.append({"station_id": station.id, "feedback_id": item.id, "routed_at": now, "held": held,
+                               "released_at": None})
+                if held:
+                    continue
+                sent[station.id] += 1
+                card = card or feedback_card(FeedbackView(item), self._redact).to_json()
+                messages.append(Message(Target.channel(station.platform, station.channel_id), card,
+                                        dedupe_key=f"fb:{item.id}:{station.platform}:{station.channel_id}",
+                                        subject=("feedback", item.id or 0), created_by=station.created_by))
+        await insert_many_ignore(session, StationItem, routed)
+        await self._services.outbox.send_many(session, messages)
+
+
+async def recent_sends(session: AsyncSession, station_ids: list[int | None], now: Any) -> Counter[int | None]:
+    """Cards each station sent (not held) in the last hour, for its cap."""
+    counts: Counter[int | None] = Counter()
+    if station_ids:
+        rows = await session.exec(
+            select(StationItem.station_id, func.count()).where(
+                col(StationItem.station_id).in_(station_ids), col(StationItem.held).is_(False),
+                StationItem.routed_at >= now - timedelta(hours=1))
+            .group_by(col(StationItem.station_id)))
+        counts.update(dict(rows.all()))
+    return counts
