@@ -19,12 +19,14 @@ from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.pacing import Pacer
 from bot.roles import bootstrap_admins
+from bot.scheduler import every, make_scheduler
 from storage.engine import Database
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
 Role = Literal["web", "worker", "all"]
+ROLLUP_SECONDS = 60
 
 
 class Runtime:
@@ -37,11 +39,12 @@ class Runtime:
         self.db = Database(settings.database_url)
         self.outbox = Outbox(on_enqueue=self._wake_worker)
         self.core = Earshot(Services(settings, self.db, self.outbox, self.metrics))
-        install_features(self.core)
+        self.features = install_features(self.core)
         self.platforms = build_platforms(PlatformContext(settings, self.core, self.db, self.metrics))
         self.adapters: dict[str, Adapter] = {p.name: p.adapter for p in self.platforms}
         self.worker = DeliveryWorker(self.db, self.adapters, Pacer({n: a.pacing for n, a in self.adapters.items()}),
                                      self.metrics, on_failed=self.core.report_failure)
+        self.scheduler = make_scheduler(settings.zone)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -63,11 +66,16 @@ class Runtime:
             await platform.start()
         if self.role in ("worker", "all"):
             self._tasks.append(asyncio.create_task(self.worker.run(self._stop), name="delivery"))
+            every(self.scheduler, ROLLUP_SECONDS, "station-rollups", self.features.stations.release_rollups,
+                  self.metrics)
+            self.scheduler.start()
         log.info("earshot started: role=%s platforms=%s database=%s", self.role,
                  ",".join(self.adapters) or "none", self.db.engine.url.render_as_string(hide_password=True))
 
     async def stop(self) -> None:
         self._stop.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         for platform in self.platforms:
             await platform.stop()
         for task in self._tasks:
