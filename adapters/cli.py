@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 from aiohttp import web
 
 from bot import roles
 from bot.config import ConfigError, Settings, load_settings
+from bot.feedback.demo import replay
+from bot.feedback.importer import batches, detect_format, read_items
+from bot.feedback.ingest import IngestResult
+from bot.feedback.items import BadBody
+from bot.feedback.mappings import MappingError
 from bot.logs import configure
+from bot.progress import Progress
 from storage.engine import Database
 from storage.migrate import upgrade
 
@@ -49,7 +57,22 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run with the sandbox workspace and demo data, no tokens needed")
     demo.add_argument("--port", type=int, help="HTTP port (default: $PORT or 3978)")
+    demo.add_argument("--feed-interval", type=float, default=5.0, metavar="SECONDS",
+                      help="seconds between demo feedback items (0 turns the stream off; default 5)")
     demo.set_defaults(run=_demo)
+
+    imports = commands.add_parser("import", help="import feedback from a CSV, JSON or NDJSON file")
+    imports.add_argument("file", help="the file; re-importing it is a no-op (deduplicated on source and id)")
+    imports.add_argument("--format", choices=("csv", "json", "ndjson"), help="default: from the file's suffix")
+    imports.add_argument("--mapping", help="a source mapping for payloads in another shape, e.g. nps-survey")
+    imports.add_argument("--batch", type=int, default=500, help="items per transaction (default 500)")
+    imports.set_defaults(run=_import)
+
+    package = commands.add_parser("teams-package", help="build the Teams app package (manifest + icons, zipped)")
+    package.add_argument("-o", "--output", type=Path, default=Path("."),
+                         help="a folder or a .zip path (default: ./earshot-teams.zip)")
+    package.add_argument("--app-version", help="manifest version (default: the manifest's)")
+    package.set_defaults(run=_teams_package)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -87,13 +110,62 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     runtime = Runtime(settings)
     app = build_app(runtime)
 
-    async def seed(_app: web.Application) -> None:
+    async def seed_and_feed(_app: web.Application) -> AsyncIterator[None]:
         assert runtime.workspace is not None
         await seed_workspace(runtime.db, runtime.workspace)
+        feed = None
+        if args.feed_interval > 0:
+            feed = asyncio.create_task(replay(runtime.features.stations.ingest, interval=args.feed_interval))
+        yield
+        if feed is not None:
+            feed.cancel()
 
-    app.on_startup.append(seed)
+    app.cleanup_ctx.append(seed_and_feed)
     web.run_app(app, host=settings.host, port=settings.port, print=_announce(settings))
     return 0
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"earshot: no such file: {path}", file=sys.stderr)
+        return 2
+    try:
+        items = read_items(path, detect_format(path, args.format))
+    except (BadBody, UnicodeDecodeError, csv.Error) as error:
+        print(f"earshot: {path.name}: {error}", file=sys.stderr)
+        return 2
+    return asyncio.run(_import_async(settings, args, path.name, items))
+
+
+async def _import_async(settings: Settings, args: argparse.Namespace, name: str, items: list[object]) -> int:
+    from adapters.runtime import Runtime
+
+    await asyncio.to_thread(upgrade, settings.database_url)
+    runtime = Runtime(settings, role="web")
+    stations = runtime.features.stations
+    try:
+        mapping = stations.mapping(args.mapping) if args.mapping else None
+        total = IngestResult()
+        progress = Progress(len(items), f"importing {name}")
+        for start, batch in batches(items, args.batch):
+            result = await stations.ingest.ingest(batch, mapping)
+            total.accepted += result.accepted
+            total.duplicates += result.duplicates
+            total.rejected += [{**r, "index": r["index"] + start} for r in result.rejected]
+            progress.advance(len(batch))
+        progress.close()
+    except MappingError as error:
+        print(f"earshot: {error}", file=sys.stderr)
+        return 2
+    finally:
+        await runtime.db.dispose()
+    print(f"accepted {total.accepted}, duplicates {total.duplicates}, rejected {len(total.rejected)}")
+    for rejection in total.rejected[:20]:
+        print(f"  item {rejection['index'] + 1}: {rejection['error']}")
+    if len(total.rejected) > 20:
+        print(f"  …and {len(total.rejected) - 20} more")
+    return 1 if total.rejected and not (total.accepted or total.duplicates) else 0
 
 
 async def _run_worker(runtime: object) -> None:
@@ -114,6 +186,18 @@ def _announce(settings: Settings):  # type: ignore[no-untyped-def]
               flush=True)
 
     return say
+
+
+def _teams_package(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.teams.package import PackageError, build_package
+
+    try:
+        path = build_package(settings.teams_app_id, args.output, version=args.app_version)
+    except PackageError as error:
+        print(f"earshot: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}: upload it in Teams (Apps → Manage your apps → Upload an app)")
+    return 0
 
 
 def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:

@@ -93,4 +93,11 @@ def build_platforms(context: PlatformContext) -> list[Platform]:
     platforms: list[Platform] = []
     if context.settings.sandbox_enabled:
         platforms.append(SandboxPlatform(context))
+    if context.settings.slack_enabled:
+        from adapters.slack.platform import SlackPlatform  # slack-bolt loads only when Slack is configured
+
+        platforms.append(SlackPlatform(context))
+    from adapters.teams.platform import TeamsPlatform  # always on: no MicrosoftAppId means emulator mode
+
+    platforms.append(TeamsPlatform(context))
     return platforms

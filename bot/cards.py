@@ -107,11 +107,24 @@ class Card:
     blocks: tuple[Block, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"fallback": self.fallback, "blocks": [{"type": b.type, **asdict(b)} for b in self.blocks]}
+        return {"fallback": self.fallback, "blocks": [_block_json(b) for b in self.blocks]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Card:
         return cls(fallback=data["fallback"], blocks=tuple(_block_from_json(b) for b in data.get("blocks", ())))
+
+
+def _plain(value: Any) -> Any:
+    """A block field as JSON: tuples of small dataclasses become lists of dicts (faster than asdict)."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    return value
+
+
+def _block_json(block: Block) -> dict[str, Any]:
+    return {"type": block.type, **{name: _plain(getattr(block, name)) for name in block.__dataclass_fields__}}
 
 
 def _block_from_json(data: dict[str, Any]) -> Block:

@@ -90,7 +90,7 @@ class Earshot:
         return Card(fallback="Earshot home", blocks=tuple(blocks))
 
     async def _first_time(self, event: AnyEvent) -> bool:
-        async with self.services.db.session() as session:
+        async with self.services.db.write() as session:
             new = await insert_ignore(session, ProcessedEvent, {
                 "key": f"{event.platform}:{type(event).__name__}:{event.event_id}"[:300],
                 "seen_at": self.services.clock()})

@@ -87,7 +87,7 @@ class DeliveryWorker:
             (col(Delivery.status) == "pending") & (col(Delivery.next_attempt_at) <= now),
             (col(Delivery.status) == "sending") & (col(Delivery.lease_until) < now),
         )
-        async with self._db.session() as session:
+        async with self._db.write() as session:
             query = select(Delivery.id).where(due).order_by(col(Delivery.id)).limit(self._batch_size)
             if not self._db.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
@@ -187,7 +187,7 @@ class DeliveryWorker:
             await self._on_failed(delivery)
 
     async def _set(self, delivery: Delivery, **values: object) -> None:
-        async with self._db.session() as session:
+        async with self._db.write() as session:
             await session.exec(update(Delivery).where(col(Delivery.id) == delivery.id)  # type: ignore[call-overload]
                                .values(**values))
             await session.commit()

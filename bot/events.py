@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -45,7 +45,8 @@ class Target:
         return f"{self.platform}:{self.channel_id}" if self.channel_id else f"{self.platform}:@{self.user_id}"
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"platform": self.platform, "channel_id": self.channel_id, "thread_id": self.thread_id,
+                "user_id": self.user_id}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Target:

@@ -50,14 +50,15 @@ class Outbox:
 
     async def send_many(self, session: AsyncSession, messages: list[Message]) -> None:
         """Queue many messages in one statement (ingest fan-out); duplicates by `dedupe_key` are skipped."""
-        rows = [self._row(m.target, m.card, m.dedupe_key, m.subject, m.created_by) for m in messages]
+        now = self._clock()
+        rows = [self._row(m.target, m.card, m.dedupe_key, m.subject, m.created_by, now) for m in messages]
         await insert_many_ignore(session, Delivery, rows)
         if rows:
             self._on_enqueue()
 
     def _row(self, target: Target, card: dict[str, Any], dedupe_key: str, subject: tuple[str, int] | None,
-             created_by: str | None) -> dict[str, Any]:
-        now = self._clock()
+             created_by: str | None, now: datetime | None = None) -> dict[str, Any]:
+        now = now or self._clock()
         return {
             "dedupe_key": dedupe_key, "platform": target.platform, "kind": "send", "target": target.to_json(),
             "pace_key": target.pace_key, "card": card, "parent_id": None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,6 +38,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._sqlite_writer = asyncio.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -45,6 +47,18 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session for a write transaction on a hot path. SQLite allows one writer at a time and makes the
+        others sleep in its busy handler (in steps up to 100 ms); queueing them on an asyncio lock instead
+        keeps latency flat. PostgreSQL needs no such lock. Do not open another write() inside one."""
+        if not self.is_sqlite:
+            async with self.session() as session:
+                yield session
+            return
+        async with self._sqlite_writer, self.session() as session:
             yield session
 
     async def dispose(self) -> None:

@@ -8,9 +8,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-CHUNK = 500
-
-
 async def insert_ignore(session: AsyncSession, table: type[SQLModel], values: dict[str, Any]) -> bool:
     """Insert one row unless a unique key already holds it. True when the row is new."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
@@ -22,16 +19,19 @@ async def insert_ignore(session: AsyncSession, table: type[SQLModel], values: di
 
 async def insert_many_ignore(session: AsyncSession, table: type[SQLModel], rows: list[dict[str, Any]],
                              returning: tuple[Any, ...] = ()) -> list[Any]:
-    """Insert many rows in one statement, skipping those a unique key already holds. With `returning`
-    columns, gives back those columns of the rows actually inserted."""
+    """Insert many rows (every dict with the same keys), skipping those a unique key already holds. With
+    `returning` columns, gives back those columns of the rows actually inserted.
+
+    Runs as one executemany of a single cached statement, which SQLAlchemy batches into multi-row INSERTs:
+    compiling a fresh statement with thousands of parameters would cost more than the insert itself."""
+    if not rows:
+        return []
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     module = postgresql if dialect == "postgresql" else sqlite
-    inserted: list[Any] = []
-    for start in range(0, len(rows), CHUNK):  # SQLite caps the number of bound parameters per statement
-        statement = module.insert(table).values(rows[start:start + CHUNK]).on_conflict_do_nothing()
-        if returning:
-            result = await session.exec(statement.returning(*returning))  # type: ignore[call-overload]
-            inserted.extend(result.all())
-        else:
-            await session.exec(statement)  # type: ignore[call-overload]
-    return inserted
+    statement = module.insert(table).on_conflict_do_nothing()
+    connection = await session.connection()  # Core, not the ORM's bulk path: a third of the cost per row
+    if returning:
+        result = await connection.execute(statement.returning(*returning), rows)
+        return list(result.all())
+    await connection.execute(statement, rows)
+    return []

@@ -132,17 +132,34 @@ async def test_card_updates_are_coalesced(harness: CoreHarness) -> None:
     assert [(ref.message_id, card.fallback) for ref, card in harness.adapter.updates] == [("m1", "v9")]
 
 
-async def test_an_update_waits_for_its_message_to_be_posted(harness: CoreHarness) -> None:
+async def test_an_update_before_posting_replaces_the_card_to_post(harness: CoreHarness) -> None:
     harness.adapter.failures = [DeliveryError("timeout", retryable=True, retry_after=60)]
+    await enqueue(harness, "k")
+    await harness.deliver()  # the first attempt fails: the message is still pending
+    async with harness.db.session() as session:
+        (parent,) = list(await session.exec(select(Delivery)))
+        await harness.core.services.outbox.update(session, parent, text_card("v2"))
+        await session.commit()
+    harness.clock[0] += 61
+    await make_due(harness)
+    await harness.deliver()
+    assert [s.card.fallback for s in harness.adapter.sent] == ["v2"] and harness.adapter.updates == []
+
+
+async def test_an_update_waits_while_its_message_is_being_posted(harness: CoreHarness) -> None:
     await enqueue(harness, "k")
     async with harness.db.session() as session:
         (parent,) = list(await session.exec(select(Delivery)))
+        parent.status = "sending"  # another worker holds it
+        parent.lease_until = utcnow() + timedelta(seconds=60)
+        session.add(parent)
+        await session.commit()
         await harness.core.services.outbox.update(session, parent, text_card("v2"))
         await session.commit()
     await harness.deliver()
     assert harness.adapter.updates == []
     statuses = {d.kind: d.status for d in await rows(harness)}
-    assert statuses == {"send": "pending", "update": "pending"}
+    assert statuses == {"send": "sending", "update": "pending"}
 
 
 def test_backoff_grows_and_is_capped() -> None:

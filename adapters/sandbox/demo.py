@@ -7,7 +7,7 @@ from sqlmodel import select
 from adapters.sandbox.workspace import PLATFORM, Workspace
 from bot.roles import grant
 from storage.engine import Database
-from storage.tables import Person
+from storage.tables import Person, Station
 from storage.upsert import insert_ignore
 
 PEOPLE = (
@@ -27,6 +27,12 @@ CHANNELS = (
     ("C-support", "support", ("ben", "maria", "sam")),
 )
 
+STATIONS = (  # what `/station add …` would store: everything; checkout and mobile; unhappy customers
+    ("C-cx", {}),
+    ("C-product", {"areas": ["checkout", "mobile", "reports"]}),
+    ("C-support", {"nps": ["detractor"], "csat": ["low"]}),
+)
+
 
 async def seed_workspace(db: Database, workspace: Workspace) -> None:
     async with db.session() as session:
@@ -39,3 +45,15 @@ async def seed_workspace(db: Database, workspace: Workspace) -> None:
         known = set((await session.exec(select(Person.user_id).where(Person.platform == PLATFORM))).all())
     for channel_id, name, members in CHANNELS:
         await workspace.ensure_channel(channel_id, name, "channel", [m for m in members if m in known])
+    await _seed_stations(db)
+
+
+async def _seed_stations(db: Database) -> None:
+    """Subscribe the demo channels to feedback once, as the demo manager would with /station add."""
+    async with db.session() as session:
+        if (await session.exec(select(Station).where(Station.platform == PLATFORM))).first() is not None:
+            return
+        for channel_id, filters in STATIONS:
+            session.add(Station(platform=PLATFORM, channel_id=channel_id, filters=filters,
+                                created_by=f"{PLATFORM}:maria"))
+        await session.commit()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from bot.cards import Block, Button, Buttons, Card, Context, Quote, Text
 from bot.feedback.redact import Redactor
 from bot.text import cut
-from storage.tables import Feedback
 
 QUOTE_LIMIT = 700
 """Characters shown before “show more”: well inside Slack's 3,000 per section and Teams' card size."""
@@ -20,18 +20,33 @@ REACTIONS = {  # action suffix → label; the order is the buttons' order
 }
 
 
+class QuoteSource(Protocol):
+    """What a quote card reads of an item: a stored Feedback row, or one just ingested."""
+
+    id: int | None
+    source: str
+    text: str
+    score: float | None
+    score_type: str | None
+    customer: dict[str, Any] | None
+    segment: str | None
+    product_area: str | None
+    language: str | None
+    url: str | None
+
+
 @dataclass
 class FeedbackView:
     """One item with what employees did about it, as the card shows it."""
 
-    feedback: Feedback
+    feedback: QuoteSource
     counts: dict[str, int] = field(default_factory=dict)
     owner: str | None = None
     done_note: str | None = None
     comments: int = 0
 
 
-def score_cue(item: Feedback) -> str | None:
+def score_cue(item: QuoteSource) -> str | None:
     if item.score is None:
         return None
     score = item.score

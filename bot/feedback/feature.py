@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.core import Earshot
+from bot.feedback.directory import StationDirectory
 from bot.feedback.engagement import Engagements
 from bot.feedback.ingest import FeedbackIngest
 from bot.feedback.mappings import Mapping, load_mapping
@@ -20,9 +21,10 @@ class Stations:
         services = core.services
         self._services = services
         self.redact = Redactor(services.settings.redact_patterns)
-        self.ingest = FeedbackIngest(services, self.redact)
+        directory = StationDirectory()
+        self.ingest = FeedbackIngest(services, self.redact, directory)
         engagements = Engagements(services, self.redact)
-        core.commands.register(station_command(services, self.redact))
+        core.commands.register(station_command(services, self.redact, directory))
         core.handlers.actions["fb"] = engagements.on_action
         core.handlers.forms["fb-done"] = engagements.on_done_form
         core.handlers.reactions.append(engagements.on_reaction)

@@ -20,7 +20,8 @@ ALIASES = {"tags": "tag", "product": "area", "product_area": "area", "sources": 
 KEYS = ("nps", "score", "csat", *LIST_KEYS, "cap", "quiet", "tz")
 
 FILTER_HELP = (
-    "Filters (all optional, combined with AND; commas mean OR): nps:detractor|passive|promoter, score:0-6, "
+    "Filters (optional; different filters must all match, except nps: and csat: where either may; commas "
+    "mean or): nps:detractor|passive|promoter, score:0-6, "
     "csat:low|high, tag:billing, area:checkout, source:appstore, segment:enterprise, lang:th,fa, "
     'keyword:"refund" (any script; bare words are keywords too), cap:20 (cards per hour, the rest rolled up), '
     "quiet:22:00-08:00 with tz:Europe/Berlin (held and rolled up after)."
@@ -148,35 +149,45 @@ class Matcher:
         self._languages = {casefold(v).split("-")[0].split("_")[0] for v in filters.get("languages", [])}
         self._keywords = [casefold(k) for k in filters.get("keywords", [])]
 
-    def __call__(self, item: MatchInput) -> bool:
-        if self._nps and not (item.score_type == "nps" and _within(item.score, self._nps)):
-            return False
-        if self._csat and not (item.score_type == "csat" and _within(item.score, self._csat)):
+    def __call__(self, item: Probe) -> bool:
+        if (self._nps or self._csat) and not (  # nps:detractor csat:low means unhappy on either scale
+                (item.score_type == "nps" and _within(item.score, self._nps))
+                or (item.score_type == "csat" and _within(item.score, self._csat))):
             return False
         if self._score and not (item.score is not None and self._score[0] <= item.score <= self._score[1]):
             return False
-        if self._sets["tags"] and not self._sets["tags"].intersection(casefold(t) for t in item.tags):
+        if self._sets["tags"] and not self._sets["tags"].intersection(item.tags):
             return False
         for key, value in (("areas", item.product_area), ("sources", item.source), ("segments", item.segment)):
-            if self._sets[key] and (value is None or casefold(value) not in self._sets[key]):
+            if self._sets[key] and value not in self._sets[key]:
                 return False
-        if self._languages and (item.language is None or
-                                casefold(item.language).split("-")[0].split("_")[0] not in self._languages):
+        if self._languages and item.language not in self._languages:
             return False
         # Substring search: right for scripts written without spaces (Thai, Japanese, Chinese) too.
         return not self._keywords or any(k in item.folded_text for k in self._keywords)
 
 
-@dataclass(frozen=True)
-class MatchInput:
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """An item as matching sees it: text fields case-folded once, the language reduced to its base."""
+
     source: str
     folded_text: str
     score: float | None
     score_type: str | None
-    tags: tuple[str, ...]
+    tags: frozenset[str]
     product_area: str | None
     segment: str | None
     language: str | None
+
+
+def probe(source: str, text: str, score: float | None, score_type: str | None, tags: list[str],
+          product_area: str | None, segment: str | None, language: str | None) -> Probe:
+    return Probe(source=casefold(source), folded_text=casefold(text), score=score, score_type=score_type,
+                 tags=frozenset(casefold(t) for t in tags),
+                 product_area=casefold(product_area) if product_area else None,
+                 segment=casefold(segment) if segment else None,
+                 language=casefold(language).split("-")[0].split("_")[0] if language else None)
 
 
 def _within(score: float | None, ranges: list[tuple[int, int]]) -> bool:

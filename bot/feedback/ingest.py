@@ -3,8 +3,9 @@ transaction, so a 202 means everything is committed."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import Any
 
@@ -15,14 +16,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core import Services
 from bot.events import Target
 from bot.feedback.card import FeedbackView, feedback_card
-from bot.feedback.filters import Matcher, MatchInput
+from bot.feedback.directory import StationDirectory
+from bot.feedback.filters import Probe, probe
 from bot.feedback.items import FeedbackItem, validate
 from bot.feedback.mappings import Mapping
 from bot.feedback.quiet import in_quiet_hours
 from bot.feedback.redact import Redactor
 from bot.outbox import Message
-from bot.text import casefold
-from storage.tables import Feedback, Station, StationItem
+from storage.tables import Feedback, StationItem
 from storage.upsert import insert_many_ignore
 
 
@@ -36,16 +37,46 @@ class IngestResult:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
 
 
-def match_input(item: Feedback) -> MatchInput:
-    return MatchInput(source=item.source, folded_text=casefold(item.text), score=item.score,
-                      score_type=item.score_type, tags=tuple(item.tags), product_area=item.product_area,
-                      segment=item.segment, language=item.language)
+def match_input(item: Feedback | Incoming) -> Probe:
+    return probe(item.source, item.text, item.score, item.score_type, item.tags, item.product_area, item.segment,
+                 item.language)
+
+
+@dataclass(slots=True)
+class Incoming:
+    """An item just stored, as routing and the card need it (lighter than a Feedback row)."""
+
+    id: int | None
+    external_id: str
+    source: str
+    text: str
+    score: float | None
+    score_type: str | None
+    customer: dict[str, Any] | None
+    segment: str | None
+    tags: list[str]
+    product_area: str | None
+    language: str | None
+    url: str | None
+
+
+Waiting = tuple[list[FeedbackItem], "asyncio.Future[set[tuple[str, str]]]"]
+"""One request's valid items, and the future its caller awaits for the keys it stored."""
+
+
+CARRIED = tuple(f.name for f in fields(Incoming) if f.name != "id")
 
 
 class FeedbackIngest:
-    def __init__(self, services: Services, redact: Redactor) -> None:
+    """Requests that arrive while a transaction is being written join the next one (group commit): SQLite
+    takes one writer at a time, and one commit for many small requests keeps single-item latency low."""
+
+    def __init__(self, services: Services, redact: Redactor, directory: StationDirectory) -> None:
         self._services = services
         self._redact = redact
+        self._directory = directory
+        self._waiting: list[Waiting] = []
+        self._writing = False
 
     async def ingest(self, raw_items: list[Any], mapping: Mapping | None = None) -> IngestResult:
         result = IngestResult()
@@ -63,10 +94,7 @@ class FeedbackIngest:
             else:
                 valid[(item.source, item.id)] = item
         if valid:
-            async with self._services.db.session() as session:
-                stored = await self._store(session, list(valid.values()))
-                await self._route(session, stored)
-                await session.commit()
+            stored = await self._commit(list(valid.values()))
             result.accepted = len(stored)
             result.duplicates += len(valid) - len(stored)
         metrics = self._services.metrics.ingested
@@ -75,7 +103,41 @@ class FeedbackIngest:
         metrics.labels("rejected").inc(len(result.rejected))
         return result
 
-    async def _store(self, session: AsyncSession, items: list[FeedbackItem]) -> list[Feedback]:
+    async def _commit(self, items: list[FeedbackItem]) -> set[tuple[str, str]]:
+        """Store and route `items` with whatever else is waiting; returns the keys this call newly stored."""
+        done: asyncio.Future[set[tuple[str, str]]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((items, done))
+        if not self._writing:  # lead: write batches until nobody is waiting
+            self._writing = True
+            try:
+                while self._waiting:
+                    group, self._waiting = self._waiting, []
+                    await self._write_group(group)
+            finally:
+                self._writing = False
+        return await done
+
+    async def _write_group(self, group: list[Waiting]) -> None:
+        unique: dict[tuple[str, str], FeedbackItem] = {}
+        for items, _ in group:
+            for item in items:
+                unique.setdefault((item.source, item.id), item)
+        try:
+            async with self._services.db.write() as session:
+                stored = await self._store(session, list(unique.values()))
+                await self._route(session, stored)
+                await session.commit()
+        except Exception as error:
+            for _, done in group:
+                done.set_exception(error)
+            return
+        new = {(item.source, item.external_id) for item in stored}
+        for items, done in group:  # the first request naming an item gets it; a later one sees a duplicate
+            mine = {key for item in items if (key := (item.source, item.id)) in new}
+            new -= mine
+            done.set_result(mine)
+
+    async def _store(self, session: AsyncSession, items: list[FeedbackItem]) -> list[Incoming]:
         now = self._services.clock()
         rows = [{
             "source": i.source, "external_id": i.id, "text": i.text, "score": i.score, "score_type": i.score_type,
@@ -87,18 +149,17 @@ class FeedbackIngest:
         inserted = await insert_many_ignore(session, Feedback, rows,
                                             returning=(Feedback.id, Feedback.source, Feedback.external_id))
         ids = {(source, external): fid for fid, source, external in inserted}
-        return [Feedback(id=ids[(row["source"], row["external_id"])], **row) for row in rows
-                if (row["source"], row["external_id"]) in ids]
+        return [Incoming(id=ids[key], **{name: row[name] for name in CARRIED})
+                for row in rows if (key := (row["source"], row["external_id"])) in ids]
 
-    async def _route(self, session: AsyncSession, items: list[Feedback]) -> None:
-        stations = list(await session.exec(select(Station).where(col(Station.paused).is_(False),
-                                                               col(Station.removed_at).is_(None))))
-        if not stations or not items:
+    async def _route(self, session: AsyncSession, items: list[Incoming]) -> None:
+        active = await self._directory.active(session)
+        if not active or not items:
             return
         now = self._services.clock()
-        compiled = [(station, Matcher(station.filters)) for station in stations]
-        quiet = {s.id: in_quiet_hours(s.quiet_hours, now) for s in stations}
-        sent = await recent_sends(session, [s.id for s in stations if s.cap_per_hour], now)
+        compiled = [(a.station, a.matches) for a in active]
+        quiet = {s.id: in_quiet_hours(s.quiet_hours, now) for s, _ in compiled}
+        sent = await recent_sends(session, [s.id for s, _ in compiled if s.cap_per_hour], now)
         routed: list[dict[str, Any]] = []
         messages: list[Message] = []
         for item in items:
@@ -107,10 +168,12 @@ class FeedbackIngest:
             for station, matches in compiled:
                 if not matches(probe):
                     continue
+                limited = station.cap_per_hour is not None or station.quiet_hours is not None
                 held = quiet[station.id] or (station.cap_per_hour is not None
                                              and sent[station.id] >= station.cap_per_hour)
-                routed.append({"station_id": station.id, "feedback_id": item.id, "routed_at": now, "held": held,
-                               "released_at": None})
+                if limited:  # the log that caps count and roll-ups release; unlimited stations need none
+                    routed.append({"station_id": station.id, "feedback_id": item.id, "routed_at": now,
+                                   "held": held, "released_at": None})
                 if held:
                     continue
                 sent[station.id] += 1

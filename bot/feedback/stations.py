@@ -12,6 +12,7 @@ from bot.commands import Command, UsageError
 from bot.core import Services
 from bot.events import CommandEvent, Target
 from bot.feedback.card import score_cue
+from bot.feedback.directory import StationDirectory
 from bot.feedback.filters import FILTER_HELP, Matcher, describe, parse_words
 from bot.feedback.ingest import match_input
 from bot.feedback.redact import Redactor
@@ -23,7 +24,7 @@ PREVIEW_DAYS = 7
 PREVIEW_SCAN = 5_000
 
 
-def station_command(services: Services, redact: Redactor) -> Command:
+def station_command(services: Services, redact: Redactor, directory: StationDirectory) -> Command:
     command = Command("station", "customer feedback, live in this channel", notes=(FILTER_HELP,))
 
     async def managers_only(event: CommandEvent, responder: Responder) -> bool:
@@ -57,12 +58,13 @@ def station_command(services: Services, redact: Redactor) -> Command:
             await services.outbox.send(session, Target.channel(event.platform, channel), announcement,
                                        dedupe_key=f"station-added:{station.id}", created_by=event.actor.key)
             await session.commit()
+        directory.changed()
 
     @command.add("list", "", "the stations of this channel")
     async def list_(event: CommandEvent, words: list[str], responder: Responder) -> None:
         stations = await _stations(services, event)
         if not stations:
-            await responder.private(Card(fallback="No stations here yet.", blocks=(
+            await responder.private(Card(fallback="This channel has no station yet.", blocks=(
                 Text("This channel has no station yet."), Context(("/station add subscribes it.",)))))
             return
         lines = [f"#{s.id} · {describe(s.filters)}{_limits(s)}{' · ⏸ paused' if s.paused else ''}"
@@ -78,6 +80,7 @@ def station_command(services: Services, redact: Redactor) -> Command:
             station.paused = paused
             session.add(station)
             await session.commit()
+        directory.changed()
         state = ("paused ⏸ (feedback that arrives meanwhile is not sent here; /station resume turns it back on)"
                  if paused else "live again ▶️")
         text = f"Station #{station.id} ({describe(station.filters)}) is {state}."
@@ -100,6 +103,7 @@ def station_command(services: Services, redact: Redactor) -> Command:
             station.removed_at = services.clock()
             session.add(station)
             await session.commit()
+        directory.changed()
         await responder.private(Card(fallback=f"Station #{station.id} removed.", blocks=(
             Text(f"Station #{station.id} ({describe(station.filters)}) is removed from this channel."),)))
 

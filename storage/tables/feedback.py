@@ -80,8 +80,9 @@ class Claim(SQLModel, table=True):
 
 
 class StationItem(SQLModel, table=True):
-    """An item routed to a station: sent as its own card, or `held` (over the cap, or in quiet hours) until
-    a roll-up message folds it in (`released_at`)."""
+    """An item routed to a station with a cap or quiet hours: sent as its own card, or `held` until a roll-up
+    message folds it in (`released_at`). Stations without limits keep no such log; their cards are in the
+    outbox."""
 
     __tablename__ = "station_item"
     __table_args__ = (UniqueConstraint("station_id", "feedback_id"),

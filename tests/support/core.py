@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from bot.config import Settings, load_settings
 from bot.core import Earshot, Services
 from bot.delivery import DeliveryWorker
-from bot.features import install_features
+from bot.features import Features, install_features
+from bot.roles import grant
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.pacing import Pacer
@@ -24,6 +25,12 @@ class CoreHarness:
     settings: Settings
     clock: list[float]
     """The pacer's monotonic clock, in seconds: advance it to let pauses run out."""
+    features: Features
+
+    async def grant(self, user_id: str, role: str) -> None:
+        async with self.db.session() as session:
+            await grant(session, self.adapter.platform, user_id, role)
+            await session.commit()
 
     async def deliver(self, rounds: int = 5) -> None:
         """Drain the outbox of everything due now."""
@@ -37,9 +44,9 @@ def make_harness(db: Database, **settings: object) -> CoreHarness:
     metrics = Metrics()
     outbox = Outbox(update_interval=0)
     core = Earshot(Services(config, db, outbox, metrics))
-    install_features(core)
+    features = install_features(core)
     adapter = RecordingAdapter()
     clock = [0.0]
     pacer = Pacer({adapter.platform: adapter.pacing}, clock=lambda: clock[0])
     worker = DeliveryWorker(db, {adapter.platform: adapter}, pacer, metrics, on_failed=core.report_failure)
-    return CoreHarness(core, adapter, worker, db, config, clock)
+    return CoreHarness(core, adapter, worker, db, config, clock, features)

@@ -1,0 +1,105 @@
+"""`POST /api/feedback` over real HTTP: the contract's answers for good and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+import pytest
+from sqlmodel import select
+
+from storage.tables import Delivery, Feedback
+from tests.support.server import Running, running_app
+
+TOKEN = "s3cret-token"
+GOOD = {"id": "a1", "source": "survey", "text": "Great support 🙏", "score": 9, "score_type": "nps"}
+
+
+@pytest.fixture
+async def server(db_url: str):  # type: ignore[no-untyped-def]
+    async with running_app(db_url, demo=True, EARSHOT_INGEST_TOKEN=TOKEN, EARSHOT_INGEST_MAX_BYTES=20_000) as running:
+        yield running
+
+
+async def send(server: Running, body: bytes | str, token: str | None = TOKEN, query: str = "") -> tuple[int, dict]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{server.url}/api/feedback{query}", data=body, headers=headers) as response:
+        return response.status, await response.json()
+
+
+async def stored(server: Running) -> list[Feedback]:
+    async with server.runtime.db.session() as session:
+        return list(await session.exec(select(Feedback)))
+
+
+async def test_one_object_is_accepted_committed_and_routed(server: Running) -> None:
+    status, body = await send(server, json.dumps(GOOD))
+    assert (status, body) == (202, {"accepted": 1, "duplicates": 0, "rejected": []})
+    (item,) = await stored(server)  # 202 only after commit
+    assert item.text == "Great support 🙏" and item.score == 9
+    async with server.runtime.db.session() as session:
+        targets = {d.target["channel_id"] for d in await session.exec(select(Delivery)) if d.subject_kind}
+    assert targets == {"C-cx"}  # the demo's catch-all station; promoters don't reach #support
+
+
+async def test_arrays_and_ndjson_with_partial_acceptance(server: Running) -> None:
+    items = [GOOD, {"id": "a2", "source": "survey"}, {"id": "a3", "source": "survey", "text": "x", "score": "ten"},
+             {"id": "a1", "source": "survey", "text": "again"}, "just a string",
+             {"id": "a4", "source": "survey", "text": "ok", "score": 11}]
+    status, body = await send(server, json.dumps(items))
+    assert status == 202
+    assert body["accepted"] == 1 and body["duplicates"] == 1
+    assert [(r["index"], r["error"].split(":")[0]) for r in body["rejected"]] == [
+        (1, "text"), (2, "score"), (4, "an item must be a JSON object, not str"), (5, "score 11 is outside 0–10 for nps")]
+    ndjson = '{"id": "n1", "source": "s", "text": "один"}\n{broken\n\n{"id": "n2", "source": "s", "text": "二"}\n'
+    status, body = await send(server, ndjson)
+    assert status == 202 and body["accepted"] == 2 and body["rejected"][0]["index"] == 1
+
+
+async def test_duplicates_on_source_and_id_across_requests(server: Running) -> None:
+    await send(server, json.dumps(GOOD))
+    status, body = await send(server, json.dumps([GOOD, {**GOOD, "source": "other"}]))
+    assert body == {"accepted": 1, "duplicates": 1, "rejected": []}
+    assert len(await stored(server)) == 2
+
+
+@pytest.mark.parametrize("body, token, status, error", [
+    ("not json at all", TOKEN, 400, "not JSON"),
+    ("", TOKEN, 400, "empty"),
+    (json.dumps(GOOD), None, 401, "bearer token"),
+    (json.dumps(GOOD), "wrong", 401, "bearer token"),
+    ("x" * 30_000, TOKEN, 413, "larger than 20000 bytes"),
+    (b"\xff\xfe\x00garbage", TOKEN, 400, "not UTF-8"),
+])
+async def test_bad_requests_are_refused_clearly(server: Running, body: str | bytes, token: str | None,
+                                                status: int, error: str) -> None:
+    got_status, got = await send(server, body, token)
+    assert got_status == status and error in got["error"]
+    assert await stored(server) == []
+
+
+async def test_mapped_sources(server: Running) -> None:
+    survey = {"event_type": "survey_response.created", "event_data": {
+        "id": "5435", "score": 3, "comment": "Доставка опоздала", "created_at": 1763900000,
+        "permalink": "https://nps.example/r/5435", "person": {"email": "c@example.com", "name": "Olga"},
+        "person_properties": {"segment": "smb", "locale": "ru"}}}
+    status, body = await send(server, json.dumps(survey), query="?mapping=nps-survey")
+    assert (status, body["accepted"]) == (202, 1)
+    rating = {"satisfaction_rating": {"id": 35436, "score": "bad", "comment": "Took a week to answer",
+                                      "created_at": "2026-11-20T10:00:00Z"}, "ticket": {"group": "billing"}}
+    status, body = await send(server, json.dumps(rating), query="?mapping=helpdesk-csat")
+    assert (status, body["accepted"]) == (202, 1)
+    items = {i.source: i for i in await stored(server)}
+    assert items["nps-survey"].score_type == "nps" and items["nps-survey"].language == "ru"
+    assert items["nps-survey"].customer == {"name": "Olga", "email": "c@example.com", "segment": "smb"}
+    assert items["helpdesk"].score == 1 and items["helpdesk"].score_type == "csat"
+    assert items["helpdesk"].product_area == "billing"
+    status, body = await send(server, json.dumps(rating), query="?mapping=nope")
+    assert status == 400 and "no mapping named 'nope'" in body["error"]
+
+
+async def test_ingest_is_refused_when_no_token_is_configured(db_url: str) -> None:
+    async with running_app(db_url, demo=False) as running:
+        status, body = await send(running, json.dumps(GOOD))
+    assert status == 401 and "EARSHOT_INGEST_TOKEN" in body["error"]
