@@ -1,0 +1,1 @@
+"""Microsoft Teams through botbuilder. Every botbuilder import of the project lives in this folder."""

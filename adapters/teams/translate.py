@@ -1,0 +1,211 @@
+"""Pure translation of Teams activities (as JSON) into neutral events and storable conversation references.
+
+Ids: a person is the Bot Framework user id (`29:…`, what `EARSHOT_ADMINS` lists); a channel is the conversation
+id without its `;messageid=` thread suffix; a thread is its root activity id. Event ids are the activity id
+qualified by its conversation: Teams message ids are millisecond timestamps, unique only within a chat.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+import regex
+
+from adapters.teams.ids import PLATFORM, base_conversation_id, thread_root
+from adapters.teams.render import CHOICE_PREFIX, INPUT_PREFIX
+from bot.events import (
+    ActionEvent,
+    AnyEvent,
+    CommandEvent,
+    FormSubmitted,
+    MembersAdded,
+    MessageEvent,
+    MessageRef,
+    Person,
+    ReactionEvent,
+)
+
+CARD_ACTION = "adaptiveCard/action"
+KINDS = {"channel": "channel", "groupChat": "group", "personal": "personal"}
+_MENTION = regex.compile(r"<at>(.*?)</at>", regex.IGNORECASE | regex.DOTALL)
+_LEADING_MENTIONS = regex.compile(r"^\s*(?:<at>.*?</at>\s*)+", regex.IGNORECASE | regex.DOTALL)
+
+
+@dataclass(frozen=True)
+class StoredReference:
+    """A ConversationReference as JSON, keyed by the conversation it addresses."""
+
+    conversation_id: str
+    kind: str  # channel | group | personal
+    user_id: str | None  # the person, for a 1:1 chat
+    reference: dict[str, Any]
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def conversation_of(activity: dict[str, Any]) -> str:
+    return base_conversation_id(_str(_dict(activity.get("conversation")).get("id")))
+
+
+def kind_of(activity: dict[str, Any]) -> str:
+    conversation = _dict(activity.get("conversation"))
+    kind = KINDS.get(_str(conversation.get("conversationType")))
+    if kind:
+        return kind
+    return "group" if conversation.get("isGroup") else "personal"  # the Emulator says neither
+
+
+def tenant_of(activity: dict[str, Any]) -> str | None:
+    tenant = _str(_dict(_dict(activity.get("channelData")).get("tenant")).get("id"))
+    return tenant or _str(_dict(activity.get("conversation")).get("tenantId")) or None
+
+
+def actor(activity: dict[str, Any]) -> Person:
+    sender = _dict(activity.get("from"))
+    return Person(PLATFORM, _str(sender.get("id")), _str(sender.get("name")) or None)
+
+
+def event_id(activity: dict[str, Any], *suffix: str) -> str:
+    """Stable for a resend of the same activity, so the core handles it once."""
+    own = _str(activity.get("id")) or uuid.uuid4().hex
+    return "|".join((conversation_of(activity), own, *suffix))
+
+
+def is_card_action(activity: dict[str, Any]) -> bool:
+    return activity.get("type") == "invoke" and activity.get("name") == CARD_ACTION
+
+
+def conversation_reference(activity: dict[str, Any]) -> StoredReference | None:
+    """What `continue_conversation` needs later, addressing the channel itself rather than this thread."""
+    conversation = dict(_dict(activity.get("conversation")))
+    service_url = _str(activity.get("serviceUrl"))
+    if not conversation.get("id") or not service_url:
+        return None
+    base = base_conversation_id(conversation["id"])
+    conversation["id"] = base
+    tenant = tenant_of(activity)
+    if tenant:
+        conversation["tenantId"] = tenant
+    kind = kind_of(activity)
+    user = {k: v for k, v in _dict(activity.get("from")).items() if k in ("id", "name", "aadObjectId")}
+    reference = {"bot": _dict(activity.get("recipient")), "conversation": conversation,
+                 "channelId": _str(activity.get("channelId")) or "msteams", "serviceUrl": service_url}
+    user_id: str | None = None
+    if kind == "personal" and user:  # a shared conversation's reference names no one, so it stays the same
+        reference["user"] = user
+        user_id = _str(user.get("id")) or None
+    return StoredReference(base, kind, user_id, reference)
+
+
+def events(activity: dict[str, Any], commands: Collection[str]) -> list[AnyEvent]:
+    """The neutral events one activity stands for (none for what Earshot ignores)."""
+    match activity.get("type"):
+        case "message":
+            value = activity.get("value")
+            if isinstance(value, dict) and value:
+                submitted = submission(activity, value)
+                return [submitted] if submitted else []
+            return [message(activity, commands)] if _str(activity.get("text")).strip() else []
+        case "invoke" if is_card_action(activity):
+            action = _dict(_dict(activity.get("value")).get("action"))
+            submitted = submission(activity, {**_dict(action.get("data")), "verb": action.get("verb")})
+            return [submitted] if submitted else []
+        case "messageReaction":
+            return reactions(activity)
+        case "conversationUpdate":
+            added = members_added(activity)
+            return [added] if added else []
+        case "installationUpdate" if _str(activity.get("action")).startswith("add"):
+            return [MembersAdded(platform=PLATFORM, event_id=event_id(activity, "installed"), actor=actor(activity),
+                                 channel_id=conversation_of(activity), bot_installed=True)]
+    return []
+
+
+def command_text(activity: dict[str, Any]) -> str:
+    """The words addressed to the bot: leading @mentions removed, HTML entities decoded."""
+    text = _LEADING_MENTIONS.sub("", _str(activity.get("text")))
+    return html.unescape(_MENTION.sub(r"\1", text)).replace("\xa0", " ").strip()
+
+
+def message(activity: dict[str, Any], commands: Collection[str]) -> CommandEvent | MessageEvent:
+    text = command_text(activity)
+    conversation = _str(_dict(activity.get("conversation")).get("id"))
+    channel_id = base_conversation_id(conversation)
+    own_id = _str(activity.get("id"))
+    root = thread_root(conversation) or _str(activity.get("replyToId")) or None
+    thread_id = root if root and root != own_id else None
+    word, _, rest = text.partition(" ")
+    name = word.lstrip("/").lower()
+    if name in commands:
+        return CommandEvent(platform=PLATFORM, event_id=event_id(activity), actor=actor(activity),
+                            channel_id=channel_id, command=name, text=rest.strip(), thread_id=thread_id)
+    return MessageEvent(platform=PLATFORM, event_id=event_id(activity), actor=actor(activity), channel_id=channel_id,
+                        text=text, message=MessageRef(PLATFORM, channel_id, own_id), thread_id=thread_id)
+
+
+def submission(activity: dict[str, Any], data: dict[str, Any]) -> ActionEvent | FormSubmitted | None:
+    """A card button, choice or form sent back, by Action.Execute (invoke) or Action.Submit (message)."""
+    card = _str(activity.get("replyToId"))
+    channel_id = conversation_of(activity)
+    form_id = _str(data.get("form_id"))
+    if form_id:
+        values = {key[len(INPUT_PREFIX):]: _input_value(value) for key, value in data.items()
+                  if key.startswith(INPUT_PREFIX)}
+        return FormSubmitted(platform=PLATFORM, event_id=event_id(activity), actor=actor(activity),
+                             channel_id=channel_id, form_id=form_id, values=values,
+                             metadata=_str(data.get("metadata")))
+    action_id = _str(data.get("action_id")) or _str(data.get("verb"))
+    if not action_id:
+        return None
+    choice = data.get(CHOICE_PREFIX + action_id)
+    value: str | tuple[str, ...]
+    if choice is not None:
+        value = _input_value(choice) if data.get("multi") else _str(choice)
+    else:
+        value = _str(data.get("value"))
+    return ActionEvent(platform=PLATFORM, event_id=event_id(activity), actor=actor(activity), channel_id=channel_id,
+                       action_id=action_id, value=value,
+                       message=MessageRef(PLATFORM, channel_id, card) if card else None)
+
+
+def _input_value(value: object) -> str | tuple[str, ...]:
+    """Multi-select ChoiceSets answer "a,b"; one value stays a string."""
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    parts = tuple(part for part in text.split(",") if part)
+    return parts if len(parts) > 1 else text
+
+
+def reactions(activity: dict[str, Any]) -> list[AnyEvent]:
+    channel_id = conversation_of(activity)
+    target = MessageRef(PLATFORM, channel_id, _str(activity.get("replyToId")))
+    found: list[AnyEvent] = []
+    for key, added in (("reactionsAdded", True), ("reactionsRemoved", False)):
+        for reaction in activity.get(key) or ():
+            emoji = _str(_dict(reaction).get("type"))
+            if emoji and target.message_id:
+                found.append(ReactionEvent(platform=PLATFORM, event_id=event_id(activity, emoji, str(added)),
+                                           actor=actor(activity), channel_id=channel_id, emoji=emoji, added=added,
+                                           message=target))
+    return found
+
+
+def members_added(activity: dict[str, Any]) -> MembersAdded | None:
+    bot_id = _str(_dict(activity.get("recipient")).get("id"))
+    added = [_dict(m) for m in activity.get("membersAdded") or ()]
+    if not added:
+        return None
+    people = tuple(Person(PLATFORM, _str(m.get("id")), _str(m.get("name")) or None)
+                   for m in added if m.get("id") and m.get("id") != bot_id)
+    return MembersAdded(platform=PLATFORM, event_id=event_id(activity, "added"), actor=actor(activity),
+                        channel_id=conversation_of(activity), members=people,
+                        bot_installed=any(m.get("id") == bot_id for m in added))

@@ -1,0 +1,69 @@
+"""The bot's turn handler: remember where the turn came from, hand its events to the core, answer invokes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.schema import Activity, ActivityTypes
+
+from adapters.teams.adapter import TeamsAdapter
+from adapters.teams.references import References
+from adapters.teams.render import errors_text, submitted_card
+from adapters.teams.responder import TurnResponder
+from adapters.teams.translate import actor, conversation_reference, events, is_card_action
+from bot.commands import error_card
+from bot.core import Earshot
+from bot.events import FormSubmitted
+
+MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
+CARD_RESPONSE = "application/vnd.microsoft.card.adaptive"
+ACKNOWLEDGED = "Got it ✓"
+
+
+def invoke_message(text: str) -> dict[str, Any]:
+    return {"statusCode": 200, "type": MESSAGE_RESPONSE, "value": text}
+
+
+def invoke_card(card: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": 200, "type": CARD_RESPONSE, "value": card}
+
+
+class TeamsBot:
+    """botbuilder's `Bot`: `on_turn` runs once per inbound activity, inside the HTTP request."""
+
+    def __init__(self, core: Earshot, adapter: TeamsAdapter, references: References) -> None:
+        self._core = core
+        self._adapter = adapter
+        self._references = references
+
+    async def on_turn(self, context: TurnContext) -> None:
+        activity = context.activity.serialize()
+        stored = conversation_reference(activity)
+        if stored is not None:
+            await self._references.remember(stored, actor(activity).name)
+        responder = TurnResponder(context, self._adapter, activity)
+        errors: dict[str, str] | None = None
+        submitted: FormSubmitted | None = None
+        for event in events(activity, self._core.commands.commands):
+            result = await self._core.handle(event, responder)
+            if isinstance(event, FormSubmitted):
+                submitted, errors = event, result
+        if is_card_action(activity):
+            body = self._invoke_body(activity, responder, submitted, errors)
+            await context.send_activity(Activity(type=ActivityTypes.invoke_response,
+                                                 value=InvokeResponse(status=200, body=body)))
+        elif errors:
+            await responder.private(error_card(errors_text(errors)))
+
+    @staticmethod
+    def _invoke_body(activity: dict[str, Any], responder: TurnResponder, submitted: FormSubmitted | None,
+                     errors: dict[str, str] | None) -> dict[str, Any]:
+        """Errors keep the form (and what was typed) in place; an accepted form is replaced so it can't be sent
+        twice; a button gets what the core said to the person, or a short acknowledgement."""
+        if errors:
+            return invoke_message(errors_text(errors))
+        if submitted is not None:
+            data = ((activity.get("value") or {}).get("action") or {}).get("data") or {}
+            return invoke_card(submitted_card(str(data.get("form_title") or "Form")))
+        return invoke_message("\n".join(responder.notes) or ACKNOWLEDGED)

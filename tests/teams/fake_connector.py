@@ -1,0 +1,107 @@
+"""A fake Bot Connector on loopback: records what the bot posts, updates and creates, and can refuse."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from tests.support.postgres import free_port
+
+
+@dataclass
+class Call:
+    method: str
+    segments: list[str]  # the path after /v3/, each segment decoded
+    query: dict[str, str]
+    body: Any
+    authorization: str | None
+
+    @property
+    def conversation_id(self) -> str:
+        return self.segments[1] if len(self.segments) > 1 else ""
+
+    @property
+    def card(self) -> dict[str, Any]:
+        return self.body["attachments"][0]["content"]
+
+
+@dataclass
+class Refusal:
+    status: int
+    code: str = ""
+    retry_after: str | None = None
+
+
+@dataclass
+class FakeConnector:
+    url: str = ""
+    calls: list[Call] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    """Answers for the next write calls (POST/PUT), first first."""
+    members: list[dict[str, str]] = field(default_factory=list)
+    page_size: int = 2
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def writes(self, method: str | None = None) -> list[Call]:
+        return [c for c in self.calls if c.method in ("POST", "PUT") and (method is None or c.method == method)]
+
+    def posts(self) -> list[Call]:
+        """Messages posted (new or replies), not conversations created."""
+        return [c for c in self.writes("POST") if len(c.segments) >= 3]
+
+    async def wait_for(self, count: int, method: str | None = None) -> list[Call]:
+        """The write calls once there are `count` of them (ten seconds at most)."""
+        async with asyncio.timeout(10):
+            while len(self.writes(method)) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.writes(method)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        raw = request.rel_url.raw_path.split("/v3/", 1)[1]
+        segments = [unquote(part) for part in raw.split("/")]
+        body = json.loads(await request.text()) if request.can_read_body else None
+        call = Call(request.method, segments, dict(request.query), body, request.headers.get("Authorization"))
+        self.calls.append(call)
+        self._changed.set()
+        if request.method in ("POST", "PUT") and self.refusals:
+            refusal = self.refusals.pop(0)
+            headers = {"Retry-After": refusal.retry_after} if refusal.retry_after else None
+            return web.json_response({"error": {"code": refusal.code, "message": "refused by the fake"}},
+                                     status=refusal.status, headers=headers)
+        if request.method == "GET" and segments[-1] == "pagedmembers":
+            start = int(request.query.get("continuationToken") or 0)
+            page = self.members[start:start + self.page_size]
+            more = start + self.page_size < len(self.members)
+            return web.json_response({"members": page, "continuationToken": str(start + self.page_size) if more
+                                      else None})
+        if request.method == "POST" and segments == ["conversations"]:
+            return web.json_response({"id": f"a:created-{next(self._ids)}"}, status=201)
+        if request.method == "PUT":
+            return web.json_response({"id": segments[-1]})
+        return web.json_response({"id": f"17000000000{next(self._ids):02d}"}, status=201)
+
+
+@asynccontextmanager
+async def running_connector() -> AsyncIterator[FakeConnector]:
+    connector = FakeConnector()
+    app = web.Application()
+    app.router.add_route("*", "/v3/{tail:.*}", connector.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    connector.url = f"http://127.0.0.1:{port}/"
+    try:
+        yield connector
+    finally:
+        await runner.cleanup()
