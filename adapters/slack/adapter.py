@@ -1,0 +1,135 @@
+"""Slack as an Adapter: what the outbox calls to post, edit and address people, over the Web API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.blocks import Rendered, render_card
+from adapters.slack.errors import calling
+from adapters.slack.translate import PLATFORM
+from bot.adapter import DeliveryError
+from bot.cards import Card, Image
+from bot.charts import chart_id, load_chart
+from bot.events import MessageRef, Person, Target
+from bot.pacing import Pacing
+from storage.engine import Database
+
+log = logging.getLogger(__name__)
+
+SLACK_PACING = Pacing(per_target_rate=1, per_target_burst=3, global_rate=8, global_burst=20)
+"""chat.postMessage allows about one message a second per channel with short bursts (hence 1/s, burst 3) and
+"several hundred a minute" across a workspace: 8/s (480 a minute) stays inside that with room for chat.update
+(Tier 3, 50+ a minute) and the files upload calls, and a burst of 20 lets one feedback item reach 20 subscribed
+channels at once. A 429 still pauses the conversation for its Retry-After."""
+
+MEMBERS_PAGE = 200
+PEOPLE_TTL_SECONDS = 3600.0
+LOOKUP_CONCURRENCY = 8
+
+
+def _render(card: Card) -> Rendered:
+    try:
+        return render_card(card)
+    except ValueError as error:  # a card Slack cannot show: retrying will not change it
+        raise DeliveryError(f"card_not_renderable: {error}", retryable=False) from None
+
+
+class SlackAdapter:
+    platform = PLATFORM
+    pacing = SLACK_PACING
+
+    def __init__(self, client: AsyncWebClient, db: Database, clock: Any = time.monotonic) -> None:
+        self.client = client
+        self._db = db
+        self._clock = clock
+        self._dms: dict[str, str] = {}
+        self._people: dict[str, tuple[float, Person | None]] = {}
+        self._bot_user_id: str | None = None
+
+    async def bot_user_id(self) -> str:
+        """The app's own user id (auth.test, asked once)."""
+        if self._bot_user_id is None:
+            self._bot_user_id = str((await calling(self.client.auth_test()))["user_id"])
+        return self._bot_user_id
+
+    async def send(self, target: Target, card: Card) -> MessageRef:
+        rendered = _render(card)
+        channel = target.channel_id or await self.open_dm(target.user_id or "")
+        response = await calling(self.client.chat_postMessage(
+            channel=channel, text=rendered.text, blocks=rendered.blocks or None, thread_ts=target.thread_id,
+            unfurl_links=False, unfurl_media=False))
+        posted_in = str(response.get("channel") or channel)
+        await self._upload_charts(posted_in, target.thread_id, rendered.charts)
+        return MessageRef(PLATFORM, posted_in, str(response["ts"]))
+
+    async def update(self, ref: MessageRef, card: Card) -> None:
+        """Replace a posted card (charts were uploaded with the original and stay where they are)."""
+        rendered = _render(card)
+        await calling(self.client.chat_update(channel=ref.channel_id, ts=ref.message_id, text=rendered.text,
+                                              blocks=rendered.blocks))
+
+    async def open_dm(self, user_id: str) -> str:
+        if user_id not in self._dms:
+            response = await calling(self.client.conversations_open(users=user_id))
+            self._dms[user_id] = str(response["channel"]["id"])
+        return self._dms[user_id]
+
+    async def post_ephemeral(self, channel_id: str, user_id: str, card: Card) -> None:
+        rendered = _render(card)
+        await calling(self.client.chat_postEphemeral(channel=channel_id, user=user_id, text=rendered.text,
+                                                     blocks=rendered.blocks or None))
+
+    async def list_members(self, channel_id: str) -> list[Person]:
+        """Every person in a channel (all pages of conversations.members), with names and timezones from
+        users.info, cached for an hour. Bots, deactivated accounts and the app itself are left out."""
+        ids: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = await calling(self.client.conversations_members(channel=channel_id, limit=MEMBERS_PAGE,
+                                                                   cursor=cursor))
+            ids.extend(page.get("members") or ())
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        me = await self.bot_user_id()
+        slots = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+        async def lookup(user_id: str) -> Person | None:
+            async with slots:
+                return await self.person(user_id)
+
+        people = await asyncio.gather(*(lookup(u) for u in dict.fromkeys(ids) if u != me))
+        return [p for p in people if p is not None]
+
+    async def person(self, user_id: str) -> Person | None:
+        """A person with display name and timezone; None for bots and deactivated accounts."""
+        cached = self._people.get(user_id)
+        if cached is not None and self._clock() - cached[0] < PEOPLE_TTL_SECONDS:
+            return cached[1]
+        user = (await calling(self.client.users_info(user=user_id)))["user"]
+        profile = user.get("profile") or {}
+        found = None if user.get("is_bot") or user.get("deleted") or user_id == "USLACKBOT" else Person(
+            PLATFORM, user_id, name=profile.get("display_name") or profile.get("real_name") or user.get("name"),
+            timezone=user.get("tz"))
+        self._people[user_id] = (self._clock(), found)
+        return found
+
+    async def _upload_charts(self, channel: str, thread_ts: str | None, charts: tuple[Image, ...]) -> None:
+        """Chart images go up with the files upload v2 flow, after the message. The message is already posted,
+        so a failed upload is logged rather than raised: a retry would post the message twice."""
+        for chart in charts:
+            png = await load_chart(self._db, chart.url)
+            if png is None:
+                log.warning("chart %s is gone; posting the message without it", chart.url)
+                continue
+            try:
+                await calling(self.client.files_upload_v2(
+                    channel=channel, thread_ts=thread_ts, file=png, filename=f"chart-{chart_id(chart.url)}.png",
+                    title=chart.alt or "Chart", alt_txt=chart.alt or "Chart"))
+            except DeliveryError as error:
+                log.warning("uploading chart %s to %s failed: %s", chart.url, channel, error.reason)

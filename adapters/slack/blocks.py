@@ -1,0 +1,249 @@
+"""Neutral cards → Block Kit, within Slack's limits. Pure: no I/O.
+
+Limits (Slack's Block Kit reference): 50 blocks a message (100 in a Home tab), 3,000 characters a section text,
+2,000 a field, 10 fields a section, 10 context elements, 25 elements an actions block, 150 characters a header,
+75 a button or option label, 100 options a menu. Slack answers `msg_blocks_too_long` somewhere near 13,000
+characters of blocks in total, so the whole payload is kept under `PAYLOAD_BUDGET`: buttons and menus are kept
+whole and text gives way (cut at a grapheme, with an ellipsis).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.slack.text import ELLIPSIS, cut_plain, escape_units, mrkdwn, split_units
+from bot.cards import (
+    Block,
+    Button,
+    Buttons,
+    Card,
+    Choices,
+    Context,
+    Divider,
+    Fields,
+    Heading,
+    Image,
+    Option,
+    Quote,
+    Text,
+)
+from bot.charts import chart_id
+
+MAX_BLOCKS = 50
+HOME_MAX_BLOCKS = 100
+SECTION_LIMIT = 3_000
+FIELD_LIMIT = 2_000
+FIELDS_PER_SECTION = 10
+CONTEXT_ELEMENTS = 10
+ACTIONS_PER_BLOCK = 25
+HEADER_LIMIT = 150
+LABEL_LIMIT = 75
+PLACEHOLDER_LIMIT = 150
+OPTION_VALUE_LIMIT = 150
+OPTIONS_LIMIT = 100
+BUTTON_VALUE_LIMIT = 2_000
+ALT_LIMIT = 2_000
+FALLBACK_LIMIT = 3_000
+PAYLOAD_BUDGET = 11_000
+MIN_CUT = 200
+"""A text section that would keep fewer characters than this is dropped rather than cut."""
+
+Json = dict[str, Any]
+_ACTION_SUFFIX = re.compile(r"#(\d+)(u?)$")
+
+
+def encode_action_id(action_id: str, index: int, *, link: bool = False) -> str:
+    """Slack rejects a message whose elements share an action_id; the core's ids repeat (one per vote button),
+    so each element carries its position. Link buttons are marked: their clicks only need an ack."""
+    return f"{action_id}#{index}{'u' if link else ''}"
+
+
+def decode_action_id(encoded: str) -> tuple[str, bool]:
+    """The core's action_id and whether the element was a link button."""
+    match = _ACTION_SUFFIX.search(encoded)
+    if match is None:
+        return encoded, False
+    return encoded[: match.start()], bool(match.group(2))
+
+
+def plain(text: str, limit: int) -> Json:
+    return {"type": "plain_text", "text": cut_plain(text, limit), "emoji": True}
+
+
+def mrkdwn_text(text: str) -> Json:
+    """Already escaped mrkdwn; `verbatim` stops Slack from linking URLs, channel names and bare @mentions."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    """The notification and fallback text (escaped mrkdwn)."""
+    blocks: list[Json]
+    charts: tuple[Image, ...] = ()
+    """`chart:` images: not blocks; the adapter uploads them to the conversation after the message."""
+
+
+@dataclass
+class _Piece:
+    block: Json
+    units: list[str] | None = None
+    """For a text section: its escaped units, so it can be cut to fit what is left of the budget."""
+
+
+@dataclass
+class _Renderer:
+    pieces: list[_Piece] = field(default_factory=list)
+    charts: list[Image] = field(default_factory=list)
+    actions: int = 0
+
+    def add(self, block: Block) -> None:
+        match block:
+            case Heading(text=text) if text.strip():
+                self.pieces.append(_Piece({"type": "header", "text": plain(text, HEADER_LIMIT)}))
+            case Text(text=text) if text.strip():
+                self._sections(escape_units(text))
+            case Quote(text=text, more=more) if (text + (more or "")).strip():
+                self._sections(_quoted(escape_units(text + (more or ""))), prefix="> ")
+            case Fields(fields=fields):
+                cells = [_field(f.label, f.value) for f in fields]
+                for start in range(0, len(cells), FIELDS_PER_SECTION):
+                    self.pieces.append(_Piece({"type": "section", "fields": cells[start:start + FIELDS_PER_SECTION]}))
+            case Context(items=items):
+                elements = [mrkdwn_text(mrkdwn(item, SECTION_LIMIT)) for item in items if item.strip()]
+                if elements:
+                    self.pieces.append(_Piece({"type": "context", "elements": elements[:CONTEXT_ELEMENTS]}))
+            case Buttons(buttons=buttons):
+                elements = [self._button(b) for b in buttons]
+                for start in range(0, len(elements), ACTIONS_PER_BLOCK):
+                    self.pieces.append(_Piece({"type": "actions",
+                                               "elements": elements[start:start + ACTIONS_PER_BLOCK]}))
+            case Choices():
+                self.pieces.append(_Piece({"type": "actions", "elements": [self._menu(block)]}))
+            case Image(url=url, alt=alt):
+                if chart_id(url) is not None:
+                    self.charts.append(block)
+                else:
+                    self.pieces.append(_Piece({"type": "image", "image_url": url,
+                                               "alt_text": cut_plain(alt.strip() or "image", ALT_LIMIT)}))
+            case Divider():
+                self.pieces.append(_Piece({"type": "divider"}))
+
+    def _sections(self, units: list[str], prefix: str = "") -> None:
+        for chunk in split_units(units, SECTION_LIMIT - len(prefix)):
+            lead = [prefix] if prefix and chunk[0] != prefix else []
+            units_of_chunk = [*lead, *chunk]
+            self.pieces.append(_Piece(_section("".join(units_of_chunk)), units_of_chunk))
+
+    def _next_action_id(self, action_id: str, *, link: bool = False) -> str:
+        encoded = encode_action_id(action_id, self.actions, link=link)
+        self.actions += 1
+        return encoded
+
+    def _button(self, button: Button) -> Json:
+        if len(button.value) > BUTTON_VALUE_LIMIT:
+            raise ValueError(f"button value longer than {BUTTON_VALUE_LIMIT} characters: {button.action_id}")
+        element: Json = {"type": "button", "text": plain(button.label, LABEL_LIMIT),
+                         "action_id": self._next_action_id(button.action_id, link=button.url is not None)}
+        if button.value:
+            element["value"] = button.value
+        if button.url:
+            element["url"] = button.url
+        if button.style:
+            element["style"] = button.style
+        return element
+
+    def _menu(self, choices: Choices) -> Json:
+        return {
+            "type": "multi_static_select" if choices.multi else "static_select",
+            "action_id": self._next_action_id(choices.action_id),
+            "placeholder": plain(choices.placeholder or "Choose…", PLACEHOLDER_LIMIT),
+            "options": options(choices.options),
+        }
+
+
+def options(items: tuple[Option, ...]) -> list[Json]:
+    if not 0 < len(items) <= OPTIONS_LIMIT:
+        raise ValueError(f"a Slack menu holds 1 to {OPTIONS_LIMIT} options, not {len(items)}")
+    return [option(o) for o in items]
+
+
+def option(item: Option) -> Json:
+    if len(item.value) > OPTION_VALUE_LIMIT:
+        raise ValueError(f"option value longer than {OPTION_VALUE_LIMIT} characters: {item.value[:40]}…")
+    return {"text": plain(item.label, LABEL_LIMIT), "value": item.value}
+
+
+def _section(text: str) -> Json:
+    return {"type": "section", "text": mrkdwn_text(text)}
+
+
+def _quoted(units: list[str]) -> list[str]:
+    """Every line of a quote starts with Slack's quote mark (a unit of its own, so chunks can start with it)."""
+    out = ["> "]
+    for unit in units:
+        out.append(unit)
+        if unit.endswith("\n"):
+            out.append("> ")
+    return out
+
+
+def _field(label: str, value: str) -> Json:
+    head = mrkdwn(label, 200)
+    return mrkdwn_text(f"*{head}*\n{mrkdwn(value, FIELD_LIMIT - len(head) - 3)}")
+
+
+def _size(node: Any) -> int:
+    """Characters `node` adds to the JSON list of blocks (with the ", " that separates it)."""
+    return len(json.dumps(node, ensure_ascii=False)) + 2
+
+
+def _cut(units: list[str], room: int) -> str:
+    """Whole units whose JSON-escaped length fits in `room`, plus an ellipsis."""
+    kept: list[str] = []
+    used = len(ELLIPSIS)
+    for unit in units:
+        used += _size(unit) - 4
+        if used > room:
+            break
+        kept.append(unit)
+    return "".join(kept).rstrip() + ELLIPSIS
+
+
+def _fit(pieces: list[_Piece], max_blocks: int) -> list[Json]:
+    """Keep every non-text block; give text what is left of the budget, in order, cutting the one that
+    overflows and dropping the text after it. Then respect the block count."""
+    budget = PAYLOAD_BUDGET - sum(_size(p.block) for p in pieces if p.units is None)
+    kept: list[Json] = []
+    cut = False
+    for piece in pieces:
+        if piece.units is None:
+            kept.append(piece.block)
+            continue
+        if cut:
+            continue
+        size = _size(piece.block)
+        if size <= budget:
+            kept.append(piece.block)
+            budget -= size
+            continue
+        cut = True
+        room = budget - _size(_section(""))
+        if room >= MIN_CUT:
+            kept.append(_section(_cut(piece.units, room)))
+    if len(kept) > max_blocks:
+        kept = [*kept[: max_blocks - 1], {"type": "context", "elements": [mrkdwn_text("… more in Earshot")]}]
+    return kept
+
+
+def render_card(card: Card, *, max_blocks: int = MAX_BLOCKS) -> Rendered:
+    """A card as Block Kit plus its fallback text. Raises ValueError for what Slack cannot show at all
+    (an over-long button value or menu option), which is a bug in the card, not a reason to retry."""
+    renderer = _Renderer()
+    for block in card.blocks:
+        renderer.add(block)
+    text = mrkdwn(card.fallback.strip() or "Earshot", FALLBACK_LIMIT)
+    return Rendered(text=text, blocks=_fit(renderer.pieces, max_blocks), charts=tuple(renderer.charts))

@@ -1,0 +1,208 @@
+"""A fake Slack Web API on loopback: records every call, answers like Slack, and fails on request.
+
+The real AsyncWebClient talks to it through `base_url`; response_url posts and file uploads land here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tests.support.postgres import free_port
+
+BOT_USER = "UBOT0001"
+TEAM = "T0001"
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    at: float = field(default_factory=time.monotonic)
+    answer: dict[str, Any] | None = None
+    """What the fake answered (a posted message's ts, an opened view)."""
+
+
+@dataclass
+class Failure:
+    status: int
+    error: str | None
+    retry_after: int | None
+    body: str | None
+    delay: float
+
+
+@dataclass
+class FakeSlack:
+    url: str = ""
+    calls: list[Call] = field(default_factory=list)
+    members: dict[str, list[str]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    """Bodies posted to response_url (`{url}/response/...`)."""
+    page_size: int = 2
+    socket_envelopes: list[dict[str, Any]] = field(default_factory=list)
+    """Socket Mode: envelopes to push to a client that connects to `{url}/socket`."""
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    _failures: dict[str, list[Failure]] = field(default_factory=dict)
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"{self.url}/response/{name}"
+
+    def fail(self, method: str, *, status: int = 200, error: str | None = None, retry_after: int | None = None,
+             body: str | None = None, delay: float = 0.0, times: int = 1) -> None:
+        """The next `times` calls of `method` answer this way (HTTP status, Slack error code, Retry-After,
+        a non-JSON body), after `delay` seconds."""
+        self._failures.setdefault(method, []).extend(
+            Failure(status, error, retry_after, body, delay) for _ in range(times))
+
+    def add_user(self, user_id: str, name: str, tz: str, **extra: Any) -> None:
+        self.users[user_id] = {"id": user_id, "name": name.lower(), "tz": tz, "deleted": False, "is_bot": False,
+                               "profile": {"display_name": name, "real_name": name}, **extra}
+
+    def of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(self, method: str, count: int = 1, seconds: float = 5.0) -> list[Call]:
+        """The calls of `method` once there are at least `count` of them."""
+        async with asyncio.timeout(seconds):
+            while len(self.of(method)) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.of(method)
+
+    # -- the server -----------------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/response/{name}", self._response)
+        app.router.add_get("/socket", self._socket)
+        return app
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode as Slack runs it: hello, then envelopes; the client acks each by envelope_id."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"}})
+        for envelope in self.socket_envelopes:
+            await ws.send_json(envelope)
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(message.data))
+                self._record(Call("socket_ack", self.socket_acks[-1], None))
+        return ws
+
+    async def _args(self, request: web.Request) -> dict[str, Any]:
+        args: dict[str, Any] = dict(request.query)
+        if request.method == "POST" and request.can_read_body:
+            if request.content_type == "application/json":
+                args.update(await request.json())
+            else:
+                args.update(dict(await request.post()))
+        return args
+
+    def _record(self, call: Call) -> None:
+        self.calls.append(call)
+        self._changed.set()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        auth = request.headers.get("Authorization", "")
+        args = await self._args(request)
+        call = Call(method, args, auth.removeprefix("Bearer ") or args.get("token"))
+        queued = self._failures.get(method)
+        if queued:
+            failure = queued.pop(0)
+            self._record(call)
+            await asyncio.sleep(failure.delay)
+            headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+            if failure.body is not None:
+                return web.Response(status=failure.status, text=failure.body, content_type="text/html",
+                                    headers=headers)
+            return web.json_response({"ok": False, "error": failure.error or "internal_error"},
+                                     status=failure.status, headers=headers)
+        call.answer = self._answer(method, args)
+        self._record(call)
+        return web.json_response(call.answer)
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        ts = f"1700000000.{next(self._ts):06d}"
+        match method:
+            case "auth.test":
+                return {"ok": True, "url": "https://earshot-test.slack.com/", "team": "Earshot Test",
+                        "user": "earshot", "team_id": TEAM, "user_id": BOT_USER, "bot_id": "BBOT0001"}
+            case "chat.postMessage":
+                channel = str(args.get("channel", ""))
+                channel = "D" + channel[1:] if channel.startswith("U") else channel
+                return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text"), "ts": ts}}
+            case "chat.update":
+                return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+            case "chat.postEphemeral":
+                return {"ok": True, "message_ts": ts}
+            case "conversations.open":
+                return {"ok": True, "channel": {"id": "D" + str(args.get("users", "")).lstrip("U")}}
+            case "conversations.members":
+                everyone = self.members.get(str(args.get("channel")), [])
+                start = int(args.get("cursor") or 0)
+                end = start + min(int(args.get("limit", self.page_size)), self.page_size)
+                more = str(end) if end < len(everyone) else ""
+                return {"ok": True, "members": everyone[start:end], "response_metadata": {"next_cursor": more}}
+            case "users.info":
+                user = self.users.get(str(args.get("user")))
+                return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+            case "views.open" | "views.publish":
+                return {"ok": True, "view": {"id": f"V{next(self._ts)}", **(_json(args.get("view")) or {})}}
+            case "files.getUploadURLExternal":
+                file_id = f"F{next(self._ts)}"
+                return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+            case "files.completeUploadExternal":
+                return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")}
+                                              for f in _json(args.get("files")) or []]}
+            case "apps.connections.open":
+                return {"ok": True, "url": f"{self.url.replace('http', 'ws', 1)}/socket"}
+        return {"ok": True}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.uploads[request.match_info["file_id"]] = await request.read()
+        self._record(Call("upload", {"file_id": request.match_info["file_id"]}, None))
+        return web.Response(text=f"OK - {len(self.uploads[request.match_info['file_id']])}")
+
+    async def _response(self, request: web.Request) -> web.Response:
+        self.responses.append(await request.json())
+        self._record(Call("response_url", {"name": request.match_info["name"]}, None))
+        return web.Response(text="ok")
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+@asynccontextmanager
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    runner = web.AppRunner(fake.app())
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    fake.url = f"http://127.0.0.1:{port}"
+    try:
+        yield fake
+    finally:
+        await runner.cleanup()

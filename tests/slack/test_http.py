@@ -1,0 +1,145 @@
+"""Signed Slack requests through the real app's POST /slack/events, with the Web API faked on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.cards import FormErrors
+from bot.events import FormSubmitted, Person
+from bot.roles import has_any_role
+from tests.slack import signing
+from tests.slack.conftest import ADMIN
+from tests.slack.fake_api import FakeSlack
+from tests.slack.test_translate import load
+from tests.support.server import Running
+
+EVENTS = "/slack/events"
+
+
+async def post(server: Running, body: str, headers: dict[str, str]) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.post(server.url + EVENTS, data=body.encode(),
+                                                                headers=headers) as response:
+        return response.status, await response.text()
+
+
+def with_response_url(payload: dict[str, Any], fake: FakeSlack, name: str = "r1") -> dict[str, Any]:
+    return {**payload, "response_url": fake.response_url(name)}
+
+
+async def test_a_bad_signature_is_refused(server: Running, fake: FakeSlack) -> None:
+    body, headers = signing.command(load("command_station_help"))
+    forged = signing.headers(body, secret="not-the-secret")
+    assert (await post(server, body, forged))[0] == 401
+    assert (await post(server, body, {"Content-Type": signing.FORM}))[0] == 401
+    tampered = body.replace("help", "list")
+    assert (await post(server, tampered, headers))[0] == 401
+    assert fake.calls == []
+
+
+async def test_a_stale_timestamp_is_refused(server: Running) -> None:
+    body = json.dumps(load("event_reaction_added"))
+    stale = signing.headers(body, content_type="application/json", timestamp=int(time.time()) - 6 * 60)
+    assert (await post(server, body, stale))[0] == 401
+
+
+async def test_url_verification_answers_the_challenge(server: Running) -> None:
+    body, headers = signing.event({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+                                   "type": "url_verification"})
+    status, text = await post(server, body, headers)
+    assert status == 200 and "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in text
+
+
+async def test_a_slash_command_is_acked_empty_and_answered_privately(server: Running, fake: FakeSlack) -> None:
+    body, headers = signing.command({**load("command_station_help"), "response_url": fake.response_url()})
+    started = time.perf_counter()
+    status, text = await post(server, body, headers)
+    assert (status, text) == (200, "")
+    assert time.perf_counter() - started < 3
+    await fake.wait_for("response_url")
+    (reply,) = fake.responses
+    assert reply["response_type"] == "ephemeral" and reply["replace_original"] is False
+    assert "/station help" in json.dumps(reply["blocks"], ensure_ascii=False)
+
+
+async def test_an_unknown_button_gets_a_private_explanation(server: Running, fake: FakeSlack) -> None:
+    payload = with_response_url(load("block_actions_vote"), fake)
+    status, text = await post(server, *signing.interaction(payload))
+    assert (status, text) == (200, "")
+    await fake.wait_for("response_url")
+    assert "no longer does anything" in fake.responses[0]["text"]
+
+
+async def test_a_resent_event_is_handled_once(server: Running, fake: FakeSlack) -> None:
+    envelope = load("event_member_joined_channel_bot")
+    for retry in (None, 1, 2):
+        status, _ = await post(server, *signing.event(envelope, retry=retry))
+        assert status == 200
+    posts = await fake.wait_for("chat.postMessage")
+    await asyncio.sleep(0.5)
+    assert [c.args["channel"] for c in fake.of("chat.postMessage")] == ["C0NEW0001"] == [posts[0].args["channel"]]
+    metrics = server.runtime.metrics.render().decode()
+    assert 'earshot_events_total{outcome="duplicate",platform="slack",type="MembersAdded"} 2.0' in metrics
+
+
+async def test_view_submission_errors_travel_in_the_ack(server: Running, fake: FakeSlack) -> None:
+    seen: list[FormSubmitted] = []
+
+    async def validate(event: FormSubmitted, _responder: object) -> FormErrors | None:
+        seen.append(event)
+        return {"question": "Ask a question first"} if event.values["close_after"] == "3" else None
+
+    server.runtime.core.handlers.forms["pulse"] = validate
+    payload = load("view_submission")
+    status, text = await post(server, *signing.interaction(payload))
+    assert status == 200
+    assert json.loads(text) == {"response_action": "errors", "errors": {"question": "Ask a question first"}}
+    payload["trigger_id"] = "another-submission"
+    payload["view"]["state"]["values"]["close_after"]["close_after"]["value"] = "5"
+    assert await post(server, *signing.interaction(payload)) == (200, "")
+    assert [e.values["close_after"] for e in seen] == ["3", "5"]
+    assert seen[0].metadata == '{"channel":"C2147483705"}' and seen[0].actor == Person("slack", "U2147483697")
+
+
+async def test_an_expired_form_says_so_under_its_first_field(server: Running) -> None:
+    payload = load("view_submission")
+    payload["view"]["callback_id"] = "retired:form"
+    status, text = await post(server, *signing.interaction(payload))
+    assert status == 200
+    assert json.loads(text)["errors"] == {"question": "This form has expired; please open it again."}
+
+
+async def test_opening_the_home_tab_publishes_the_home_card(server: Running, fake: FakeSlack) -> None:
+    assert (await post(server, *signing.event(load("event_app_home_opened"))))[0] == 200
+    (publish,) = await fake.wait_for("views.publish")
+    assert publish.args["user_id"] == "U0ANA0001"
+    view = publish.args["view"] if isinstance(publish.args["view"], dict) else json.loads(publish.args["view"])
+    assert view["type"] == "home" and view["blocks"][0] == {
+        "type": "header", "text": {"type": "plain_text", "text": "Earshot", "emoji": True}}
+
+
+async def test_web_api_calls_go_to_the_configured_url_with_the_bot_token(server: Running, fake: FakeSlack) -> None:
+    await post(server, *signing.event(load("event_member_joined_channel_bot")))
+    await fake.wait_for("chat.postMessage")
+    assert {c.token for c in fake.calls if c.method not in ("upload", "response_url")} == {"xoxb-test"}
+    assert fake.of("auth.test")
+
+
+async def test_configured_admins_are_admins(server: Running) -> None:
+    async with server.runtime.db.session() as session:
+        assert await has_any_role(session, Person("slack", ADMIN), "manager")
+        assert not await has_any_role(session, Person("slack", "U0ANA0001"), "manager")
+
+
+@pytest.mark.parametrize("fixture", ["event_message_top_level", "event_message_from_bot", "event_reaction_on_file"])
+async def test_events_that_are_not_ours_are_acked_and_dropped(server: Running, fake: FakeSlack,
+                                                              fixture: str) -> None:
+    assert (await post(server, *signing.event(load(fixture))))[0] == 200
+    await asyncio.sleep(0.2)
+    metrics = server.runtime.metrics.render().decode()
+    assert 'platform="slack"' not in metrics.split("earshot_events_total", 1)[1].split("# HELP", 1)[0]
