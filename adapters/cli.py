@@ -1,4 +1,4 @@
-"""The `earshot` command line: serve, demo, db upgrade, roles."""
+"""The `earshot` command line: serve, demo, import, digest, db upgrade, roles."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import csv
 import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -73,6 +74,14 @@ def _parser() -> argparse.ArgumentParser:
                          help="a folder or a .zip path (default: ./earshot-teams.zip)")
     package.add_argument("--app-version", help="manifest version (default: the manifest's)")
     package.set_defaults(run=_teams_package)
+
+    digest = commands.add_parser("digest", help="write the weekly digest as Markdown, HTML, CSV or a PNG chart")
+    digest.add_argument("--week", help="ISO week like 2026-W47 (default: this week so far)")
+    digest.add_argument("--format", choices=("md", "html", "csv", "png"), default="md", help="default: md")
+    digest.add_argument("--output", "-o", type=Path, help="file to write (default: stdout; png: digest-WEEK.png)")
+    digest.add_argument("--team", action="append", default=[], metavar="CHANNEL",
+                        help="only this team (a channel id, or platform:channel); repeat for several")
+    digest.set_defaults(run=_digest)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -198,6 +207,56 @@ def _teams_package(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     print(f"wrote {path}: upload it in Teams (Apps → Manage your apps → Upload an app)")
     return 0
+
+
+def _digest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.digests.weeks import Week
+
+    try:
+        week = Week.parse(args.week, settings.zone) if args.week else Week.containing(
+            datetime.now(settings.zone).date(), settings.zone)
+    except ValueError as error:
+        print(f"earshot: --week: {error}", file=sys.stderr)
+        return 2
+    teams = [team.strip() for value in args.team for team in value.split(",") if team.strip()]
+    output: str | bytes = asyncio.run(_digest_async(settings, week, args.format, teams))
+    if isinstance(output, bytes):
+        path = args.output or Path(f"digest-{week.label}.png")
+        path.write_bytes(output)
+        print(f"wrote {path}")
+    elif args.output:
+        args.output.write_text(output, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(output if output.endswith("\n") else output + "\n")
+    return 0
+
+
+async def _digest_async(settings: Settings, week: object, kind: str, teams: list[str]) -> str | bytes:
+    from bot.digests import plots
+    from bot.digests.build import Privacy, build_digest
+    from bot.digests.csv_export import digest_csv
+    from bot.digests.html_page import digest_html
+    from bot.digests.markdown import digest_markdown
+    from bot.digests.weeks import Week
+    from bot.feedback.redact import Redactor
+
+    assert isinstance(week, Week)
+    await asyncio.to_thread(upgrade, settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        digest = await build_digest(db, week, Privacy(settings.anon_min, settings.comment_min),
+                                    Redactor(settings.redact_patterns), teams)
+    finally:
+        await db.dispose()
+    match kind:
+        case "html":
+            return digest_html(digest, plots.charts(digest))
+        case "csv":
+            return digest_csv(digest)
+        case "png":
+            return plots.overview_chart(digest)
+    return digest_markdown(digest)
 
 
 def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:

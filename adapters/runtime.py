@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 Role = Literal["web", "worker", "all"]
 ROLLUP_SECONDS = 60
+PULSE_TICK_SECONDS = 20
+RECONCILE_SECONDS = 60
 
 
 class Runtime:
@@ -42,6 +44,7 @@ class Runtime:
         self.features = install_features(self.core)
         self.platforms = build_platforms(PlatformContext(settings, self.core, self.db, self.metrics))
         self.adapters: dict[str, Adapter] = {p.name: p.adapter for p in self.platforms}
+        self.core.services.adapters.update(self.adapters)
         self.worker = DeliveryWorker(self.db, self.adapters, Pacer({n: a.pacing for n, a in self.adapters.items()}),
                                      self.metrics, on_failed=self.core.report_failure)
         self.scheduler = make_scheduler(settings.zone)
@@ -68,6 +71,12 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self.worker.run(self._stop), name="delivery"))
             every(self.scheduler, ROLLUP_SECONDS, "station-rollups", self.features.stations.release_rollups,
                   self.metrics)
+            every(self.scheduler, 60, "weekly-digests", self.features.digests.send_due, self.metrics)
+            pulses = self.features.pulses
+            pulses.schedule.attach(self.scheduler)
+            await pulses.schedule.reconcile()
+            every(self.scheduler, PULSE_TICK_SECONDS, "pulse-deadlines", pulses.pulses.due, self.metrics)
+            every(self.scheduler, RECONCILE_SECONDS, "pulse-schedules", pulses.schedule.reconcile, self.metrics)
             self.scheduler.start()
         log.info("earshot started: role=%s platforms=%s database=%s", self.role,
                  ",".join(self.adapters) or "none", self.db.engine.url.render_as_string(hide_password=True))

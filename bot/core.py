@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.adapter import Responder
+from bot.adapter import Adapter, Responder
 from bot.cards import Block, Card, Context, FormErrors, Heading, Text
 from bot.commands import CommandRouter, error_card
 from bot.config import Settings
@@ -24,10 +24,11 @@ from bot.events import (
 )
 from bot.metrics import Metrics
 from bot.outbox import Outbox
+from storage.batching import GroupWriter
 from storage.columns import utcnow
 from storage.engine import Database
 from storage.tables import Delivery, ProcessedEvent
-from storage.upsert import insert_ignore
+from storage.upsert import insert_many_ignore
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class Services:
     outbox: Outbox
     metrics: Metrics
     clock: Callable[[], datetime] = utcnow
+    adapters: dict[str, Adapter] = field(default_factory=dict)
+    """The configured platforms, for what only they know (channel members); filled in by the runtime."""
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Earshot:
         self.services = services
         self.commands = CommandRouter()
         self.handlers = Handlers()
+        self._seen: GroupWriter[str, bool] = GroupWriter(self._record_events)
 
     async def handle(self, event: AnyEvent, responder: Responder) -> FormErrors | None:
         """Handle one inbound event, at most once per (platform, event_id)."""
@@ -90,12 +94,20 @@ class Earshot:
         return Card(fallback="Earshot home", blocks=tuple(blocks))
 
     async def _first_time(self, event: AnyEvent) -> bool:
+        return await self._seen.submit(f"{event.platform}:{type(event).__name__}:{event.event_id}"[:300])
+
+    async def _record_events(self, keys: list[str]) -> list[bool]:
+        """Record a batch of event keys at once; True for each key seen here for the first time."""
+        now = self.services.clock()
         async with self.services.db.write() as session:
-            new = await insert_ignore(session, ProcessedEvent, {
-                "key": f"{event.platform}:{type(event).__name__}:{event.event_id}"[:300],
-                "seen_at": self.services.clock()})
+            new = set(await insert_many_ignore(session, ProcessedEvent, [
+                {"key": key, "seen_at": now} for key in dict.fromkeys(keys)], returning=(ProcessedEvent.key,)))
             await session.commit()
-        return new
+        outcomes = []
+        for key in keys:
+            outcomes.append((key,) in new)
+            new.discard((key,))
+        return outcomes
 
     async def _dispatch(self, event: AnyEvent, responder: Responder) -> FormErrors | None:
         match event:

@@ -158,8 +158,11 @@ class DeliveryWorker:
         return None
 
     async def _finish(self, delivery: Delivery, ref: MessageRef) -> None:
+        # A sent edit's content is not kept: successive snapshots of live tallies, each with its time, could
+        # be differenced against who answered when.
+        cleared = {"card": {"fallback": "", "blocks": []}} if delivery.kind == "update" else {}
         await self._set(delivery, status="sent", sent_at=self._clock(), lease_until=None, last_error=None,
-                        message_channel=ref.channel_id, message_id=ref.message_id)
+                        message_channel=ref.channel_id, message_id=ref.message_id, **cleared)
         self._metrics.deliveries.labels(delivery.platform, delivery.kind, "sent").inc()
 
     async def _after_error(self, delivery: Delivery, error: DeliveryError) -> None:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from bot.commands import Command
 from bot.core import Earshot
+from bot.digests.feature import Digests
 from bot.feedback.feature import Stations
+from bot.pulses.feature import PulseChecks
 
 
 @dataclass
 class Features:
     stations: Stations
+    pulses: PulseChecks
+    digests: Digests = field(init=False)
 
 
 def install_features(core: Earshot) -> Features:
-    features = Features(stations=Stations(core))
-    core.commands.register(Command("pulse", "short polls for your team"))
-    core.commands.register(Command("digest", "the weekly view of customer and employee signals"))
+    features = Features(stations=Stations(core), pulses=PulseChecks(core))
+    features.digests = Digests(core)
     return features

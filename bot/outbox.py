@@ -40,10 +40,14 @@ class Outbox:
         self.update_interval = update_interval
 
     async def send(self, session: AsyncSession, target: Target, card: Card, *, dedupe_key: str,
-                   subject: tuple[str, int] | None = None, created_by: str | None = None) -> bool:
-        """Queue a message. The same `dedupe_key` twice queues it once; True when it is new."""
-        new = await insert_ignore(session, Delivery, self._row(target, card.to_json(), dedupe_key, subject,
-                                                               created_by))
+                   subject: tuple[str, int] | None = None, created_by: str | None = None,
+                   not_before: datetime | None = None) -> bool:
+        """Queue a message (not before `not_before`, if given). The same `dedupe_key` twice queues it once;
+        True when it is new."""
+        row = self._row(target, card.to_json(), dedupe_key, subject, created_by)
+        if not_before is not None:
+            row["next_attempt_at"] = max(not_before, row["next_attempt_at"])
+        new = await insert_ignore(session, Delivery, row)
         if new:
             self._on_enqueue()
         return new
@@ -102,6 +106,10 @@ class Outbox:
                                    Delivery.kind == "send").order_by(col(Delivery.id))
         )
         return list(rows)
+
+    @staticmethod
+    async def by_key(session: AsyncSession, dedupe_key: str) -> Delivery | None:
+        return (await session.exec(select(Delivery).where(Delivery.dedupe_key == dedupe_key))).first()
 
     @staticmethod
     async def find_by_message(session: AsyncSession, platform: str, channel_id: str,

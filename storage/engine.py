@@ -16,7 +16,9 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+        # Every aiosqlite connection is a thread: keep a steady pool rather than opening overflow ones per burst.
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_size=20,
+                                     max_overflow=20, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)

@@ -8,6 +8,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+
 async def insert_ignore(session: AsyncSession, table: type[SQLModel], values: dict[str, Any]) -> bool:
     """Insert one row unless a unique key already holds it. True when the row is new."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
@@ -35,3 +36,17 @@ async def insert_many_ignore(session: AsyncSession, table: type[SQLModel], rows:
         return list(result.all())
     await connection.execute(statement, rows)
     return []
+
+
+async def upsert_many(session: AsyncSession, table: type[SQLModel], rows: list[dict[str, Any]], keys: list[str],
+                      update: list[str]) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET update-columns from the new row, as one executemany."""
+    if not rows:
+        return
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table)
+    statement = statement.on_conflict_do_update(index_elements=keys,
+                                                set_={name: statement.excluded[name] for name in update})
+    connection = await session.connection()
+    await connection.execute(statement, rows)

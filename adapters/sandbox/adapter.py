@@ -40,7 +40,7 @@ class SandboxAdapter:
         return [Person(PLATFORM, user) for user in await self.workspace.members(channel_id)]
 
     async def post_ephemeral(self, channel_id: str, user_id: str, card: Card) -> None:
-        await self.workspace.post(channel_id, BOT_ID, card, ephemeral_to=user_id)
+        await self.workspace.post_ephemeral(channel_id, user_id, card)
 
 
 class SandboxResponder:
@@ -52,7 +52,7 @@ class SandboxResponder:
         self._user_id = user_id
 
     async def private(self, card: Card) -> None:
-        await self._workspace.post(self._channel_id, BOT_ID, card, ephemeral_to=self._user_id)
+        await self._workspace.post_ephemeral(self._channel_id, self._user_id, card)
 
     async def open_form(self, form: Form) -> None:
-        await self._workspace.open_form(self._user_id, form)
+        await self._workspace.open_form(self._user_id, form, self._channel_id)

@@ -12,8 +12,9 @@ from aiohttp import WSMsgType, web
 from adapters.sandbox import translate
 from adapters.sandbox.adapter import SandboxResponder
 from adapters.sandbox.translate import BadPayload
-from adapters.sandbox.workspace import Workspace
+from adapters.sandbox.workspace import CHART_URL, Workspace
 from bot.cards import text_card
+from bot.charts import load_chart
 from bot.core import Earshot
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,14 @@ class SandboxRoutes:
         app.router.add_post("/sandbox/api/reaction", self.reaction)
         app.router.add_post("/sandbox/api/form", self.form)
         app.router.add_get("/sandbox/ws", self.socket)
+        app.router.add_get(CHART_URL.format("{id:[0-9a-f]+}"), self.chart)
+
+    async def chart(self, request: web.Request) -> web.Response:
+        """A stored chart image (cards point at `chart:<id>`; message_json maps that to this URL)."""
+        png = await load_chart(self._core.services.db, request.match_info["id"])
+        if png is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
     async def page(self, _request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
@@ -85,8 +94,9 @@ class SandboxRoutes:
     async def form(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         user = await self._person(body.get("as"))
-        event = translate.form_event(body)
-        errors = await self._core.handle(event, SandboxResponder(self._workspace, "", user))
+        channel_id = await self._workspace.form_channel(user, str(body.get("form_id", "")))
+        event = translate.form_event(body, channel_id)
+        errors = await self._core.handle(event, SandboxResponder(self._workspace, channel_id, user))
         if errors:
             return web.json_response({"ok": False, "errors": errors})
         return _ok()
@@ -117,24 +127,24 @@ class SandboxRoutes:
         return body
 
     async def _person(self, user: object) -> str:
-        people = {p.user_id for p in await self._workspace.people()}
-        if not isinstance(user, str) or user not in people:
-            raise _error(400, f"unknown person {user!r}; choose one of {', '.join(sorted(people))}")
+        if not isinstance(user, str) or not await self._workspace.is_person(user):
+            some = ", ".join(sorted(p.user_id for p in await self._workspace.people())[:10])
+            raise _error(400, f"unknown person {user!r}; choose one of {some}")
         return user
 
     async def _channel_of(self, body: dict[str, Any], user: str) -> str:
         channel_id = body.get("channel_id")
-        if not isinstance(channel_id, str) or user not in await self._workspace.members(channel_id):
+        if not isinstance(channel_id, str) or not await self._workspace.is_member(channel_id, user):
             raise _error(403, "you are not a member of that channel")
         return channel_id
 
     async def _message_channel(self, body: dict[str, Any], user: str) -> str:
-        message = await self._workspace.message(translate.message_id(body))
-        if message is None or (message.ephemeral_to not in (None, user)):
+        channel_id = await self._workspace.channel_of(translate.message_id(body))
+        if channel_id is None:
             raise _error(404, "no such message")
-        if user not in await self._workspace.members(message.channel_id):
+        if not await self._workspace.is_member(channel_id, user):
             raise _error(403, "you are not a member of that channel")
-        return message.channel_id
+        return channel_id
 
 
 @web.middleware

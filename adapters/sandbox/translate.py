@@ -95,7 +95,7 @@ def reaction_event(body: dict[str, Any], channel_id: str) -> ReactionEvent:
                          message=MessageRef(PLATFORM, channel_id, str(message_id(body))))
 
 
-def form_event(body: dict[str, Any]) -> FormSubmitted:
+def form_event(body: dict[str, Any], channel_id: str | None) -> FormSubmitted:
     raw = body.get("values")
     if not isinstance(raw, dict):
         raise BadPayload("values must be an object")
@@ -107,6 +107,6 @@ def form_event(body: dict[str, Any]) -> FormSubmitted:
             values[str(key)] = value
         else:
             raise BadPayload(f"field {key} must be text or a list of choices")
-    return FormSubmitted(platform=PLATFORM, event_id=_event_id(body), actor=actor(body), channel_id=None,
+    return FormSubmitted(platform=PLATFORM, event_id=_event_id(body), actor=actor(body), channel_id=channel_id,
                          form_id=_str(body, "form_id"), values=values,
                          metadata=_str(body, "metadata", required=False, limit=4_000))

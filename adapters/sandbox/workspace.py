@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from sqlmodel import col, or_, select
+from sqlmodel import col, select
 
 from bot.cards import Card, Form
+from bot.charts import chart_id
+from storage.columns import utcnow
 from storage.engine import Database
 from storage.tables import Person, RoleGrant, SandboxChannel, SandboxMember, SandboxMessage
 from storage.upsert import insert_ignore
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "sandbox"
 BOT_ID = "earshot"
 BOT_NAME = "Earshot"
+EPHEMERAL_KEPT = 50
+CHART_URL = "/sandbox/charts/{}.png"
 
 
 class Socket(Protocol):
@@ -39,6 +43,12 @@ class Workspace:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._sockets: dict[str, set[Socket]] = defaultdict(set)
+        self._form_channels: dict[tuple[str, str], str] = {}
+        self._ephemeral: dict[str, deque[dict[str, Any]]] = defaultdict(lambda: deque(maxlen=EPHEMERAL_KEPT))
+        self._ephemeral_count = 0
+        self._known_people: set[str] = set()
+        self._known_members: dict[str, set[str]] = {}
+        self._message_channels: dict[int, str] = {}
 
     # -- live updates -------------------------------------------------------------------------------
     def connect(self, user_id: str, socket: Socket) -> None:
@@ -60,6 +70,33 @@ class Workspace:
         async with self._db.session() as session:
             rows = await session.exec(select(Person).where(Person.platform == PLATFORM).order_by(col(Person.id)))
             return list(rows)
+
+    async def name_of(self, user_id: str) -> str:
+        async with self._db.session() as session:
+            name = (await session.exec(select(Person.display_name).where(
+                Person.platform == PLATFORM, Person.user_id == user_id))).first()
+        return name or user_id
+
+    async def is_person(self, user_id: str) -> bool:
+        """Checked on every request: answered from memory, reloaded when someone unknown shows up (the
+        sandbox only ever adds people and members)."""
+        if user_id not in self._known_people:
+            self._known_people = {p.user_id for p in await self.people()}
+        return user_id in self._known_people
+
+    async def is_member(self, channel_id: str, user_id: str) -> bool:
+        if user_id not in self._known_members.get(channel_id, ()):
+            self._known_members[channel_id] = set(await self.members(channel_id))
+        return user_id in self._known_members[channel_id]
+
+    async def channel_of(self, message_id: int) -> str | None:
+        """The channel a message is in (it never moves), remembered."""
+        if message_id not in self._message_channels:
+            message = await self.message(message_id)
+            if message is None:
+                return None
+            self._message_channels[message_id] = message.channel_id
+        return self._message_channels[message_id]
 
     async def members(self, channel_id: str) -> list[str]:
         async with self._db.session() as session:
@@ -85,16 +122,27 @@ class Workspace:
         return channel_id
 
     # -- messages ----------------------------------------------------------------------------------
-    async def post(self, channel_id: str, author_id: str, card: Card, *, thread_id: int | None = None,
-                   ephemeral_to: str | None = None) -> dict[str, Any]:
+    async def post(self, channel_id: str, author_id: str, card: Card, *,
+                   thread_id: int | None = None) -> dict[str, Any]:
         if await self.channel(channel_id) is None:
             raise UnknownMessage(f"channel_not_found: {channel_id}")
         async with self._db.session() as session:
             message = SandboxMessage(channel_id=channel_id, author_id=author_id, card=card.to_json(),
-                                     thread_id=thread_id, ephemeral_to=ephemeral_to)
+                                     thread_id=thread_id)
             session.add(message)
             await session.commit()
         return await self._announce(message)
+
+    async def post_ephemeral(self, channel_id: str, user_id: str, card: Card) -> dict[str, Any]:
+        """A message only `user_id` sees. Like Slack's, it is not stored: it lives in this process only,
+        for the person's open pages and their next reloads, and is gone after a restart."""
+        self._ephemeral_count += 1
+        data = {"id": f"e{self._ephemeral_count}", "channel_id": channel_id, "thread_id": None,
+                "author": {"id": BOT_ID, "name": BOT_NAME, "bot": True}, "created_at": utcnow().isoformat(),
+                "edited": False, "ephemeral_to": user_id, "card": card.to_json(), "reactions": {}}
+        self._ephemeral[user_id].append(data)
+        await self.push([user_id], {"type": "message", "message": data})
+        return data
 
     async def edit(self, message_id: int, card: Card) -> dict[str, Any]:
         async with self._db.session() as session:
@@ -128,14 +176,19 @@ class Workspace:
             return await session.get(SandboxMessage, message_id)
 
     async def _announce(self, message: SandboxMessage) -> dict[str, Any]:
-        names = {p.user_id: p.display_name or p.user_id for p in await self.people()}
+        names = {message.author_id: await self.name_of(message.author_id)}
         data = message_json(message, names)
-        audience = [message.ephemeral_to] if message.ephemeral_to else await self.members(message.channel_id)
+        audience = await self.members(message.channel_id)
         await self.push(audience, {"type": "message", "message": data})
         return data
 
-    async def open_form(self, user_id: str, form: Form) -> None:
+    async def open_form(self, user_id: str, form: Form, channel_id: str) -> None:
+        self._form_channels[(user_id, form.form_id)] = channel_id
         await self.push([user_id], {"type": "form", "form": form.to_json()})
+
+    async def form_channel(self, user_id: str, form_id: str) -> str:
+        """Where a form was opened (its answers and errors go there), else the person's DM with the bot."""
+        return self._form_channels.get((user_id, form_id)) or await self.open_dm(user_id)
 
     # -- what one person sees ----------------------------------------------------------------------
     async def state(self, user_id: str, limit: int = 300) -> dict[str, Any]:
@@ -152,9 +205,7 @@ class Workspace:
             for member in await session.exec(select(SandboxMember).where(col(SandboxMember.channel_id).in_(ids))):
                 members[member.channel_id].append(member.user_id)
             newest = await session.exec(
-                select(SandboxMessage).where(
-                    col(SandboxMessage.channel_id).in_(ids),
-                    or_(col(SandboxMessage.ephemeral_to).is_(None), SandboxMessage.ephemeral_to == user_id))
+                select(SandboxMessage).where(col(SandboxMessage.channel_id).in_(ids))
                 .order_by(col(SandboxMessage.id).desc()).limit(limit))
             messages = sorted(newest, key=lambda m: m.id or 0)
             roles: dict[str, set[str]] = defaultdict(set)
@@ -166,8 +217,19 @@ class Workspace:
                        for p in people],
             "channels": [{"id": c.id, "name": c.name, "kind": c.kind, "members": sorted(members[c.id])}
                          for c in channels],
-            "messages": [message_json(m, names) for m in messages],
+            "messages": sorted([message_json(m, names) for m in messages] + [
+                m for m in self._ephemeral.get(user_id, ()) if m["channel_id"] in ids], key=lambda m: m["created_at"]),
         }
+
+
+def _served_charts(card: dict[str, Any]) -> dict[str, Any]:
+    """`chart:<id>` image URLs pointed at the chart route, so the page can load them."""
+    blocks = card.get("blocks") or []
+    if not any(b.get("type") == "image" and chart_id(b.get("url", "")) for b in blocks):
+        return card
+    return {**card, "blocks": [
+        {**b, "url": CHART_URL.format(chart_id(b["url"]))}
+        if b.get("type") == "image" and chart_id(b.get("url", "")) else b for b in blocks]}
 
 
 def role_label(roles: set[str]) -> str:
@@ -184,7 +246,7 @@ def message_json(message: SandboxMessage, names: dict[str, str]) -> dict[str, An
                    if message.author_id != BOT_ID else BOT_NAME, "bot": message.author_id == BOT_ID},
         "created_at": message.created_at.isoformat(),
         "edited": message.edited,
-        "ephemeral_to": message.ephemeral_to,
-        "card": message.card,
+        "ephemeral_to": None,
+        "card": _served_charts(message.card),
         "reactions": message.reactions,
     }

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlmodel import col, select
+
+from bot.cards import Block, Text
 from bot.core import Earshot
+from bot.events import Person
 from bot.feedback.directory import StationDirectory
 from bot.feedback.engagement import Engagements
 from bot.feedback.ingest import FeedbackIngest
@@ -12,6 +16,8 @@ from bot.feedback.mappings import Mapping, load_mapping
 from bot.feedback.redact import Redactor
 from bot.feedback.rollup import release_held
 from bot.feedback.stations import station_command
+from bot.text import cut
+from storage.tables import Delivery, Feedback, Station
 
 
 class Stations:
@@ -29,6 +35,21 @@ class Stations:
         core.handlers.forms["fb-done"] = engagements.on_done_form
         core.handlers.reactions.append(engagements.on_reaction)
         core.handlers.messages.append(engagements.on_message)
+        core.handlers.home.append(self.home_section)
+
+    async def home_section(self, person: Person) -> tuple[Block, ...]:
+        """The latest customer words sent to the stations this person set up."""
+        async with self._services.db.session() as session:
+            channels = select(Station.channel_id).where(Station.created_by == person.key)
+            sent = select(Delivery.subject_id).where(
+                Delivery.subject_kind == "feedback", Delivery.platform == person.platform,
+                col(Delivery.message_channel).in_(channels))
+            recent = list(await session.exec(
+                select(Feedback).where(col(Feedback.id).in_(sent)).order_by(col(Feedback.id).desc()).limit(5)))
+        if not recent:
+            return (Text("📡 No feedback from your stations yet — /station add subscribes a channel."),)
+        lines = [f"• {cut(self.redact(item.text), 120)[0]} ({item.source})" for item in recent]
+        return (Text("📡 Latest from your stations:\n" + "\n".join(lines)),)
 
     def mapping(self, name: str) -> Mapping:
         folder = self._services.settings.mappings_dir

@@ -3,7 +3,6 @@ transaction, so a 202 means everything is committed."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
@@ -23,6 +22,7 @@ from bot.feedback.mappings import Mapping
 from bot.feedback.quiet import in_quiet_hours
 from bot.feedback.redact import Redactor
 from bot.outbox import Message
+from storage.batching import GroupWriter
 from storage.tables import Feedback, StationItem
 from storage.upsert import insert_many_ignore
 
@@ -60,23 +60,17 @@ class Incoming:
     url: str | None
 
 
-Waiting = tuple[list[FeedbackItem], "asyncio.Future[set[tuple[str, str]]]"]
-"""One request's valid items, and the future its caller awaits for the keys it stored."""
-
-
 CARRIED = tuple(f.name for f in fields(Incoming) if f.name != "id")
 
 
 class FeedbackIngest:
-    """Requests that arrive while a transaction is being written join the next one (group commit): SQLite
-    takes one writer at a time, and one commit for many small requests keeps single-item latency low."""
+    """Concurrent requests share transactions (group commit, storage.batching)."""
 
     def __init__(self, services: Services, redact: Redactor, directory: StationDirectory) -> None:
         self._services = services
         self._redact = redact
         self._directory = directory
-        self._waiting: list[Waiting] = []
-        self._writing = False
+        self._writer: GroupWriter[list[FeedbackItem], set[tuple[str, str]]] = GroupWriter(self._write_group)
 
     async def ingest(self, raw_items: list[Any], mapping: Mapping | None = None) -> IngestResult:
         result = IngestResult()
@@ -94,7 +88,7 @@ class FeedbackIngest:
             else:
                 valid[(item.source, item.id)] = item
         if valid:
-            stored = await self._commit(list(valid.values()))
+            stored = await self._writer.submit(list(valid.values()))
             result.accepted = len(stored)
             result.duplicates += len(valid) - len(stored)
         metrics = self._services.metrics.ingested
@@ -103,39 +97,24 @@ class FeedbackIngest:
         metrics.labels("rejected").inc(len(result.rejected))
         return result
 
-    async def _commit(self, items: list[FeedbackItem]) -> set[tuple[str, str]]:
-        """Store and route `items` with whatever else is waiting; returns the keys this call newly stored."""
-        done: asyncio.Future[set[tuple[str, str]]] = asyncio.get_running_loop().create_future()
-        self._waiting.append((items, done))
-        if not self._writing:  # lead: write batches until nobody is waiting
-            self._writing = True
-            try:
-                while self._waiting:
-                    group, self._waiting = self._waiting, []
-                    await self._write_group(group)
-            finally:
-                self._writing = False
-        return await done
-
-    async def _write_group(self, group: list[Waiting]) -> None:
+    async def _write_group(self, group: list[list[FeedbackItem]]) -> list[set[tuple[str, str]]]:
+        """One transaction for every request waiting; each gets back the keys it newly stored (the first
+        request naming an item gets it; a later one in the same group sees a duplicate)."""
         unique: dict[tuple[str, str], FeedbackItem] = {}
-        for items, _ in group:
+        for items in group:
             for item in items:
                 unique.setdefault((item.source, item.id), item)
-        try:
-            async with self._services.db.write() as session:
-                stored = await self._store(session, list(unique.values()))
-                await self._route(session, stored)
-                await session.commit()
-        except Exception as error:
-            for _, done in group:
-                done.set_exception(error)
-            return
+        async with self._services.db.write() as session:
+            stored = await self._store(session, list(unique.values()))
+            await self._route(session, stored)
+            await session.commit()
         new = {(item.source, item.external_id) for item in stored}
-        for items, done in group:  # the first request naming an item gets it; a later one sees a duplicate
+        outcomes = []
+        for items in group:
             mine = {key for item in items if (key := (item.source, item.id)) in new}
             new -= mine
-            done.set_result(mine)
+            outcomes.append(mine)
+        return outcomes
 
     async def _store(self, session: AsyncSession, items: list[FeedbackItem]) -> list[Incoming]:
         now = self._services.clock()

@@ -53,7 +53,10 @@ class Engagement(SQLModel, table=True):
     """Every reaction, un-reaction, comment, claim and closed loop, once each (`event_key` is unique)."""
 
     __tablename__ = "engagement"
-    __table_args__ = (Index("ix_engagement_feedback", "feedback_id", "kind"),)
+    __table_args__ = (Index("ix_engagement_feedback", "feedback_id", "kind"),
+                      # covers the digest's weekly scans, which then never read the table itself
+                      Index("ix_engagement_created", "created_at", "kind", "platform", "channel_id", "user_id",
+                            "feedback_id"))
 
     id: int | None = Field(default=None, primary_key=True)
     event_key: str = Field(max_length=300, unique=True)

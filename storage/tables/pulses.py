@@ -58,13 +58,16 @@ class PulseRun(SQLModel, table=True):
     opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     closes_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    audience_size: int | None = None
 
 
 class Response(SQLModel, table=True):
-    """An answer. `respondent_id` is NULL for anonymous pulses; the id is random, not sequential."""
+    """An answer. `respondent_id` is NULL for anonymous pulses; the id is random, not sequential, and on SQLite
+    the table has no rowid, so neither ids nor storage order follow the order people answered in."""
 
     __tablename__ = "response"
-    __table_args__ = (UniqueConstraint("run_id", "question_id", "respondent_id"),)
+    __table_args__ = (UniqueConstraint("run_id", "question_id", "respondent_id"), {"sqlite_with_rowid": False})
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True, max_length=32)
     run_id: int = Field(foreign_key="pulse_run.id", index=True)
@@ -79,10 +82,9 @@ class Participation(SQLModel, table=True):
     """Who has answered a run: for reminders and one-answer-per-person only, never joined to answers."""
 
     __tablename__ = "participation"
-    __table_args__ = (UniqueConstraint("run_id", "question_id", "platform", "user_id"),)
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    id: int | None = Field(default=None, primary_key=True)
-    run_id: int = Field(foreign_key="pulse_run.id", index=True)
-    question_id: int = Field(foreign_key="question.id")
-    platform: str = Field(max_length=16)
-    user_id: str = Field(max_length=128)
+    run_id: int = Field(foreign_key="pulse_run.id", primary_key=True)
+    question_id: int = Field(foreign_key="question.id", primary_key=True)
+    platform: str = Field(max_length=16, primary_key=True)
+    user_id: str = Field(max_length=128, primary_key=True)

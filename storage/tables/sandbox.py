@@ -37,7 +37,6 @@ class SandboxMessage(SQLModel, table=True):
     channel_id: str = Field(max_length=64)
     thread_id: int | None = None
     author_id: str = Field(max_length=64)
-    ephemeral_to: str | None = Field(default=None, max_length=64)
     card: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     reactions: dict[str, list[str]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     edited: bool = False

@@ -40,7 +40,7 @@ def click(ref: MessageRef, action: str, value: str, user: str = "ana", event_id:
 
 
 def button_labels(h: CoreHarness) -> list[str]:
-    ref, card = h.adapter.updates[-1]
+    _, card = h.adapter.updates[-1]
     return [b.label for b in next(b for b in card.blocks if b.type == "buttons").buttons]  # type: ignore
 
 

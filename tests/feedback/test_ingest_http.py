@@ -51,7 +51,8 @@ async def test_arrays_and_ndjson_with_partial_acceptance(server: Running) -> Non
     assert status == 202
     assert body["accepted"] == 1 and body["duplicates"] == 1
     assert [(r["index"], r["error"].split(":")[0]) for r in body["rejected"]] == [
-        (1, "text"), (2, "score"), (4, "an item must be a JSON object, not str"), (5, "score 11 is outside 0–10 for nps")]
+        (1, "text"), (2, "score"), (4, "an item must be a JSON object, not str"),
+        (5, "score 11 is outside 0–10 for nps")]
     ndjson = '{"id": "n1", "source": "s", "text": "один"}\n{broken\n\n{"id": "n2", "source": "s", "text": "二"}\n'
     status, body = await send(server, ndjson)
     assert status == 202 and body["accepted"] == 2 and body["rejected"][0]["index"] == 1
@@ -59,7 +60,7 @@ async def test_arrays_and_ndjson_with_partial_acceptance(server: Running) -> Non
 
 async def test_duplicates_on_source_and_id_across_requests(server: Running) -> None:
     await send(server, json.dumps(GOOD))
-    status, body = await send(server, json.dumps([GOOD, {**GOOD, "source": "other"}]))
+    _, body = await send(server, json.dumps([GOOD, {**GOOD, "source": "other"}]))
     assert body == {"accepted": 1, "duplicates": 1, "rejected": []}
     assert len(await stored(server)) == 2
 

@@ -8,10 +8,10 @@ from bot.config import Settings, load_settings
 from bot.core import Earshot, Services
 from bot.delivery import DeliveryWorker
 from bot.features import Features, install_features
-from bot.roles import grant
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.pacing import Pacer
+from bot.roles import grant
 from storage.engine import Database
 from tests.support.recording import RecordingAdapter
 
@@ -33,7 +33,8 @@ class CoreHarness:
             await session.commit()
 
     async def deliver(self, rounds: int = 5) -> None:
-        """Drain the outbox of everything due now."""
+        """Drain the outbox of everything due now (after the cards that votes asked to refresh)."""
+        await self.features.pulses.pulses.settle()
         for _ in range(rounds):
             if not await self.worker.run_once():
                 return
@@ -48,5 +49,6 @@ def make_harness(db: Database, **settings: object) -> CoreHarness:
     adapter = RecordingAdapter()
     clock = [0.0]
     pacer = Pacer({adapter.platform: adapter.pacing}, clock=lambda: clock[0])
+    core.services.adapters[adapter.platform] = adapter
     worker = DeliveryWorker(db, {adapter.platform: adapter}, pacer, metrics, on_failed=core.report_failure)
     return CoreHarness(core, adapter, worker, db, config, clock, features)

@@ -1,0 +1,1 @@
+"""The weekly digest: customer and employee signals, team by team, with privacy minimums and charts."""

@@ -1,0 +1,252 @@
+"""Builds one week's digest: runs the aggregate queries, then assembles overall and per-team sections."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.digests import queries as q
+from bot.digests.bridge import activity, attention, bridge
+from bot.digests.customers import customers, tally
+from bot.digests.employees import PulseTally, employees, pulse_tallies
+from bot.digests.model import Digest, QuoteLine, Scope, TrendPoint
+from bot.digests.privacy import count_figure, figure
+from bot.digests.teams import Team, area_label, teams_from
+from bot.digests.themes import Gram, Theme, count_phrases, phrases_of, prune, top_themes
+from bot.digests.weeks import Week
+from bot.feedback.card import score_cue
+from bot.text import cut
+from storage.engine import Database
+
+TREND_WEEKS = 6
+LAST = TREND_WEEKS - 1
+QUOTE_LIMIT = 280
+COMMENT_THEME_SUPPORT = 3
+"""A comment theme must come from at least this many comments."""
+
+
+@dataclass(frozen=True)
+class Privacy:
+    minimum: int
+    comment_minimum: int
+
+
+@dataclass
+class Facts:
+    """The query results one digest is assembled from (all small). Feedback and pulse weeks are buckets
+    0..LAST (LAST = the digest's week); engagement and attention cover only LAST - 1 and LAST, as 0 and 1."""
+
+    feedback: list[q.FeedbackGroup]
+    stations: list[q.StationRow]
+    runs: list[q.RunRow]
+    pulses: dict[tuple[str, int], PulseTally]
+    participants: dict[tuple[str, int], int]
+    comments: dict[str, int]
+    comment_texts: list[tuple[str, str]]
+    activity: list[q.EngagementGroup]
+    people: dict[int, int]
+    engaged: dict[int, tuple[int, int]]
+    attention: list[q.AttentionGroup]
+    hits: list[q.QuoteHit]
+    quoted: dict[int, Any]
+    area_phrases: dict[str, Counter[Gram]]
+    all_phrases: Counter[Gram]
+    nps_histogram: dict[int, int]
+
+
+async def build_digest(db: Database, week: Week, privacy: Privacy, redact: Callable[[str], str],
+                       only_teams: Collection[str] = ()) -> Digest:
+    return assemble(await gather_facts(db, week, privacy), week, privacy, redact, only_teams)
+
+
+async def gather_facts(db: Database, week: Week, privacy: Privacy) -> Facts:
+    """Runs the independent queries side by side on PostgreSQL, each on its own connection; one at a time on
+    SQLite, where parallel readers measured slower than one."""
+    weeks = [week.shifted(i - LAST) for i in range(TREND_WEEKS)]
+    bounds = [w.start for w in weeks] + [week.end]
+    pair = [week.previous.start, week.start, week.end]  # bucket 0 = last week, 1 = this week
+    days = [week.previous.first_day, week.first_day, week.last_day]
+
+    parallel = asyncio.Semaphore(1 if db.is_sqlite else 8)
+
+    async def on_own_connection(query: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        async with parallel, db.engine.connect() as conn:
+            return await query(conn, *args)
+
+    (pulses, (hits, quoted), (area_phrases, all_phrases), feedback, stations, participants, activity, people,
+     engaged, attention, nps_histogram) = await asyncio.gather(
+        on_own_connection(_pulse_facts, week, days, privacy),
+        on_own_connection(_quotes_facts, week),
+        on_own_connection(_phrase_facts, week),
+        on_own_connection(q.feedback_groups, bounds),
+        on_own_connection(q.stations, week.end),
+        on_own_connection(q.participants, pair),
+        on_own_connection(q.engagement_groups, pair),
+        on_own_connection(q.engagement_people, pair),
+        on_own_connection(q.items_engaged, pair),
+        on_own_connection(q.attention_groups, pair),
+        on_own_connection(q.nps_histogram, week.start, week.end))
+    runs, tallies, comments, comment_texts = pulses
+    return Facts(
+        feedback=feedback, stations=stations, runs=runs, pulses=tallies,
+        participants={(f"{p}:{c}", LAST - 1 + w): n for p, c, w, n in participants},
+        comments=comments, comment_texts=comment_texts, activity=activity, people=people, engaged=engaged,
+        attention=attention, hits=hits, quoted=quoted, area_phrases=area_phrases, all_phrases=all_phrases,
+        nps_histogram=nps_histogram)
+
+
+async def _pulse_facts(conn: AsyncConnection, week: Week, days: list[date], privacy: Privacy) -> tuple[
+        list[q.RunRow], dict[tuple[str, int], PulseTally], dict[str, int], list[tuple[str, str]]]:
+    """Pulse answers of this week and the one before (bucket LAST - 1 and LAST), and the readable comments."""
+    start = week.previous.start
+    runs = await q.runs(conn, start, week.end)
+    team_of_run = {r.run_id: f"{r.platform}:{r.channel_id}" for r in runs}
+    answers = await q.answer_histogram(conn, days, start, week.end)
+    answers = [replace(a, week=a.week + LAST - 1) for a in answers]
+    questions = await q.questions(conn, {a.question_id for a in answers})
+    per_run = await q.comment_counts(conn, week.first_day, week.last_day, week.start, week.end)
+    comments: Counter[str] = Counter()
+    for run_id, count in per_run.items():
+        if run_id in team_of_run:
+            comments[team_of_run[run_id]] += count
+            comments[""] += count
+    readable = {run_id for run_id, team in team_of_run.items()
+                if run_id in per_run and (comments[team] >= privacy.comment_minimum
+                                          or comments[""] >= privacy.comment_minimum)}
+    texts = await q.comment_texts(conn, readable, week.first_day, week.last_day)
+    return (runs, pulse_tallies(answers, team_of_run, questions, privacy.minimum), dict(comments),
+            [(team_of_run[run_id], text) for run_id, text in texts])
+
+
+async def _quotes_facts(conn: AsyncConnection, week: Week) -> tuple[list[q.QuoteHit], dict[int, Any]]:
+    hits = await q.most_reacted(conn, week.start, week.end)
+    return hits, await q.feedback_by_id(conn, {h.feedback_id for h in hits})
+
+
+async def _phrase_facts(conn: AsyncConnection, week: Week) -> tuple[dict[str, Counter[Gram]], Counter[Gram]]:
+    texts = await q.feedback_texts(conn, week.start, week.end)
+    area_phrases: dict[str, Counter[Gram]] = defaultdict(Counter)
+    all_phrases: Counter[Gram] = Counter()
+    for area, text in texts:
+        phrases = phrases_of(text)
+        area_phrases[area_label(area)].update(phrases)
+        all_phrases.update(phrases)
+    return {area: prune(counts) for area, counts in area_phrases.items()}, all_phrases
+
+
+def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str], str],
+             only_teams: Collection[str] = ()) -> Digest:
+    minimum = privacy.minimum
+    channels = {(r.platform, r.channel_id) for r in facts.runs} | {(g.platform, g.channel_id)
+                                                                   for g in facts.activity}
+    teams = teams_from(facts.stations, channels)
+    if only_teams:
+        wanted = set(only_teams)
+        teams = [t for t in teams if t.key in wanted or t.channel_id in wanted]
+    quotes = _quotes(facts, redact)
+    everything = Team("", "", None)
+    overall = _scope(facts, everything, "overall", "Overall", quotes.get(None, []), privacy,
+                     in_scope=lambda _p, _c: True, people=facts.people)
+    scopes = [_scope(facts, t, t.key, t.name, quotes.get(t.key, []), privacy,
+                     in_scope=lambda p, c, t=t: (p, c) == (t.platform, t.channel_id)) for t in teams]
+    trend = []
+    for index in range(TREND_WEEKS):
+        now, before = tally(facts.feedback, index, everything.covers), tally(facts.feedback, index - 1,
+                                                                               everything.covers)
+        pulse = facts.pulses.get(("", index))
+        score = pulse.score if pulse else None
+        trend.append(TrendPoint(
+            week=week.shifted(index - LAST).label,
+            volume=count_figure(now.items, before.items, minimum),
+            nps=figure(now.nps, now.nps_n, None, 0, minimum),
+            score=figure(score.value if score else None, score.largest if score else 0, None, 0, minimum)))
+    pulse_now = facts.pulses.get(("", LAST))
+    return Digest(
+        week=week, minimum=minimum, comment_minimum=privacy.comment_minimum, overall=overall, teams=scopes,
+        flags=_flags(facts, teams, scopes, minimum), trend=trend,
+        nps_distribution=facts.nps_histogram if sum(facts.nps_histogram.values()) >= minimum else None,
+        enps_distribution=dict(sorted(pulse_now.enps_histogram.items()))
+        if pulse_now and pulse_now.enps.answers else None,
+    )
+
+
+def _scope(facts: Facts, team: Team, key: str, name: str, quotes: list[QuoteLine], privacy: Privacy,
+           in_scope: Callable[[str, str], bool], people: dict[int, int] | None = None) -> Scope:
+    minimum = privacy.minimum
+    pulse_key = "" if key == "overall" else key
+    phrases = _phrases_for(facts, team)
+    customer = customers(facts.feedback, LAST, team.covers, minimum, phrases, quotes)
+    comments = facts.comments.get(pulse_key, 0)
+    themes: list[Theme] | None = None
+    if comments >= privacy.comment_minimum:
+        texts = [text for owner, text in facts.comment_texts if not pulse_key or owner == pulse_key]
+        themes = top_themes(count_phrases(texts), at_least=COMMENT_THEME_SUPPORT)
+    if pulse_key:
+        participation = (facts.participants.get((key, LAST), 0), facts.participants.get((key, LAST - 1), 0))
+    else:
+        participation = (sum(n for (_k, w), n in facts.participants.items() if w == LAST),
+                         sum(n for (_k, w), n in facts.participants.items() if w == LAST - 1))
+    employee = employees(facts.pulses, pulse_key, LAST, minimum, participation, comments, themes)
+    now_people = people.get(1, 0) if people is not None else None
+    then_people = people.get(0, 0) if people is not None else None
+    now, then = activity(facts.activity, 1, in_scope, now_people), activity(facts.activity, 0, in_scope,
+                                                                           then_people)
+    seen_now, seen_then = attention(facts.attention, 1, in_scope, team.covers), attention(
+        facts.attention, 0, in_scope, team.covers)
+    if people is not None:  # overall: each item once, however many channels engaged with it
+        seen_now.seen, seen_now.claimed = facts.engaged.get(1, (0, 0))
+        seen_then.seen, seen_then.claimed = facts.engaged.get(0, (0, 0))
+    volume = (int(customer.volume.n), int(customer.volume.prev_n))
+    return Scope(key, name, customer, employee, bridge(now, then, seen_now, seen_then, volume, minimum))
+
+
+def _phrases_for(facts: Facts, team: Team) -> Counter[Gram]:
+    """Every area's phrases for a team that hears them all; else the sum of its areas' (pruned) counts."""
+    if team.areas is None:
+        return facts.all_phrases
+    total: Counter[Gram] = Counter()
+    for area, counts in facts.area_phrases.items():
+        if team.covers(None if area == area_label(None) else area):
+            total.update(counts)
+    return total
+
+
+def _quotes(facts: Facts, redact: Callable[[str], str]) -> dict[str | None, list[QuoteLine]]:
+    quotes: dict[str | None, list[QuoteLine]] = defaultdict(list)
+    for hit in sorted(facts.hits, key=lambda h: (-h.reactions, h.feedback_id)):
+        row = facts.quoted.get(hit.feedback_id)
+        if row is None:
+            continue
+        line = QuoteLine(cut(redact(row.text), QUOTE_LIMIT)[0], score_cue(row), row.source, row.product_area,
+                         hit.reactions)
+        quotes[None if hit.platform is None else f"{hit.platform}:{hit.channel_id}"].append(line)
+    return quotes
+
+
+def _flags(facts: Facts, teams: list[Team], scopes: list[Scope], minimum: int) -> list[str]:
+    """A product area whose detractors rose while the pulse of the team that hears it fell."""
+    flags = []
+    areas = sorted({g.area for g in facts.feedback if g.area})
+    for team, scope in zip(teams, scopes, strict=True):
+        pulse, label = scope.employees.workload, "workload"
+        if pulse.delta is None:
+            pulse, label = scope.employees.score, "pulse"
+        if pulse.delta is None or pulse.delta >= 0 or team.areas is None:
+            continue
+        for area in areas:
+            if not team.covers(area):
+                continue
+            now = tally(facts.feedback, LAST, lambda a, area=area: a == area)
+            before = tally(facts.feedback, LAST - 1, lambda a, area=area: a == area)
+            detractors = count_figure(now.detractors, before.detractors, minimum, n=now.nps_n,
+                                      prev_n=before.nps_n)
+            if detractors.delta is not None and detractors.delta > 0:
+                flags.append(f"{area}: detractors rose {before.detractors} → {now.detractors} while "
+                             f"{team.name}'s {label} score fell {pulse.previous:.0f} → {pulse.value:.0f}")
+    return flags

@@ -1,0 +1,36 @@
+"""The digest's figures as CSV, one row per figure; hidden figures keep their row with no numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from bot.digests.model import Digest
+from bot.digests.rows import all_rows
+
+HEADER = ["week", "scope", "section", "metric", "label", "value", "previous", "change", "n", "status"]
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def digest_csv(digest: Digest) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HEADER)
+    week = digest.week.label
+    for scope in [digest.overall, *digest.teams]:
+        for row in all_rows(scope):
+            f = row.figure
+            status = "hidden" if f.hidden and f.n > 0 else "none" if f.hidden else "shown"
+            writer.writerow([week, scope.key, row.section, row.metric, "", _number(f.value), _number(f.previous),
+                             _number(f.delta), "" if f.hidden else f.n, status])
+        for theme in scope.customers.themes:
+            writer.writerow([week, scope.key, "customers", "theme", theme.phrase, theme.texts, "", "", "", "shown"])
+        for theme in scope.employees.themes or []:
+            writer.writerow([week, scope.key, "employees", "comment theme", theme.phrase, theme.texts, "", "", "",
+                             "shown"])
+    for flag in digest.flags:
+        writer.writerow([week, "overall", "bridge", "flag", flag, "", "", "", "", "shown"])
+    return buffer.getvalue()

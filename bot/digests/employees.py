@@ -1,0 +1,146 @@
+"""Employee figures from pulse answers counted per (run, question, week, value).
+
+Anonymity: a (run, question) with fewer answers than the minimum in a week contributes nothing anywhere, so
+no breakdown, team or total can be narrowed down to it. A figure's `n` is the largest number of answers to
+one question in one run behind it: a lower bound on the people it stands on."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.digests.model import Employees
+from bot.digests.privacy import Figure, count_figure, figure
+from bot.digests.queries import AnswerGroup, QuestionRow
+from bot.digests.themes import Theme
+from bot.text import casefold
+
+_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+WORKLOAD_WORDS = ("workload", "work load", "overload", "capacity")
+"""A scale question whose prompt has one of these is a workload question."""
+
+
+def number(text: str) -> float | None:
+    match = _NUMBER.search(text)
+    return float(match.group().replace(",", ".")) if match else None
+
+
+def scale_bounds(question: QuestionRow) -> tuple[float, float]:
+    values = [v for v in (number(o) for o in question.options) if v is not None]
+    return (min(values), max(values)) if len(values) >= 2 and min(values) < max(values) else (1.0, 5.0)
+
+
+def is_workload(question: QuestionRow) -> bool:
+    prompt = casefold(question.prompt)
+    return any(word in prompt for word in WORKLOAD_WORDS)
+
+
+@dataclass
+class Mean:
+    total: float = 0.0
+    answers: int = 0
+    largest: int = 0
+
+    def add(self, total: float, answers: int, group_size: int) -> None:
+        self.total += total
+        self.answers += answers
+        self.largest = max(self.largest, group_size)
+
+    @property
+    def value(self) -> float | None:
+        return self.total / self.answers if self.answers else None
+
+
+@dataclass
+class Enps:
+    promoters: int = 0
+    detractors: int = 0
+    answers: int = 0
+    largest: int = 0
+
+    @property
+    def value(self) -> float | None:
+        return 100 * (self.promoters - self.detractors) / self.answers if self.answers else None
+
+
+@dataclass
+class PulseTally:
+    score: Mean
+    workload: Mean
+    enps: Enps
+    enps_histogram: dict[int, int]
+
+
+def _new_tally() -> PulseTally:
+    return PulseTally(Mean(), Mean(), Enps(), defaultdict(int))
+
+
+def pulse_tallies(groups: Iterable[AnswerGroup], team_of_run: dict[int, str], questions: dict[int, QuestionRow],
+                  minimum: int) -> dict[tuple[str, int], PulseTally]:
+    """(team key or "" for overall, week) → sums over the (run, question) groups at or above the minimum."""
+    histograms: dict[tuple[int, int, int], dict[str, int]] = defaultdict(dict)
+    for group in groups:
+        histograms[(group.run_id, group.question_id, group.week)][group.value] = group.answers
+    tallies: dict[tuple[str, int], PulseTally] = defaultdict(_new_tally)
+    for (run_id, question_id, week), histogram in histograms.items():
+        size = sum(histogram.values())
+        question = questions.get(question_id)
+        if question is None or run_id not in team_of_run:
+            continue
+        for key in ((team_of_run[run_id], week), ("", week)):
+            if size >= minimum:
+                _add(tallies[key], question, histogram, size)
+            else:  # withheld: it only marks the figure as hidden rather than absent
+                _withhold(tallies[key], question, size)
+    return tallies
+
+
+def _withhold(tally: PulseTally, question: QuestionRow, size: int) -> None:
+    if question.kind == "enps":
+        tally.enps.largest = max(tally.enps.largest, size)
+        return
+    tally.score.largest = max(tally.score.largest, size)
+    if is_workload(question):
+        tally.workload.largest = max(tally.workload.largest, size)
+
+
+def _add(tally: PulseTally, question: QuestionRow, histogram: dict[str, int], size: int) -> None:
+    parsed = [(number(value), count) for value, count in histogram.items()]
+    if question.kind == "enps":
+        for value, count in parsed:
+            if value is None or not 0 <= value <= 10:
+                continue
+            tally.enps.answers += count
+            tally.enps.promoters += count if value >= 9 else 0
+            tally.enps.detractors += count if value <= 6 else 0
+            tally.enps_histogram[int(value)] += count
+        tally.enps.largest = max(tally.enps.largest, size)
+        return
+    low, high = scale_bounds(question)
+    total, answers = 0.0, 0
+    for value, count in parsed:
+        if value is not None and low <= value <= high:
+            total += 100 * (value - low) / (high - low) * count
+            answers += count
+    tally.score.add(total, answers, size)
+    if is_workload(question):
+        tally.workload.add(total, answers, size)
+
+
+def employees(tallies: dict[tuple[str, int], PulseTally], key: str, week: int, minimum: int,
+              participation: tuple[int, int], comments: int, themes: list[Theme] | None) -> Employees:
+    this = tallies.get((key, week)) or _new_tally()
+    before = tallies.get((key, week - 1)) or _new_tally()
+
+    def mean(pick: str) -> Figure:
+        now, then = getattr(this, pick), getattr(before, pick)
+        return figure(now.value, now.largest, then.value, then.largest, minimum)
+
+    return Employees(
+        score=mean("score"), workload=mean("workload"),
+        enps=figure(this.enps.value, this.enps.largest, before.enps.value, before.enps.largest, minimum),
+        participation=count_figure(participation[0], participation[1], minimum),
+        comments=comments, themes=themes,
+    )

@@ -1,0 +1,51 @@
+"""The digest as Markdown (for the CLI, a wiki or an e-mail)."""
+
+from __future__ import annotations
+
+from bot.digests.format import plural, show
+from bot.digests.model import Digest, Scope
+from bot.digests.rows import all_rows
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _scope(digest: Digest, scope: Scope, level: str) -> list[str]:
+    lines = [f"{level} {scope.name}", "", "| section | figure | this week (change) |", "|---|---|---|"]
+    lines += [f"| {r.section} | {_cell(r.metric)} | {show(r.figure, r.unit)} |" for r in all_rows(scope)]
+    lines.append("")
+    themes = scope.customers.themes
+    if themes:
+        lines.append("Customer themes: " + ", ".join(f"{_cell(t.phrase)} ({t.texts})" for t in themes))
+    comment_themes = scope.employees.themes
+    if comment_themes is None:
+        lines.append(f"Comment themes: hidden ({scope.employees.comments} comments; shown from "
+                     f"{digest.comment_minimum})")
+    else:
+        lines.append("Comment themes: " + (", ".join(_cell(t.phrase) for t in comment_themes) or "none recurring"))
+    for quote in scope.customers.quotes:
+        facts = " · ".join(x for x in (quote.cue, quote.source, quote.area) if x)
+        lines.append(f"> {_cell(quote.text)}  \n> — {facts}, {plural(quote.reactions, 'reaction')}")
+    lines.append("")
+    return lines
+
+
+def digest_markdown(digest: Digest) -> str:
+    week = digest.week
+    lines = [f"# Weekly digest {week.label}", "",
+             f"{week.first_day:%a %d %b} – {week.last_day:%a %d %b %Y} ({week.zone.key}). Changes are against "
+             f"the week before. Groups under {digest.minimum} show as hidden; comment themes need "
+             f"{digest.comment_minimum} comments.", ""]
+    if digest.flags:
+        lines += ["## Worth a look", "", *(f"- {_cell(flag)}" for flag in digest.flags), ""]
+    lines += ["## Trend", "", "| week | feedback | NPS | pulse score |", "|---|---|---|---|"]
+    lines += [f"| {p.week} | {show(p.volume)} | {show(p.nps, 'nps')} | {show(p.score, 'score')} |"
+              for p in digest.trend]
+    lines.append("")
+    lines += _scope(digest, digest.overall, "##")
+    if digest.teams:
+        lines += ["## Teams", ""]
+        for team in digest.teams:
+            lines += _scope(digest, team, "###")
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""The digest as data: what every renderer (card, Markdown, HTML, CSV, charts) reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.digests.privacy import Figure
+from bot.digests.themes import Theme
+from bot.digests.weeks import Week
+
+
+@dataclass(frozen=True)
+class QuoteLine:
+    text: str
+    """Redacted and cut: safe for a channel."""
+    cue: str | None
+    source: str
+    area: str | None
+    reactions: int
+
+
+@dataclass
+class Customers:
+    volume: Figure
+    by_source: dict[str, Figure]
+    by_area: dict[str, Figure]
+    nps: Figure
+    csat: Figure
+    detractors: Figure
+    themes: list[Theme]
+    quotes: list[QuoteLine]
+
+
+@dataclass
+class Employees:
+    score: Figure
+    """Mean answer to scale questions, 0–100."""
+    workload: Figure
+    """The same, for questions about workload only."""
+    enps: Figure
+    participation: Figure
+    comments: int
+    themes: list[Theme] | None
+    """None while there are fewer comments than the comment minimum."""
+
+
+@dataclass
+class Bridge:
+    people: Figure
+    reactions: Figure
+    claims: Figure
+    closed: Figure
+    first_reaction_hours: Figure
+    seen_share: Figure
+    claimed_share: Figure
+
+
+@dataclass
+class Scope:
+    """Overall, or one team."""
+
+    key: str
+    name: str
+    customers: Customers
+    employees: Employees
+    bridge: Bridge
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    week: str
+    volume: Figure
+    nps: Figure
+    score: Figure
+
+
+@dataclass
+class Digest:
+    week: Week
+    minimum: int
+    comment_minimum: int
+    overall: Scope
+    teams: list[Scope]
+    flags: list[str] = field(default_factory=list)
+    trend: list[TrendPoint] = field(default_factory=list)
+    nps_distribution: dict[int, int] | None = None
+    enps_distribution: dict[int, int] | None = None
+    """Score → answers, None when hidden (too few) or empty."""

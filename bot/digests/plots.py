@@ -1,0 +1,131 @@
+"""Trend and distribution charts as PNG, drawn with matplotlib's Agg renderer (no GUI, no pyplot state).
+
+Labels stay short and ASCII: the fonts on a server may lack Thai or Persian glyphs."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from bot.digests.model import Digest
+
+DPI = 96
+BLUE, ORANGE, GREY, RED, GREEN = "#2563eb", "#ea580c", "#9ca3af", "#dc2626", "#16a34a"
+MAX_TEAMS = 12
+
+Panel = Callable[[Axes, Digest], None]
+
+
+def ascii_label(text: str, limit: int = 18) -> str:
+    plain = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
+    return plain if len(plain) <= limit else plain[: limit - 1] + "~"
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def _volume(ax: Axes, digest: Digest) -> None:
+    weeks = [p.week[-3:] for p in digest.trend]
+    values = [p.volume.value or 0 for p in digest.trend]
+    ax.bar(weeks, values, color=[GREY] * (len(values) - 1) + [BLUE])
+    ax.set_title("Feedback items per week", fontsize=10)
+
+
+def _scores(ax: Axes, digest: Digest) -> None:
+    positions = list(range(len(digest.trend)))
+    nps = [p.nps.value if p.nps.value is not None else float("nan") for p in digest.trend]
+    score = [p.score.value if p.score.value is not None else float("nan") for p in digest.trend]
+    ax.plot(positions, nps, marker="o", color=BLUE, label="NPS")
+    ax.plot(positions, score, marker="s", color=ORANGE, label="Pulse score")
+    ax.set_xticks(positions, [p.week[-3:] for p in digest.trend])
+    ax.axhline(0, color=GREY, linewidth=0.8)
+    ax.set_ylim(-100, 100)
+    ax.set_title("NPS and pulse score (hidden weeks left out)", fontsize=10)
+    ax.legend(fontsize=8, loc="lower left")
+
+
+def _histogram(ax: Axes, counts: dict[int, int], title: str) -> None:
+    scores = list(range(11))
+    colors = [RED if s <= 6 else GREY if s <= 8 else GREEN for s in scores]
+    ax.bar(scores, [counts.get(s, 0) for s in scores], color=colors)
+    ax.set_xticks(scores)
+    ax.set_title(title, fontsize=10)
+
+
+def _nps_histogram(ax: Axes, digest: Digest) -> None:
+    _histogram(ax, digest.nps_distribution or {}, "Customer NPS answers (0-10)")
+
+
+def _enps_histogram(ax: Axes, digest: Digest) -> None:
+    _histogram(ax, digest.enps_distribution or {}, "Employee eNPS answers (0-10)")
+
+
+def _shown_teams(digest: Digest) -> list[tuple[str, float, float]]:
+    rows = [(ascii_label(t.name), t.bridge.seen_share.value, t.bridge.claimed_share.value or 0.0)
+            for t in digest.teams if t.bridge.seen_share.value is not None]
+    return [(name, seen, claimed) for name, seen, claimed in rows if seen is not None][:MAX_TEAMS]
+
+
+def _teams(ax: Axes, digest: Digest) -> None:
+    rows = _shown_teams(digest)
+    names = [r[0] for r in rows][::-1]
+    ax.barh(names, [r[1] for r in rows][::-1], color=BLUE, label="seen")
+    ax.barh(names, [r[2] for r in rows][::-1], color=ORANGE, label="claimed")
+    ax.set_xlim(0, 100)
+    ax.set_title("Feedback seen and claimed per team (%)", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+
+
+def _draw(panels: list[Panel], digest: Digest, columns: int = 2) -> bytes:
+    rows = (len(panels) + columns - 1) // columns
+    # Fixed margins: matplotlib's automatic layouts cost more than drawing on a small server.
+    figure = Figure(figsize=(4.4 * min(columns, len(panels)), 2.9 * rows))
+    figure.subplots_adjust(left=0.16 if _teams in panels else 0.08, right=0.97, bottom=0.1 / rows ** 0.5,
+                           top=1 - 0.1 / rows ** 0.5, wspace=0.25, hspace=0.45)
+    axes = figure.subplots(rows, min(columns, len(panels)), squeeze=False).flatten()
+    for ax, panel in zip(axes, panels, strict=False):
+        panel(ax, digest)
+        ax.tick_params(labelsize=8)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    return _png(figure)
+
+
+def trend_chart(digest: Digest) -> bytes:
+    return _draw([_volume, _scores], digest)
+
+
+def distribution_chart(digest: Digest) -> bytes | None:
+    panels = [p for p, data in ((_nps_histogram, digest.nps_distribution), (_enps_histogram,
+                                                                              digest.enps_distribution)) if data]
+    return _draw(panels, digest) if panels else None
+
+
+def teams_chart(digest: Digest) -> bytes | None:
+    return _draw([_teams], digest, columns=1) if _shown_teams(digest) else None
+
+
+def charts(digest: Digest) -> list[tuple[str, bytes]]:
+    """(alt text, PNG) for each chart that has something to show."""
+    drawn = [("Trend: feedback volume, NPS and pulse score by week", trend_chart(digest)),
+             ("Distribution of NPS and eNPS answers this week", distribution_chart(digest)),
+             ("Share of feedback seen and claimed per team", teams_chart(digest))]
+    return [(alt, png) for alt, png in drawn if png is not None]
+
+
+def overview_chart(digest: Digest) -> bytes:
+    """Every panel in one image, for `earshot digest --format png`."""
+    panels: list[Panel] = [_volume, _scores]
+    if digest.nps_distribution:
+        panels.append(_nps_histogram)
+    if digest.enps_distribution:
+        panels.append(_enps_histogram)
+    if _shown_teams(digest):
+        panels.append(_teams)
+    return _draw(panels, digest)

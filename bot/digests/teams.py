@@ -1,0 +1,60 @@
+"""What a team is in the digest: a channel.
+
+A channel's customer figures are the feedback in the product areas its stations subscribe it to
+(`/station add area:checkout`); a channel with a station that takes every area covers them all. Its
+employee figures come from the pulses launched in it, and its engagement from the reactions, claims and
+closed loops made in it. Product-area names match case-insensitively."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.digests.queries import StationRow
+from bot.text import casefold
+
+NO_AREA = "(no area)"
+
+
+@dataclass(frozen=True)
+class Team:
+    platform: str
+    channel_id: str
+    areas: frozenset[str] | None = None
+    """Case-folded product areas; None means every area."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.channel_id}"
+
+    @property
+    def name(self) -> str:
+        return self.channel_id
+
+    def covers(self, area: str | None) -> bool:
+        if self.areas is None:
+            return True
+        return area is not None and casefold(area) in self.areas
+
+
+def area_label(area: str | None) -> str:
+    return area if area else NO_AREA
+
+
+def teams_from(stations: Iterable[StationRow], other_channels: Iterable[tuple[str, str]]) -> list[Team]:
+    """Every channel with a station, a pulse run or engagement; stations decide the areas it covers."""
+    areas: dict[tuple[str, str], set[str] | None] = {}
+    for station in stations:
+        key = (station.platform, station.channel_id)
+        wanted = station.filters.get("areas") or []
+        if not wanted or (key in areas and areas[key] is None):
+            areas[key] = None
+        else:
+            known = areas.setdefault(key, set())
+            assert known is not None
+            known.update(casefold(area) for area in wanted)
+    teams = {key: Team(key[0], key[1], frozenset(value) if value is not None else None)
+             for key, value in areas.items()}
+    for key in other_channels:
+        teams.setdefault(key, Team(key[0], key[1], frozenset()))
+    return sorted(teams.values(), key=lambda t: t.key)

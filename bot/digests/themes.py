@@ -1,0 +1,169 @@
+"""Recurring phrases in short texts, in any script, with no model: word n-grams where words are spaced,
+grapheme n-grams where they are not (Thai, Japanese, Chinese, Lao, Khmer, Burmese).
+
+A phrase's weight is how many texts contain it. A phrase mostly seen inside a longer one that is kept
+(“refund” inside “refund request”, “ชำระ” inside “ชำระเงิน”) is absorbed into it, so each theme shows once,
+at its most telling length.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import regex
+
+Gram = tuple[bool, tuple[str, ...]]
+"""(spaced, units): units are words when spaced, graphemes when not."""
+
+_UNSPACED = r"\p{Thai}\p{Han}\p{Hiragana}\p{Katakana}\p{Lao}\p{Khmer}\p{Myanmar}ー々"
+_RUNS = regex.compile(rf"(?P<unspaced>[{_UNSPACED}]+)|(?P<spaced>[\p{{L}}\p{{M}}\p{{N}}'’-]+)")
+_GRAPHEME = regex.compile(r"\X")
+_WORD_EDGES = "'’-"
+MAX_WORDS = 3
+MAX_GRAPHEMES = 7
+MIN_GRAPHEMES = 2
+ABSORB = 0.75
+"""A phrase is absorbed by a longer one seen in at least this share of the texts it is seen in."""
+TEXT_LIMIT = 600
+
+STOP_WORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did", "do", "does", "for",
+    "from", "had", "has", "have", "how", "i", "i'm", "if", "in", "is", "it", "it's", "its", "just", "me", "my",
+    "no", "not", "of", "on", "or", "our", "so", "than", "that", "the", "their", "them", "then", "there", "this",
+    "to", "too", "was", "we", "were", "what", "when", "where", "which", "who", "why", "will", "with", "would",
+    "you", "your", "very", "really", "also", "get", "got", "im", "dont", "don't", "can't", "cant", "still", "el",
+    "la", "los", "las", "de", "del", "y", "que", "en", "un", "una", "es", "por", "con", "para", "no", "se", "lo",
+    "al", "le", "les", "des", "et", "est", "pas", "pour", "dans", "du", "au", "der", "die", "das", "und", "ist",
+    "nicht", "mit", "zu", "ein", "eine", "den", "dem", "ich", "es", "sie", "wir", "auf", "für", "o", "os", "as",
+    "um", "uma", "com", "não", "do", "da", "и", "в", "не", "на", "что", "с", "я", "а", "это", "как", "но", "по",
+    "к", "у", "из", "за", "так", "же", "то", "все", "мне", "очень", "و", "در", "به", "از", "که", "این", "را", "با",
+    "است", "برای", "آن", "یک", "هم", "خیلی", "من", "ما", "في", "من", "على", "أن", "إلى", "عن", "مع", "هذا", "هذه",
+    "كان", "لا", "ما",
+))
+UNSPACED_STOP = frozenset((
+    "ที่", "และ", "มาก", "การ", "ของ", "ใน", "เป็น", "มี", "ได้", "ให้", "จะ", "ครับ", "ค่ะ", "คะ", "นะ", "ก็",
+    "แล้ว", "กับ", "ว่า", "ไม่",
+    "です", "ます", "した", "して", "これ", "それ", "から", "まで", "ので", "けど", "でも", "とても",
+))
+PARTICLES = frozenset("のがはをにでともへやかねよてただしな")
+
+
+@dataclass(frozen=True)
+class Theme:
+    phrase: str
+    texts: int
+
+
+def phrases_of(text: str) -> set[Gram]:
+    """Every candidate phrase in one text, once."""
+    folded = _fold(text[:TEXT_LIMIT])
+    grams: set[Gram] = set()
+    words: list[str] = []
+
+    def flush() -> None:
+        for size in range(1, MAX_WORDS + 1):
+            for i in range(len(words) - size + 1):
+                chunk = tuple(words[i:i + size])
+                if chunk[0] not in STOP_WORDS and chunk[-1] not in STOP_WORDS:
+                    grams.add((True, chunk))
+        words.clear()
+
+    for match in _RUNS.finditer(folded):
+        if match.lastgroup == "spaced":
+            word = match.group().strip(_WORD_EDGES)
+            if _is_word(word):
+                words.append(word)
+            else:
+                flush()
+            if match.end() < len(folded) and folded[match.end()] in ",.;:!?()\"«»—":
+                flush()  # a phrase does not run across punctuation
+            continue
+        flush()
+        units = _GRAPHEME.findall(match.group())
+        for size in range(MIN_GRAPHEMES, MAX_GRAPHEMES + 1):
+            for i in range(len(units) - size + 1):
+                chunk = tuple(units[i:i + size])
+                if _unspaced_ok(chunk):
+                    grams.add((False, chunk))
+    flush()
+    return grams
+
+
+def _fold(text: str) -> str:
+    """Compatibility forms (full-width Latin, half-width kana) folded, but Thai SARA AM kept whole: NFKC
+    splits it into two marks, which would split every word that has it."""
+    return unicodedata.normalize("NFKC", text).casefold().replace("\u0e4d\u0e32", "\u0e33")
+
+
+def _is_word(word: str) -> bool:
+    if not word or word.isdigit():
+        return False
+    return len(word) >= 3 or not word.isascii()
+
+
+def _unspaced_ok(chunk: tuple[str, ...]) -> bool:
+    joined = "".join(chunk)
+    if joined in UNSPACED_STOP or chunk[0] in PARTICLES or chunk[-1] in PARTICLES:
+        return False
+    return not all("\u3040" <= ch <= "\u309f" for ch in joined)  # hiragana alone is grammar, not topic
+
+
+def count_phrases(texts: Iterable[str]) -> Counter[Gram]:
+    """How many of `texts` contain each phrase."""
+    counts: Counter[Gram] = Counter()
+    for text in texts:
+        counts.update(phrases_of(text))
+    return counts
+
+
+def prune(counts: Counter[Gram], at_least: int = 2) -> Counter[Gram]:
+    """Drop phrases seen in fewer than `at_least` texts (they can never be a theme); keeps merging cheap."""
+    return Counter({gram: n for gram, n in counts.items() if n >= at_least})
+
+
+def top_themes(counts: Counter[Gram], limit: int = 5, at_least: int = 2) -> list[Theme]:
+    """The most widespread phrases, each at its most telling length."""
+    longest_around: dict[Gram, int] = {}
+    for (spaced, units), n in counts.items():
+        if len(units) > 1:
+            for part in ((spaced, units[:-1]), (spaced, units[1:])):
+                if n > longest_around.get(part, 0):
+                    longest_around[part] = n
+    kept = {gram: n for gram, n in counts.items() if n >= at_least and longest_around.get(gram, 0) < ABSORB * n}
+    candidates = [(n, gram) for gram, n in _join_longest(kept).items()]
+    candidates.sort(key=lambda pair: (-pair[0], -len(pair[1][1]), _phrase(pair[1])))
+    chosen: list[Theme] = []
+    for n, gram in candidates:
+        phrase = _phrase(gram)
+        if any(phrase in kept.phrase or kept.phrase in phrase for kept in chosen):
+            continue
+        chosen.append(Theme(phrase, n))
+        if len(chosen) == limit:
+            break
+    return chosen
+
+
+def _join_longest(kept: dict[Gram, int]) -> dict[Gram, int]:
+    """Unspaced phrases longer than MAX_GRAPHEMES come out as overlapping pieces of that length, seen in as
+    many texts each; chain them back into the one phrase they spell."""
+    pieces = {gram: n for gram, n in kept.items() if not gram[0] and len(gram[1]) == MAX_GRAPHEMES}
+    following = {gram[1][:-1]: gram for gram in pieces}
+    starts = set(pieces) - {following[g[1][1:]] for g in pieces if g[1][1:] in following
+                            and pieces[following[g[1][1:]]] == pieces[g]}
+    joined = {gram: n for gram, n in kept.items() if gram not in pieces}
+    for start in starts:
+        units, n, gram, seen = list(start[1]), pieces[start], start, {start}
+        while (nxt := following.get(gram[1][1:])) is not None and pieces[nxt] == n and nxt not in seen:
+            units.append(nxt[1][-1])
+            gram = nxt
+            seen.add(nxt)
+        joined[(False, tuple(units))] = n
+    return joined
+
+
+def _phrase(gram: Gram) -> str:
+    spaced, units = gram
+    return " ".join(units) if spaced else "".join(units)

@@ -1,0 +1,115 @@
+"""The ballot box: answers that arrive together are stored in one transaction (see storage.batching)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import col, select
+
+from bot.pulses.questions import valid_answer
+from storage.batching import GroupWriter
+from storage.engine import Database
+from storage.tables import Participation, Pulse, PulseRun, Question, Response
+from storage.upsert import insert_many_ignore, upsert_many
+
+FINAL = "You've already answered this one. Anonymous answers are final."
+CLOSED = "This pulse has closed, so answers are no longer taken. Thank you all the same!"
+
+
+@dataclass(frozen=True)
+class Ballot:
+    run_id: int
+    question_id: int
+    platform: str
+    user_id: str
+    value: str
+    comment: str | None
+    anonymous: bool
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What never changes about a question once its pulse exists (cached: every vote needs it)."""
+
+    pulse_id: int
+    platform: str
+    anonymous: bool
+    question: Question
+
+
+class BallotBox:
+    def __init__(self, db: Database, today: Callable[[], date]) -> None:
+        self._db = db
+        self._today = today
+        self._meta: dict[tuple[int, int], Meta | None] = {}
+        self._writer: GroupWriter[Ballot, str | None] = GroupWriter(self._store)
+
+    async def meta(self, run_id: int, question_id: int) -> Meta | None:
+        key = (run_id, question_id)
+        if key not in self._meta:
+            async with self._db.session() as session:
+                run = await session.get(PulseRun, run_id)
+                question = await session.get(Question, question_id)
+                pulse = await session.get(Pulse, run.pulse_id) if run else None
+            valid = run is not None and question is not None and pulse is not None and \
+                question.pulse_id == run.pulse_id
+            self._meta[key] = Meta(pulse.id or 0, pulse.platform, pulse.anonymous, question) \
+                if valid and pulse and question else None
+        return self._meta[key]
+
+    @staticmethod
+    def check(meta: Meta, platform: str, value: str) -> str | None:
+        if meta.platform != platform:
+            return "This pulse lives on another platform."
+        if not valid_answer(meta.question.kind, meta.question.options, value):
+            return "That isn't one of the answers to this question."
+        return None
+
+    async def cast(self, ballot: Ballot) -> str | None:
+        """Store a ballot with whatever else is waiting. Returns a refusal, or None when it is stored."""
+        return await self._writer.submit(ballot)
+
+    async def _store(self, ballots: list[Ballot]) -> list[str | None]:
+        outcomes: list[str | None] = [None] * len(ballots)
+        today = self._today()
+        async with self._db.write() as session:
+            runs = {b.run_id for b in ballots}
+            open_runs = set(await session.exec(select(PulseRun.id).where(
+                col(PulseRun.id).in_(runs), PulseRun.status == "open")))
+            keys: dict[tuple[int, int, str, str], int] = {}
+            for index, ballot in enumerate(ballots):
+                if ballot.run_id not in open_runs:
+                    outcomes[index] = CLOSED
+                else:
+                    keys.setdefault((ballot.run_id, ballot.question_id, ballot.platform, ballot.user_id), index)
+            rows = [{"run_id": r, "question_id": q, "platform": p, "user_id": u} for r, q, p, u in keys]
+            first = set(await insert_many_ignore(session, Participation, rows, returning=(
+                Participation.run_id, Participation.question_id, Participation.platform, Participation.user_id)))
+            anonymous, named = [], {}
+            for index, ballot in enumerate(ballots):
+                if outcomes[index] is not None:
+                    continue
+                key = (ballot.run_id, ballot.question_id, ballot.platform, ballot.user_id)
+                if ballot.anonymous:
+                    if key not in first or keys[key] != index:
+                        outcomes[index] = FINAL
+                        continue
+                    anonymous.append({"id": uuid.uuid4().hex, "run_id": ballot.run_id,
+                                      "question_id": ballot.question_id, "respondent_id": None,
+                                      "value": ballot.value, "comment": ballot.comment, "answered_on": today})
+                else:  # named answers may change until close: the last one wins
+                    named[(ballot.run_id, ballot.question_id, f"{ballot.platform}:{ballot.user_id}")] = {
+                        "id": uuid.uuid4().hex, "run_id": ballot.run_id, "question_id": ballot.question_id,
+                        "respondent_id": f"{ballot.platform}:{ballot.user_id}", "value": ballot.value,
+                        "comment": ballot.comment, "answered_on": today}
+            random.shuffle(anonymous)  # storage order must not follow the order people answered in
+            await insert_many_ignore(session, Response, anonymous)
+            await upsert_many(session, Response, list(named.values()),
+                              keys=["run_id", "question_id", "respondent_id"],
+                              update=["value", "comment", "answered_on"])
+            await session.commit()
+        return outcomes

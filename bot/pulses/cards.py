@@ -1,0 +1,111 @@
+"""Pulse cards: the question card people answer, and the results card the author (and channel) sees."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.cards import Block, Button, Buttons, Card, Choices, Context, Divider, Heading, Image, Option, Text
+from bot.pulses.questions import answer_options, label_of
+from bot.pulses.results import QuestionResult, RunResults, bars
+from bot.pulses.schedule import describe
+from storage.tables import Pulse, PulseRun, Question
+
+
+def privacy_note(pulse: Pulse, minimum: int, comment_minimum: int) -> str:
+    if pulse.anonymous:
+        return (f"🔒 Anonymous: your name is never stored with your answer, and answers are final. The author "
+                f"sees totals only once {minimum} people have answered, and comments once {comment_minimum} have.")
+    return "👤 Not anonymous: the author sees who answered what. You can change your answer until it closes."
+
+
+def closes_text(run: PulseRun, zone: str) -> str | None:
+    if run.closes_at is None:
+        return None
+    local = run.closes_at.astimezone(ZoneInfo(zone))
+    return f"closes {local:%a %d %b %H:%M} {zone}"
+
+
+def question_card(pulse: Pulse, run: PulseRun, questions: list[Question], results: RunResults | None,
+                  minimum: int, comment_minimum: int, mine: dict[int, str] | None = None) -> Card:
+    """The card people answer from. `results` is shown when live results are on (and allowed);
+    `mine` marks this person's own answers on their DM copy."""
+    closed = run.status == "closed"
+    blocks: list[Block] = [Heading(f"📊 {pulse.title}")]
+    for number, question in enumerate(questions, start=1):
+        prefix = f"{number}. " if len(questions) > 1 else ""
+        blocks.append(Text(f"{prefix}{question.prompt}"))
+        if mine and question.id in mine:
+            answer = label_of(question.kind, question.options, mine[question.id])
+            blocks.append(Context((f"✅ You answered: {answer}",)))
+        if not closed:
+            blocks.extend(_answer_blocks(run, question))
+        result = next((r for r in results.questions if r.question.id == question.id), None) if results else None
+        if results is not None and not results.hidden and result is not None and result.answered:
+            blocks.append(Text("\n".join(_summary(result))))
+    status = "🔒 Closed — thank you!" if closed else None
+    tally = f"{results.respondents} answered" if results is not None else None
+    context = [x for x in (status, tally, closes_text(run, pulse.timezone)) if x]
+    if results is not None and results.hidden:
+        context.append(f"results show from {minimum} answers")
+    blocks.append(Context(tuple(context) or ("Answer with the buttons above.",)))
+    blocks.append(Context((privacy_note(pulse, minimum, comment_minimum),)))
+    return Card(fallback=f"Pulse: {pulse.title}", blocks=tuple(blocks))
+
+
+def _answer_blocks(run: PulseRun, question: Question) -> list[Block]:
+    action = f"pulse:vote:{run.id}:{question.id}"
+    options = answer_options(question.kind, question.options)
+    blocks: list[Block] = []
+    if question.kind == "text":
+        blocks.append(Buttons((Button(f"pulse:text:{run.id}:{question.id}", "✍️ Answer", "text", "primary"),)))
+    elif question.kind == "multi":
+        blocks.append(Choices(action, tuple(Option(label, value) for label, value in options), multi=True,
+                              placeholder="Pick all that apply"))
+    else:
+        blocks.append(Buttons(tuple(Button(action, label, value) for label, value in options)))
+    if question.allow_comment and question.kind != "text":
+        blocks.append(Buttons((Button(f"pulse:comment:{run.id}:{question.id}", "💬 Answer with a comment",
+                                      "comment"),)))
+    return blocks
+
+
+def _summary(result: QuestionResult) -> list[str]:
+    lines = [] if result.question.kind == "text" else bars(result)
+    if result.mean is not None:
+        lines.append(f"average {result.mean:.2f} / 5")
+    if result.enps is not None:
+        lines.append(f"eNPS {result.enps:+.0f}")
+    if result.comments_hidden:
+        lines.append("comments show once enough people have answered")
+    lines.extend(f"“{comment}”" for comment in result.comments[:10])
+    return lines
+
+
+def results_card(results: RunResults, final: bool, chart_url: str | None = None,
+                 trend: list[tuple[datetime, float | None]] | None = None, trend_chart: str | None = None) -> Card:
+    pulse, run = results.pulse, results.run
+    title = "Results" if final else "Live results"
+    blocks: list[Block] = [Heading(f"{title}: {pulse.title}")]
+    share = f" of {results.audience} ({results.participation:.0%})" if results.participation is not None else ""
+    blocks.append(Context((f"{results.respondents} answered{share}", describe(
+        pulse.recurrence, pulse.timezone, bool((pulse.recurrence or {}).get("local"))),
+        "anonymous" if pulse.anonymous else "named")))
+    if results.hidden:
+        blocks.append(Text(f"🔒 Results stay hidden until at least {results.minimum} people have answered "
+                           f"(anonymity). {results.respondents} so far."))
+    else:
+        for result in results.questions:
+            blocks.append(Text(result.question.prompt))
+            blocks.append(Text("\n".join(_summary(result)) or "no answers"))
+        if chart_url:
+            blocks.append(Image(chart_url, f"Bar chart of the answers to “{pulse.title}”"))
+    if trend:
+        points = [f"{day:%d %b}: {'hidden' if value is None else f'{value:.2f}'}" for day, value in trend]
+        blocks.append(Divider())
+        blocks.append(Text("Trend across runs — " + " · ".join(points)))
+        if trend_chart:
+            blocks.append(Image(trend_chart, f"Trend of “{pulse.title}” across runs"))
+    blocks.append(Context((f"pulse #{pulse.id} · run #{run.id}" + (" · closed" if run.status == "closed" else ""),
+                           "/pulse export for a CSV")))
+    return Card(fallback=f"{title}: {pulse.title}", blocks=tuple(blocks))

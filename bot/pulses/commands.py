@@ -1,0 +1,269 @@
+"""`/pulse`: the creation form, the one-line syntax, templates, list, results, close, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlmodel import col, select
+
+from bot.adapter import Responder
+from bot.cards import Card, Context, Form, FormErrors, Heading, Input, Option, Text
+from bot.commands import Command, UsageError
+from bot.core import Services
+from bot.events import CommandEvent, FormSubmitted, Person
+from bot.pulses.cards import results_card
+from bot.pulses.questions import label_of
+from bot.pulses.schedule import describe, parse_duration, parse_every
+from bot.pulses.service import Pulses
+from bot.pulses.spec import (
+    ONE_LINE_HELP,
+    PulseSpec,
+    audience,
+    finish,
+    from_template,
+    parse_one_line,
+    parse_question_lines,
+    zone_name,
+)
+from bot.pulses.templates import TEMPLATES
+from bot.roles import has_any_role
+from storage.tables import Pulse, PulseRun, Response
+
+EXPORT_INLINE_LIMIT = 2_500
+
+
+class PulseCommands:
+    def __init__(self, services: Services, pulses: Pulses) -> None:
+        self._services = services
+        self._pulses = pulses
+
+    def command(self) -> Command:
+        command = Command("pulse", "short polls for your team", default=self.launch_or_form,
+                          notes=(ONE_LINE_HELP.replace("\n", " · "),))
+        command.add("template", "NAME [options]", "start from the question bank (/pulse templates lists it)")(
+            self.template)
+        command.add("templates", "", "the question bank")(self.templates)
+        command.add("list", "", "open pulses in this channel")(self.list)
+        command.add("results", "[id]", "results of a pulse (its latest run)")(self.results)
+        command.add("close", "[id]", "close a pulse now (no id: your latest open one here)")(self.close)
+        command.add("export", "[id]", "answers as CSV (no names for anonymous pulses)")(self.export)
+        return command
+
+    # -- launching -------------------------------------------------------------------------------
+    async def launch_or_form(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
+        if not await self._may_launch(event, responder):
+            return
+        if not words:
+            await responder.open_form(self.creation_form(event))
+            return
+        spec = parse_one_line(words, self._channel(event), self._services.settings.timezone,
+                              self._services.clock().date())
+        await self._launch(event, spec, responder)
+
+    async def template(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
+        if not words:
+            raise UsageError("name a template: " + ", ".join(TEMPLATES))
+        if not await self._may_launch(event, responder):
+            return
+        spec = from_template(words[0].lower(), words[1:], self._channel(event), self._services.settings.timezone,
+                             self._services.clock().date())
+        await self._launch(event, spec, responder)
+
+    async def templates(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
+        lines = [f"{name} — {title}: " + " / ".join(q.prompt for q in questions)
+                 for name, (title, questions) in TEMPLATES.items()]
+        await responder.private(Card(fallback="\n".join(lines), blocks=(
+            Heading("The question bank"), Text("\n".join(lines)),
+            Context(("/pulse template enps to:dm anonymous every:fri@16:00",)))))
+
+    async def _launch(self, event: CommandEvent, spec: PulseSpec, responder: Responder) -> None:
+        pulse, run = await self._pulses.launch(spec, event.actor, self._channel(event))
+        when = "now" if run is not None else describe(pulse.recurrence, pulse.timezone,
+                                                      bool((pulse.recurrence or {}).get("local")))
+        who = {"channel": "this channel" if spec.audience.get("channel_id") == event.channel_id else "that channel",
+               "dm": "a DM to each member of this channel",
+               "people": f"{len(spec.audience.get('users', []))} people by DM"}[spec.audience["kind"]]
+        text = f"📊 Pulse #{pulse.id} “{pulse.title}” goes to {who}, {when}."
+        await responder.private(Card(fallback=text, blocks=(
+            Text(text),
+            Context((("anonymous" if pulse.anonymous else "named") + " · " +
+                     ("live results" if pulse.results_live else "results at close") +
+                     " · /pulse results " + str(pulse.id) + " · /pulse close " + str(pulse.id),)))))
+
+    def creation_form(self, event: CommandEvent) -> Form:
+        yes_no = (Option("No", "no"), Option("Yes", "yes"))
+        return Form(form_id="pulse-new", title="New pulse", submit_label="Launch",
+                    metadata=self._channel(event), inputs=(
+            Input("title", "Title", placeholder="Friday check-in"),
+            Input("questions", "Questions, one per line (up to 10)", kind="textarea",
+                  placeholder="scale: How was this week?\nsingle: What helps most? | Focus time, Fewer meetings\n"
+                              "text: Anything else?",
+                  hint="kinds: scale (1–5), enps (0–10), yesno, single, multi, text; options after “|”."),
+            Input("audience", "Who answers", kind="select", initial="channel", options=(
+                Option("This channel", "channel"), Option("A DM to each member of this channel", "dm"))),
+            Input("anonymous", "Anonymous", kind="select", initial="yes", options=yes_no),
+            Input("results", "Results", kind="select", initial="live", options=(
+                Option("Live", "live"), Option("At close", "close"))),
+            Input("close", "Close after", required=False, placeholder="2d",
+                  hint="30m, 4h, 2d or 1w; empty = close it yourself"),
+            Input("every", "Repeat", required=False, placeholder="fri@16:00",
+                  hint="empty = once; fri@16:00, weekdays@09:00, 2w:mon@10:00, month:1@09:00"),
+            Input("tz", "Timezone", required=False, initial=self._services.settings.timezone),
+        ))
+
+    async def on_form(self, event: FormSubmitted, responder: Responder) -> FormErrors | None:
+        values = {k: (v if isinstance(v, str) else ",".join(v)).strip() for k, v in event.values.items()}
+        channel = event.metadata or event.channel_id or ""
+        errors: FormErrors = {}
+        spec = PulseSpec(title=values.get("title", "")[:300], questions=[],
+                         audience={"kind": "channel", "channel_id": channel},
+                         anonymous=values.get("anonymous", "yes") == "yes",
+                         results_live=values.get("results", "live") == "live",
+                         timezone=self._services.settings.timezone)
+        for field, apply in (
+                ("audience", lambda v: setattr(spec, "audience", audience(v or "channel", channel))),
+                ("questions", lambda v: setattr(spec, "questions", parse_question_lines(v))),
+                ("close", lambda v: setattr(spec, "close_after", parse_duration(v) if v else None)),
+                ("every", lambda v: setattr(spec, "recurrence", parse_every(v, self._services.clock().date())
+                                            if v else None)),
+                ("tz", lambda v: setattr(spec, "timezone", zone_name(v) if v else spec.timezone))):
+            try:
+                apply(values.get(field, ""))
+            except UsageError as error:
+                errors[field] = str(error)
+        if not spec.title:
+            errors["title"] = "Give the pulse a title."
+        if not errors:
+            try:
+                finish(spec)
+            except UsageError as error:
+                errors["questions"] = str(error)
+        if errors:
+            return errors
+        synthetic = CommandEvent(platform=event.platform, event_id=event.event_id, actor=event.actor,
+                                 channel_id=channel, command="pulse", text="")
+        if not await self._may_launch(synthetic, responder):
+            return {"title": "Only managers and admins can launch pulses."}
+        await self._launch(synthetic, spec, responder)
+        return None
+
+    # -- reading and closing ---------------------------------------------------------------------
+    async def list(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
+        async with self._services.db.session() as session:
+            rows = list(await session.exec(
+                select(Pulse).where(Pulse.platform == event.platform, Pulse.channel_id == self._channel(event),
+                                    Pulse.status == "active").order_by(col(Pulse.id).desc()).limit(20)))
+        if not rows:
+            await responder.private(Card(fallback="No open pulses here.", blocks=(
+                Text("No open pulses in this channel."), Context(("/pulse launches one.",)))))
+            return
+        lines = [f"#{p.id} “{p.title}” — {describe(p.recurrence, p.timezone, bool((p.recurrence or {}).get('local')))}"
+                 f"{' · anonymous' if p.anonymous else ''}" for p in rows]
+        await responder.private(Card(fallback="\n".join(lines), blocks=(Heading("Open pulses here"),
+                                                                         Text("\n".join(lines)))))
+
+    async def results(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
+        pulse, run = await self._find(event, words)
+        await self._may_read(event.actor, pulse)
+        async with self._services.db.session() as session:
+            questions = await self._pulses.questions(session, pulse.id or 0)
+            results = await self._pulses.results(session, pulse, run, questions)
+        await responder.private(results_card(results, final=run.status == "closed"))
+
+    async def close(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
+        pulse, run = await self._find(event, words, mine=True)
+        async with self._services.db.session() as session:
+            if pulse.author_id != event.actor.user_id and not await has_any_role(session, event.actor):
+                raise UsageError("only the pulse's author or an admin can close it")
+        if run.status == "closed" and pulse.status == "active":
+            async with self._services.db.session() as session:
+                pulse.status = "ended"
+                session.add(pulse)
+                await session.commit()
+            await responder.private(Card(fallback="Stopped.", blocks=(
+                Text(f"Pulse #{pulse.id} won't run again."),)))
+            return
+        await self._pulses.close(run.id or 0)
+        if pulse.recurrence is not None:
+            async with self._services.db.session() as session:
+                stored = await session.get(Pulse, pulse.id)
+                if stored is not None:
+                    stored.status = "ended"
+                    session.add(stored)
+                    await session.commit()
+        text = f"🔒 Pulse #{pulse.id} “{pulse.title}” is closed; the results are on their way to you."
+        await responder.private(Card(fallback=text, blocks=(Text(text),)))
+
+    async def export(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
+        pulse, run = await self._find(event, words)
+        await self._may_read(event.actor, pulse)
+        text = await self.csv(pulse, run)
+        shown = text if len(text) <= EXPORT_INLINE_LIMIT else text[:EXPORT_INLINE_LIMIT].rsplit("\n", 1)[0]
+        note = "" if shown == text else f" (first rows; `earshot pulse-export {pulse.id}` writes all of it)"
+        await responder.private(Card(fallback=f"CSV of pulse #{pulse.id}", blocks=(
+            Heading(f"CSV: {pulse.title}{note}"), Text(shown))))
+
+    async def csv(self, pulse: Pulse, run: PulseRun) -> str:
+        """One row per answer; anonymous pulses carry no names, only the day answered; shuffled order."""
+        async with self._services.db.session() as session:
+            questions = {q.id: q for q in await self._pulses.questions(session, pulse.id or 0)}
+            results = await self._pulses.results(session, pulse, run, list(questions.values()))
+            rows = [] if results.hidden else list(await session.exec(
+                select(Response).where(Response.run_id == run.id).order_by(col(Response.id))))
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["question", "answer", "comment", "answered_on"] + ([] if pulse.anonymous else ["person"]))
+        for row in rows:
+            question = questions.get(row.question_id)
+            if question is None:
+                continue
+            comment = row.comment if not (pulse.anonymous and results.questions[0].comments_hidden) else ""
+            writer.writerow([question.prompt, label_of(question.kind, question.options, row.value), comment or "",
+                             row.answered_on.isoformat()] + ([] if pulse.anonymous else [row.respondent_id]))
+        if results.hidden:
+            writer.writerow([f"hidden: fewer than {results.minimum} answers", "", "", ""])
+        return out.getvalue()
+
+    # -- helpers ---------------------------------------------------------------------------------
+    async def _may_launch(self, event: CommandEvent, responder: Responder) -> bool:
+        async with self._services.db.session() as session:
+            allowed = await has_any_role(session, event.actor, "manager")
+        if not allowed:
+            await responder.private(Card(fallback="Only managers and admins can launch pulses.", blocks=(
+                Text("🙏 Only managers and admins can launch pulses, so people aren't polled from all sides."),
+                Context(("Ask your manager, or an admin can grant you the manager role (earshot roles grant).",)))))
+        return allowed
+
+    async def _may_read(self, person: Person, pulse: Pulse) -> None:
+        if pulse.author_id == person.user_id and pulse.platform == person.platform:
+            return
+        async with self._services.db.session() as session:
+            if not await has_any_role(session, person, "hr"):
+                raise UsageError("results are for the pulse's author, HR and admins (always within the anonymity "
+                                 "minimum)")
+
+    async def _find(self, event: CommandEvent, words: list[str], mine: bool = False) -> tuple[Pulse, PulseRun]:
+        async with self._services.db.session() as session:
+            if words:
+                if not words[0].lstrip("#").isdigit():
+                    raise UsageError(f"“{words[0]}” is not a pulse number; see /pulse list")
+                pulse = await session.get(Pulse, int(words[0].lstrip("#")))
+            else:
+                query = select(Pulse).where(Pulse.platform == event.platform, Pulse.channel_id == self._channel(event))
+                if mine:
+                    query = query.where(Pulse.author_id == event.actor.user_id, Pulse.status == "active")
+                pulse = (await session.exec(query.order_by(col(Pulse.id).desc()))).first()
+            if pulse is None or pulse.platform != event.platform:
+                raise UsageError("no such pulse here" + (" (you have no open pulse in this channel)" if mine else ""))
+            run = (await session.exec(select(PulseRun).where(PulseRun.pulse_id == pulse.id)
+                                      .order_by(col(PulseRun.scheduled_for).desc()))).first()
+        if run is None:
+            raise UsageError(f"pulse #{pulse.id} hasn't run yet: {describe(pulse.recurrence, pulse.timezone, False)}")
+        return pulse, run
+
+    @staticmethod
+    def _channel(event: CommandEvent) -> str:
+        if not event.channel_id:
+            raise UsageError("run this in a channel")
+        return event.channel_id

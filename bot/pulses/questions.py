@@ -1,0 +1,50 @@
+"""Question kinds and their answer options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KINDS = ("single", "multi", "scale", "enps", "yesno", "text")
+KIND_WORDS = {  # what people type → kind
+    "single": "single", "choice": "single", "choices": "single", "multi": "multi", "multiple": "multi",
+    "scale": "scale", "rating": "scale", "enps": "enps", "nps": "enps", "yesno": "yesno", "yn": "yesno",
+    "text": "text", "open": "text", "free": "text",
+}
+SCALE_LABELS = {"1": "1 😞", "2": "2 🙁", "3": "3 😐", "4": "4 🙂", "5": "5 😀"}
+MAX_QUESTIONS = 10
+MAX_OPTIONS = 10
+
+
+@dataclass(frozen=True)
+class QuestionSpec:
+    kind: str
+    prompt: str
+    options: tuple[str, ...] = field(default=())
+    allow_comment: bool = False
+
+
+def answer_options(kind: str, options: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+    """(label, value) pairs a person can pick; empty for free text."""
+    match kind:
+        case "scale":
+            return [(label, value) for value, label in SCALE_LABELS.items()]
+        case "enps":
+            return [(str(n), str(n)) for n in range(11)]
+        case "yesno":
+            return [("👍 Yes", "yes"), ("👎 No", "no")]
+        case "single" | "multi":
+            return [(option, str(index)) for index, option in enumerate(options)]
+        case _:
+            return []
+
+
+def valid_answer(kind: str, options: list[str] | tuple[str, ...], value: str) -> bool:
+    if kind == "text":
+        return bool(value.strip())
+    allowed = {v for _, v in answer_options(kind, options)}
+    return all(part in allowed for part in value.split(",")) if kind == "multi" else value in allowed
+
+
+def label_of(kind: str, options: list[str] | tuple[str, ...], value: str) -> str:
+    labels = dict((v, label) for label, v in answer_options(kind, options))
+    return labels.get(value, value)

@@ -1,0 +1,101 @@
+"""Tallies of a run, computed in SQL, with the anonymity minimums applied before anything is shown."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import Settings
+from bot.pulses.questions import answer_options
+from storage.tables import Participation, Pulse, PulseRun, Question, Response
+
+
+@dataclass
+class QuestionResult:
+    question: Question
+    counts: dict[str, int] = field(default_factory=dict)
+    answered: int = 0
+    comments: list[str] = field(default_factory=list)
+    comments_hidden: bool = False
+
+    @property
+    def mean(self) -> float | None:
+        if self.question.kind != "scale" or not self.answered:
+            return None
+        return sum(int(v) * n for v, n in self.counts.items()) / self.answered
+
+    @property
+    def enps(self) -> float | None:
+        """% promoters (9–10) − % detractors (0–6)."""
+        if self.question.kind != "enps" or not self.answered:
+            return None
+        promoters = sum(n for v, n in self.counts.items() if int(v) >= 9)
+        detractors = sum(n for v, n in self.counts.items() if int(v) <= 6)
+        return round(100 * (promoters - detractors) / self.answered, 1)
+
+
+@dataclass
+class RunResults:
+    pulse: Pulse
+    run: PulseRun
+    respondents: int
+    audience: int | None
+    questions: list[QuestionResult]
+    minimum: int
+    hidden: bool
+
+    @property
+    def participation(self) -> float | None:
+        return self.respondents / self.audience if self.audience else None
+
+
+async def run_results(session: AsyncSession, settings: Settings, pulse: Pulse, run: PulseRun,
+                      questions: list[Question], audience: int | None = None) -> RunResults:
+    """Counts per question and value; below `anon_min` respondents an anonymous run shows nothing but the
+    count, and its comments need `comment_min`."""
+    respondents = (await session.exec(
+        select(func.count()).select_from(
+            select(Participation.platform, Participation.user_id).where(Participation.run_id == run.id)
+            .distinct().subquery()))).one()
+    hidden = pulse.anonymous and respondents < settings.anon_min
+    results = {q.id: QuestionResult(q) for q in questions}
+    if not hidden:
+        rows = await session.exec(
+            select(Response.question_id, Response.value, func.count()).where(Response.run_id == run.id)
+            .group_by(col(Response.question_id), col(Response.value)))
+        for question_id, value, count in rows:
+            result = results.get(question_id)
+            if result is None:
+                continue
+            result.answered += count
+            for part in value.split(",") if result.question.kind == "multi" else [value]:
+                result.counts[part] = result.counts.get(part, 0) + count
+        comments_hidden = pulse.anonymous and respondents < settings.comment_min
+        for result in results.values():
+            result.comments_hidden = comments_hidden
+        if not comments_hidden:
+            texts = await session.exec(select(Response.question_id, Response.comment).where(
+                Response.run_id == run.id, col(Response.comment).is_not(None)))
+            for question_id, comment in texts:
+                if question_id in results and comment:
+                    results[question_id].comments.append(comment)
+            for result in results.values():
+                random.shuffle(result.comments)  # order must not hint at who wrote what
+    return RunResults(pulse, run, respondents, audience, [results[q.id] for q in questions],
+                      settings.anon_min, hidden)
+
+
+def bars(result: QuestionResult, width: int = 10) -> list[str]:
+    """Text bars, one per option: `4 🙂  ██████░░░░ 60% (6)`."""
+    options = answer_options(result.question.kind, result.question.options)
+    total = result.answered or 1
+    lines = []
+    for label, value in options:
+        count = result.counts.get(value, 0)
+        filled = round(width * count / total)
+        lines.append(f"{label}  {'█' * filled}{'░' * (width - filled)} {round(100 * count / total)}% ({count})")
+    return lines

@@ -1,0 +1,273 @@
+"""A pulse's life: launched, each run opened once and fanned out, answered, reminded, closed with results."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.cards import Card, Context, Text
+from bot.charts import save_chart
+from bot.core import Services
+from bot.events import Person, Target
+from bot.pulses.cards import question_card, results_card
+from bot.pulses.charts import bar_chart, trend_chart
+from bot.pulses.results import RunResults, run_results
+from bot.pulses.schedule import EARLIEST_ZONE, wall_clock
+from bot.pulses.spec import PulseSpec
+from storage.tables import Participation, Pulse, PulseRun, Question
+from storage.tables import Person as PersonRow
+from storage.upsert import insert_ignore
+
+log = logging.getLogger(__name__)
+
+
+class Pulses:
+    def __init__(self, services: Services, on_change: Callable[[], None] = lambda: None) -> None:
+        self._services = services
+        self._on_change = on_change
+        self._refreshing: dict[int, asyncio.Task[None]] = {}
+
+    # -- launching ---------------------------------------------------------------------------------
+    async def launch(self, spec: PulseSpec, author: Person, channel_id: str) -> tuple[Pulse, PulseRun | None]:
+        recurrence = dict(spec.recurrence, local=spec.local_time) if spec.recurrence else None
+        async with self._services.db.session() as session:
+            pulse = Pulse(platform=author.platform, channel_id=channel_id, author_id=author.user_id,
+                          title=spec.title, anonymous=spec.anonymous, results_live=spec.results_live,
+                          audience={**spec.audience, "share": spec.share_results}, recurrence=recurrence,
+                          timezone=spec.timezone, close_after_minutes=spec.close_after,
+                          remind_after_minutes=spec.remind_after)
+            session.add(pulse)
+            await session.flush()
+            for position, question in enumerate(spec.questions):
+                session.add(Question(pulse_id=pulse.id, position=position, kind=question.kind,
+                                     prompt=question.prompt, options=list(question.options),
+                                     allow_comment=question.allow_comment))
+            await session.commit()
+        run = None
+        if recurrence is None:
+            run = await self.open_run(pulse.id or 0, self._services.clock().replace(microsecond=0))
+        else:
+            self._on_change()
+        return pulse, run
+
+    # -- opening a run -----------------------------------------------------------------------------
+    async def open_run(self, pulse_id: int, slot: datetime) -> PulseRun | None:
+        """Claim the run for (pulse, slot) and fan it out; None if it was claimed already (a double fire)."""
+        async with self._services.db.session() as session:
+            pulse = await session.get(Pulse, pulse_id)
+            if pulse is None or pulse.status != "active":
+                return None
+            questions = await self.questions(session, pulse_id)
+        recipients = await self._recipients(pulse)
+        closes_at = slot + timedelta(minutes=pulse.close_after_minutes) if pulse.close_after_minutes else None
+        if closes_at is not None and (pulse.recurrence or {}).get("local"):
+            closes_at += timedelta(hours=26)  # the last time zone reaches the local time a day later
+        async with self._services.db.write() as session:
+            claimed = await insert_ignore(session, PulseRun, {
+                "pulse_id": pulse_id, "scheduled_for": slot, "status": "open", "opened_at": self._services.clock(),
+                "closes_at": closes_at, "audience_size": None if recipients is None else len(recipients)})
+            if not claimed:
+                return None
+            run = (await session.exec(select(PulseRun).where(PulseRun.pulse_id == pulse_id,
+                                                             PulseRun.scheduled_for == slot))).one()
+            await self._fan_out(session, pulse, run, questions, recipients)
+            await session.commit()
+        self._services.metrics.scheduler_runs.labels("pulse-run", "opened").inc()
+        return run
+
+    async def _recipients(self, pulse: Pulse) -> list[Person] | None:
+        """Who gets a DM (None: the pulse is posted in a channel, whose members are counted)."""
+        kind = pulse.audience.get("kind")
+        if kind == "people":
+            return [Person(pulse.platform, user) for user in pulse.audience["users"]]
+        adapter = self._services.adapters.get(pulse.platform)
+        if adapter is None:
+            return None if kind == "channel" else []
+        members = await adapter.list_members(pulse.audience["channel_id"])
+        return members if kind == "dm" else None
+
+    async def _fan_out(self, session: AsyncSession, pulse: Pulse, run: PulseRun, questions: list[Question],
+                       recipients: list[Person] | None) -> None:
+        settings = self._services.settings
+        card = question_card(pulse, run, questions, None, settings.anon_min, settings.comment_min)
+        author = f"{pulse.platform}:{pulse.author_id}"
+        subject = ("pulse_run", run.id or 0)
+        if recipients is None:
+            await self._services.outbox.send(session, Target.channel(pulse.platform, pulse.audience["channel_id"]),
+                                              card, dedupe_key=f"pulse:{run.id}:channel", subject=subject,
+                                              created_by=author)
+        else:
+            local = bool((pulse.recurrence or {}).get("local"))
+            zones = await self._zones(session, pulse.platform, [p.user_id for p in recipients]) if local else {}
+            for person in recipients:
+                not_before = None
+                if local:  # the run fired at this local time in the earliest zone; each DM waits for its own
+                    day = run.scheduled_for.astimezone(ZoneInfo(EARLIEST_ZONE)).date()
+                    zone = ZoneInfo(person.timezone or zones.get(person.user_id) or pulse.timezone)
+                    not_before = wall_clock(day, pulse.recurrence["at"], zone)  # type: ignore[index]
+                await self._services.outbox.send(session, Target.user(pulse.platform, person.user_id), card,
+                                                  dedupe_key=f"pulse:{run.id}:{person.user_id}", subject=subject,
+                                                  created_by=author, not_before=not_before)
+        if pulse.results_live:
+            results = await self.results(session, pulse, run, questions)
+            await self._services.outbox.send(session, Target.user(pulse.platform, pulse.author_id),
+                                              results_card(results, final=False),
+                                              dedupe_key=f"pulse-results:{run.id}", subject=("pulse_results",
+                                                                                              run.id or 0))
+
+    async def _zones(self, session: AsyncSession, platform: str, users: list[str]) -> dict[str, str]:
+        rows = await session.exec(select(PersonRow.user_id, PersonRow.timezone).where(
+            PersonRow.platform == platform, col(PersonRow.user_id).in_(users)))
+        return {user: zone for user, zone in rows if zone}
+
+    # -- reading -----------------------------------------------------------------------------------
+    @staticmethod
+    async def questions(session: AsyncSession, pulse_id: int) -> list[Question]:
+        rows = await session.exec(select(Question).where(Question.pulse_id == pulse_id)
+                                  .order_by(col(Question.position)))
+        return list(rows)
+
+    async def results(self, session: AsyncSession, pulse: Pulse, run: PulseRun,
+                      questions: list[Question]) -> RunResults:
+        return await run_results(session, self._services.settings, pulse, run, questions, run.audience_size)
+
+    async def refresh(self, session: AsyncSession, pulse: Pulse, run: PulseRun, questions: list[Question]) -> None:
+        """Queue edits of the shared question card and the author's live results (coalesced by the outbox)."""
+        settings = self._services.settings
+        results = await self.results(session, pulse, run, questions)
+        shown = results if pulse.results_live or run.status == "closed" else None
+        outbox = self._services.outbox
+        channel_card = await outbox.by_key(session, f"pulse:{run.id}:channel")
+        if channel_card is not None:
+            await outbox.update(session, channel_card, question_card(pulse, run, questions, shown, settings.anon_min,
+                                                                     settings.comment_min))
+        live = await outbox.by_key(session, f"pulse-results:{run.id}")
+        if live is not None and run.status == "open":
+            await outbox.update(session, live, results_card(results, final=False))
+
+    def refresh_soon(self, run_id: int) -> None:
+        """Votes only mark their run; one refresh per run per coalescing interval follows, so a burst of
+        votes costs a handful of card edits, not one computation and edit per vote."""
+        if run_id in self._refreshing:
+            return
+        task = asyncio.get_running_loop().create_task(self._refresh_later(run_id))
+        self._refreshing[run_id] = task
+
+    async def _refresh_later(self, run_id: int) -> None:
+        try:
+            await asyncio.sleep(self._services.outbox.update_interval)
+            del self._refreshing[run_id]  # votes from now on schedule the next refresh
+            async with self._services.db.write() as session:
+                run = await session.get(PulseRun, run_id)
+                pulse = await session.get(Pulse, run.pulse_id) if run else None
+                if run is None or pulse is None:
+                    return
+                await self.refresh(session, pulse, run, await self.questions(session, pulse.id or 0))
+                await session.commit()
+        except Exception:  # the next vote schedules another refresh; the votes themselves are stored
+            log.exception("refreshing the cards of run %s failed", run_id)
+            self._refreshing.pop(run_id, None)
+
+    async def settle(self) -> None:
+        """Wait for pending card refreshes (shutdown, tests)."""
+        while self._refreshing:
+            await asyncio.gather(*self._refreshing.values(), return_exceptions=True)
+
+    # -- closing -----------------------------------------------------------------------------------
+    async def close(self, run_id: int) -> bool:
+        """Close a run and post its results (to the author, and to the channel if asked). False if closed."""
+        async with self._services.db.write() as session:
+            run = await session.get(PulseRun, run_id)
+            if run is None or run.status == "closed":
+                return False
+            pulse = await session.get(Pulse, run.pulse_id)
+            assert pulse is not None
+            run.status, run.closed_at = "closed", self._services.clock()
+            session.add(run)
+            if pulse.recurrence is None:
+                pulse.status = "ended"
+                session.add(pulse)
+            questions = await self.questions(session, pulse.id or 0)
+            results = await self.results(session, pulse, run, questions)
+            chart = None
+            png = None if results.hidden else bar_chart(results.questions)
+            if png:
+                chart = await save_chart(session, png)
+            trend, trend_url = await self._trend(session, pulse, questions)
+            card = results_card(results, final=True, chart_url=chart, trend=trend, trend_chart=trend_url)
+            await self._services.outbox.send(session, Target.user(pulse.platform, pulse.author_id), card,
+                                              dedupe_key=f"pulse-final:{run.id}:author")
+            if pulse.audience.get("share"):
+                where = pulse.audience.get("channel_id") or pulse.channel_id
+                await self._services.outbox.send(session, Target.channel(pulse.platform, where), card,
+                                                  dedupe_key=f"pulse-final:{run.id}:channel")
+            await self.refresh(session, pulse, run, questions)
+            await session.commit()
+        self._services.metrics.scheduler_runs.labels("pulse-run", "closed").inc()
+        return True
+
+    async def _trend(self, session: AsyncSession, pulse: Pulse,
+                     questions: list[Question]) -> tuple[list[tuple[datetime, float | None]], str | None]:
+        """Average score (scale) or eNPS of the first scored question across closed runs, minimum applied."""
+        scored = next((q for q in questions if q.kind in ("scale", "enps")), None)
+        if pulse.recurrence is None or scored is None:
+            return [], None
+        runs = list(await session.exec(select(PulseRun).where(PulseRun.pulse_id == pulse.id,
+                                                              PulseRun.status == "closed")
+                                       .order_by(col(PulseRun.scheduled_for))))
+        points: list[tuple[datetime, float | None]] = []
+        for past in runs[-12:]:
+            result = await self.results(session, pulse, past, [scored])
+            value = None if result.hidden else (result.questions[0].mean if scored.kind == "scale"
+                                                else result.questions[0].enps)
+            points.append((past.scheduled_for, value))
+        png = trend_chart(points, scored.prompt)
+        return points, (await save_chart(session, png) if png else None)
+
+    # -- timed work --------------------------------------------------------------------------------
+    async def due(self) -> None:
+        """Close runs past their deadline and remind those who have not answered (once per run)."""
+        now = self._services.clock()
+        async with self._services.db.session() as session:
+            closing = list(await session.exec(select(PulseRun.id).where(
+                PulseRun.status == "open", col(PulseRun.closes_at).is_not(None), col(PulseRun.closes_at) <= now)))
+            reminding = list(await session.exec(
+                select(PulseRun, Pulse).join(Pulse, col(Pulse.id) == PulseRun.pulse_id).where(
+                    PulseRun.status == "open", col(PulseRun.reminded_at).is_(None),
+                    col(Pulse.remind_after_minutes).is_not(None))))
+        for run_id in closing:
+            await self.close(run_id or 0)
+        for run, pulse in reminding:
+            if run.opened_at + timedelta(minutes=pulse.remind_after_minutes or 0) <= now:
+                await self.remind(run, pulse)
+
+    async def remind(self, run: PulseRun, pulse: Pulse) -> int:
+        """DM everyone in the audience who has not answered yet. Returns how many were reminded."""
+        recipients = await self._recipients(pulse)
+        if recipients is None:  # a channel pulse: remind the channel's members
+            adapter = self._services.adapters.get(pulse.platform)
+            recipients = await adapter.list_members(pulse.audience["channel_id"]) if adapter else []
+        async with self._services.db.write() as session:
+            claimed = await session.exec(update(PulseRun).where(  # type: ignore[call-overload]
+                col(PulseRun.id) == run.id, col(PulseRun.reminded_at).is_(None)).values(
+                reminded_at=self._services.clock()))
+            if not claimed.rowcount:
+                return 0
+            answered = set(await session.exec(select(Participation.user_id).where(
+                Participation.run_id == run.id, Participation.platform == pulse.platform)))
+            waiting = [p for p in recipients if p.user_id not in answered and p.user_id != pulse.author_id]
+            card = Card(fallback=f"Reminder: {pulse.title}", blocks=(
+                Text(f"⏰ A quick reminder: “{pulse.title}” is waiting for your answer."),
+                Context(("It takes a few seconds. " + ("It's anonymous." if pulse.anonymous else ""),))))
+            for person in waiting:
+                await self._services.outbox.send(session, Target.user(pulse.platform, person.user_id), card,
+                                                  dedupe_key=f"remind:{run.id}:{person.user_id}")
+            await session.commit()
+        return len(waiting)

@@ -1,0 +1,120 @@
+"""`earshot digest` in every format, the HTML page and the sandbox's charts in the real browser."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from adapters.cli import main
+from bot.cards import Card, Image, Text
+from bot.charts import save_chart
+from bot.digests import plots
+from bot.digests.html_page import digest_html
+from bot.digests.model import Digest
+from bot.events import Target
+from storage.engine import Database
+from tests.digests.seed import SETTINGS, seed
+from tests.support.server import running_app
+from tests.test_browser import ARGS, CHROMIUM, HAVE_CHROMIUM, REQUIRED
+
+
+@pytest.fixture
+def seeded_url(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    async def fill() -> None:
+        db = Database(db_url)
+        await seed(db)
+        await db.dispose()
+
+    asyncio.run(fill())
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    for name, value in SETTINGS.items():
+        monkeypatch.setenv(name, str(value))
+    return db_url
+
+
+def test_cli_writes_each_format(seeded_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for kind in ("md", "html", "csv", "png"):
+        assert main(["digest", "--week", "2026-W47", "--format", kind, "--output", str(tmp_path / f"d.{kind}")]) == 0
+    markdown = (tmp_path / "d.md").read_text(encoding="utf-8")
+    assert markdown.startswith("# Weekly digest 2026-W47") and "| customers | NPS | +17 |" in markdown
+    html = (tmp_path / "d.html").read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and html.count('src="data:image/png;base64,') == 3
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "d.csv").read_text(encoding="utf-8"))))
+    volume = next(r for r in rows if r["scope"] == "test:C-pay" and r["metric"] == "feedback items")
+    assert (volume["value"], volume["previous"], volume["change"], volume["status"]) == ("8", "6", "2", "shown")
+    assert (tmp_path / "d.png").read_bytes().startswith(b"\x89PNG")
+
+    capsys.readouterr()
+    assert main(["digest", "--week", "2026-W47", "--format", "csv", "--team", "C-app"]) == 0
+    scopes = {r["scope"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert scopes == {"overall", "test:C-app"}
+    assert main(["digest", "--week", "2026-W99"]) == 2
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[object]:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    if not HAVE_CHROMIUM:
+        if REQUIRED:
+            pytest.fail(f"chromium not found at {CHROMIUM}")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    async with playwright_api.async_playwright() as p:
+        instance = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield instance
+        await instance.close()
+
+
+async def images_loaded(page: object, selector: str) -> list[int]:
+    return await page.eval_on_selector_all(  # type: ignore[attr-defined]
+        selector, "imgs => Promise.all(imgs.map(i => i.decode().then(() => i.naturalWidth, () => 0)))")
+
+
+async def test_the_html_digest_opens_in_the_browser_with_its_charts(browser, digest: Digest,  # type: ignore[no-untyped-def]
+                                                                    tmp_path: Path) -> None:
+    path = tmp_path / "digest.html"
+    path.write_text(digest_html(digest, plots.charts(digest)), encoding="utf-8")
+    page = await browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(path.as_uri())
+    assert await page.title() == "Weekly digest 2026-W47"
+    widths = await images_loaded(page, ".charts img")
+    assert len(widths) == 3 and all(w > 0 for w in widths)
+    assert "ชำระเงินไม่ได้" in await page.inner_text("body")
+    assert errors == []
+    await page.close()
+
+
+async def test_the_sandbox_shows_chart_images(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async with running_app(f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}") as server:
+        page = await browser.new_page()
+        await page.goto(f"{server.url}/sandbox?as=ana&channel=C-cx")
+        await page.wait_for_selector("#status:text('live')", timeout=10_000)
+        db = server.runtime.db
+        async with db.session() as session:
+            url = await save_chart(session, _tiny_png())
+            card = Card(fallback="chart", blocks=(Text("Chart from the core"), Image(url, "a chart")))
+            await server.runtime.outbox.send(session, Target.channel("sandbox", "C-cx"), card, dedupe_key="chart-1")
+            await session.commit()
+        message = page.locator("#messages [data-testid=message]", has_text="Chart from the core")
+        await message.wait_for(timeout=10_000)
+        src = await message.locator("img").get_attribute("src")
+        assert src is not None and src.endswith(f"/sandbox/charts/{url.removeprefix('chart:')}.png")
+        widths = await images_loaded(page, "#messages img")
+        assert widths and all(w > 0 for w in widths)
+        await page.close()
+
+
+def _tiny_png() -> bytes:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(2, 1))
+    figure.subplots().bar([1, 2], [3, 4])
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

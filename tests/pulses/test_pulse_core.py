@@ -1,0 +1,221 @@
+"""Pulses through the core with a recording adapter: launching, answering, anonymity, closing, reminders."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.cards import Card
+from bot.events import ActionEvent, CommandEvent, MessageRef, Person
+from storage.engine import Database
+from storage.tables import Participation, Pulse, PulseRun, Response
+from tests.support.core import CoreHarness, make_harness
+from tests.support.recording import RecordingResponder
+
+MEMBERS = [f"u{n}" for n in range(8)]
+
+
+@pytest.fixture
+async def harness(db: Database) -> CoreHarness:
+    h = make_harness(db, EARSHOT_ANON_MIN="3", EARSHOT_COMMENT_MIN="5")
+    h.adapter.members["C1"] = MEMBERS
+    await h.grant("boss", "manager")
+    await h.grant("hr", "hr")
+    return h
+
+
+async def command(h: CoreHarness, text: str, user: str = "boss") -> RecordingResponder:
+    responder = RecordingResponder()
+    await h.core.handle(CommandEvent(platform="test", event_id=uuid.uuid4().hex, actor=Person("test", user),
+                                     channel_id="C1", command="pulse", text=text), responder)
+    return responder
+
+
+def buttons(card: Card) -> list[tuple[str, str, str]]:
+    return [(b.action_id, b.label, b.value) for block in card.blocks if block.type == "buttons"
+            for b in block.buttons]  # type: ignore[union-attr]
+
+
+async def vote(h: CoreHarness, user: str, action: str, value: str | tuple[str, ...]) -> RecordingResponder:
+    responder = RecordingResponder()
+    await h.core.handle(ActionEvent(platform="test", event_id=uuid.uuid4().hex, actor=Person("test", user),
+                                    channel_id="C1", action_id=action, value=value,
+                                    message=MessageRef("test", "C1", "m1")), responder)
+    return responder
+
+
+def channel_card(h: CoreHarness) -> Card:
+    """The latest edit of the question card in the channel (not the author's live results DM)."""
+    return [card for ref, card in h.adapter.updates if ref.channel_id == "C1"][-1]
+
+
+async def launched_card(h: CoreHarness) -> Card:
+    await h.deliver()
+    return next(s.card for s in h.adapter.sent if s.card.fallback.startswith("Pulse:"))
+
+
+async def test_one_line_pulse_in_the_channel_with_live_results(harness: CoreHarness) -> None:
+    reply = await command(harness, '"Week 47: how was it?" scale:1-5')
+    assert "“Week 47: how was it?” goes to this channel, now" in reply.last_text
+    card = await launched_card(harness)
+    actions = buttons(card)
+    assert [label for _, label, _ in actions] == ["1 😞", "2 🙁", "3 😐", "4 🙂", "5 😀"]
+    action = actions[0][0]
+    for user, value in (("u1", "4"), ("u2", "5"), ("u3", "4")):
+        assert "Recorded" in (await vote(harness, user, action, value)).last_text
+    assert "Recorded: 2 🙁" in (await vote(harness, "u1", action, "2")).last_text  # named: may change
+    await harness.deliver()
+    latest = channel_card(harness)
+    assert "average 3.67 / 5" in str(latest.blocks) and "3 answered" in str(latest.blocks)
+    results = await command(harness, "results")
+    assert "3 answered" in str(results.private_cards[-1].blocks)
+
+
+@pytest.mark.parametrize("spec, value, summary", [
+    ('"Lunch?" choices:"Pizza, Sushi, Salad"', "1", "Sushi"),
+    ('"Which days?" multi:"Mon, Tue, Wed"', ("0", "2"), "Mon"),
+    ('"Recommend us?" enps', "10", "eNPS +100"),
+    ('"Enough time?" yesno', "yes", "👍 Yes"),
+])
+async def test_question_kinds(harness: CoreHarness, spec: str, value: str | tuple[str, ...], summary: str) -> None:
+    await command(harness, spec)
+    card = await launched_card(harness)
+    action = next(b.action_id if b.type == "choices" else b.buttons[0].action_id  # type: ignore[union-attr]
+                  for b in card.blocks if b.type in ("buttons", "choices"))
+    assert "Recorded" in (await vote(harness, "u1", action, value)).last_text
+    await harness.deliver()
+    assert summary in str(channel_card(harness).blocks)
+
+
+async def test_free_text_goes_through_a_form(harness: CoreHarness) -> None:
+    from bot.events import FormSubmitted
+
+    await command(harness, '"Anything else?" text')
+    card = await launched_card(harness)
+    ((action, _, _),) = buttons(card)
+    opened = await vote(harness, "u1", action, "text")
+    (form,) = opened.forms
+    responder = RecordingResponder()
+    empty = FormSubmitted(platform="test", event_id="f0", actor=Person("test", "u1"), channel_id=None,
+                          form_id=form.form_id, values={"comment": "  "})
+    assert await harness.core.handle(empty, responder) == {"comment": "Write a few words, or cancel."}
+    words = FormSubmitted(platform="test", event_id="f1", actor=Person("test", "u1"), channel_id=None,
+                          form_id=form.form_id, values={"comment": "Более гибкий график, пожалуйста 🙏"})
+    assert await harness.core.handle(words, responder) is None
+    await harness.deliver()
+    assert "Более гибкий график" in str(channel_card(harness).blocks)
+
+
+async def test_anonymous_answers_are_final_unlinked_and_hidden_below_the_minimum(harness: CoreHarness,
+                                                                                  db_url: str) -> None:
+    await command(harness, '"Honestly, how is it?" scale anonymous')
+    card = await launched_card(harness)
+    action = buttons(card)[0][0]
+    assert "Anonymous" in str(card.blocks)
+    assert "anonymous answer is in" in (await vote(harness, "u1", action, "2")).last_text
+    assert "Anonymous answers are final" in (await vote(harness, "u1", action, "5")).last_text
+    await vote(harness, "u2", action, "4")
+    await harness.deliver()
+    hidden = channel_card(harness)
+    assert "results show from 3 answers" in str(hidden.blocks) and "average" not in str(hidden.blocks)
+    await vote(harness, "u3", action, "4")
+    await harness.deliver()
+    assert "average 3.33 / 5" in str(channel_card(harness).blocks)
+    async with harness.db.session() as session:
+        responses = list(await session.exec(select(Response)))
+        who = list(await session.exec(select(Participation)))
+    assert all(r.respondent_id is None for r in responses) and len(responses) == 3
+    assert {p.user_id for p in who} == {"u1", "u2", "u3"}
+    assert all(len(r.id) == 32 and not r.id.isdigit() for r in responses)
+    if db_url.startswith("sqlite"):  # a dump of the database links no answer to a person
+        dump = "\n".join(sqlite3.connect(db_url.split("///", 1)[1]).iterdump())
+        for line in dump.splitlines():
+            if line.startswith('INSERT INTO "response"'):
+                assert not any(user in line for user in ("u1", "u2", "u3"))
+        participation = [ln for ln in dump.splitlines() if ln.startswith('INSERT INTO "participation"')]
+        assert [ln.split("'")[3] for ln in participation] == sorted(ln.split("'")[3] for ln in participation)
+
+
+async def test_dm_audience_reminders_and_close(harness: CoreHarness) -> None:
+    await command(harness, '"Quick one?" yesno to:dm remind:1h close:1d share')
+    await harness.deliver()
+    dms = [s for s in harness.adapter.sent if s.target.user_id and s.card.fallback.startswith("Pulse:")]
+    assert sorted(s.target.user_id for s in dms) == sorted(MEMBERS)
+    action = buttons(dms[0].card)[0][0]
+    await vote(harness, "u1", action, "yes")
+    async with harness.db.session() as session:
+        run = (await session.exec(select(PulseRun))).one()
+        run.opened_at -= timedelta(hours=2)
+        session.add(run)
+        await session.commit()
+    await harness.features.pulses.pulses.due()
+    await harness.features.pulses.pulses.due()  # reminders go once
+    await harness.deliver()
+    reminded = sorted(s.target.user_id for s in harness.adapter.sent if s.card.fallback.startswith("Reminder"))
+    assert reminded == sorted(set(MEMBERS) - {"u1"})
+    async with harness.db.session() as session:
+        run = (await session.exec(select(PulseRun))).one()
+        run.closes_at = run.opened_at
+        session.add(run)
+        await session.commit()
+    await harness.features.pulses.pulses.due()
+    await harness.deliver()
+    finals = [s for s in harness.adapter.sent if s.card.fallback.startswith("Results:")]
+    assert {s.target.user_id or s.target.channel_id for s in finals} == {"boss", "C1"}
+    assert "1 answered of 8 (12%)" in str(finals[0].card.blocks)
+    assert "closed" in (await vote(harness, "u2", action, "no")).last_text
+
+
+async def test_permissions(harness: CoreHarness) -> None:
+    refused = await command(harness, '"Hi?" yesno', user="u1")
+    assert "Only managers and admins can launch pulses" in refused.last_text
+    await command(harness, '"Hi?" yesno')
+    assert "results are for the pulse's author, HR and admins" in (await command(harness, "results", "u1")).last_text
+    assert "answered" in str((await command(harness, "results", "hr")).private_cards[-1].blocks)
+    assert "only the pulse's author or an admin" in (await command(harness, "close 1", "hr")).last_text
+    assert "is closed" in (await command(harness, "close")).last_text
+    async with harness.db.session() as session:
+        assert (await session.exec(select(Pulse))).one().status == "ended"
+
+
+@pytest.mark.parametrize("text, message", [
+    ('"Q?" scael:1-5', "Did you mean scale?"),
+    ('"Q?" close:2x', "is not a duration"),
+    ('"Q?" every:someday', "I can't read every:someday"),
+    ('"Q?" choices:"only one"', "needs 2 to 10 options"),
+    ("scale", "put the question in quotes first"),
+    ('"Q?" to:nowhere', "say to:here, to:dm"),
+    ('"Q?" local', "local (each person's own time) needs DMs"),
+    ("template nope", "no template “nope”"),
+    ('"Q?" tz:Mars/Base', "unknown timezone"),
+])
+async def test_bad_one_line_syntax_is_explained(harness: CoreHarness, text: str, message: str) -> None:
+    assert message in (await command(harness, text)).last_text
+
+
+async def test_templates_and_the_creation_form(harness: CoreHarness) -> None:
+    from bot.events import FormSubmitted
+
+    await command(harness, "template customers to:dm")
+    await harness.deliver()
+    card = next(s.card for s in harness.adapter.sent if s.card.fallback == "Pulse: Hearing customers")
+    assert "Do you hear from customers enough?" in str(card.blocks)
+    opened = await command(harness, "")
+    (form,) = opened.forms
+    bad = FormSubmitted(platform="test", event_id="n1", actor=Person("test", "boss"), channel_id=None,
+                        form_id=form.form_id, metadata=form.metadata,
+                        values={"title": "", "questions": "single: Pick | only", "close": "soon"})
+    errors = await harness.core.handle(bad, RecordingResponder())
+    assert errors is not None and set(errors) == {"title", "questions", "close"}
+    good = FormSubmitted(platform="test", event_id="n2", actor=Person("test", "boss"), channel_id=None,
+                         form_id=form.form_id, metadata=form.metadata,
+                         values={"title": "Friday", "questions": "scale: Energy?\nyesno: Blocked?\ntext: Wins?",
+                                 "audience": "channel", "anonymous": "no", "results": "live", "close": "2d"})
+    assert await harness.core.handle(good, RecordingResponder()) is None
+    await harness.deliver()
+    friday = next(s.card for s in harness.adapter.sent if s.card.fallback == "Pulse: Friday")
+    assert "3. Wins?" in str(friday.blocks)
