@@ -1,4 +1,4 @@
-"""The `earshot` command line: serve, demo, import, digest, db upgrade, roles."""
+"""The `earshot` command line: serve, demo, import, digest, pulse-export, teams-package, db upgrade, roles."""
 
 from __future__ import annotations
 
@@ -82,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument("--team", action="append", default=[], metavar="CHANNEL",
                         help="only this team (a channel id, or platform:channel); repeat for several")
     digest.set_defaults(run=_digest)
+
+    export = commands.add_parser("pulse-export", help="write a pulse's answers as CSV (no names if anonymous)")
+    export.add_argument("pulse", type=int, help="the pulse number (/pulse list shows it)")
+    export.add_argument("--run", type=int, dest="run_id", help="a run of a recurring pulse (default: the latest)")
+    export.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    export.set_defaults(run=_pulse_export)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -257,6 +263,41 @@ async def _digest_async(settings: Settings, week: object, kind: str, teams: list
         case "png":
             return plots.overview_chart(digest)
     return digest_markdown(digest)
+
+
+def _pulse_export(settings: Settings, args: argparse.Namespace) -> int:
+    text = asyncio.run(_pulse_export_async(settings, args.pulse, args.run_id))
+    if text is None:
+        print(f"earshot: pulse #{args.pulse} has no such run", file=sys.stderr)
+        return 2
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+async def _pulse_export_async(settings: Settings, pulse_id: int, run_id: int | None) -> str | None:
+    from sqlmodel import col, select
+
+    from adapters.runtime import Runtime
+    from storage.tables import Pulse, PulseRun
+
+    await asyncio.to_thread(upgrade, settings.database_url)
+    runtime = Runtime(settings, role="web")
+    try:
+        async with runtime.db.session() as session:
+            pulse = await session.get(Pulse, pulse_id)
+            query = select(PulseRun).where(PulseRun.pulse_id == pulse_id)
+            if run_id is not None:
+                query = query.where(PulseRun.id == run_id)
+            run = (await session.exec(query.order_by(col(PulseRun.scheduled_for).desc()))).first()
+        if pulse is None or run is None:
+            return None
+        return await runtime.features.pulses.commands.csv(pulse, run)
+    finally:
+        await runtime.db.dispose()
 
 
 def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:

@@ -40,7 +40,7 @@ class Command:
         return register
 
     def help_card(self) -> Card:
-        lines = [f"/{self.name} {s.usage}".rstrip() + f" — {s.summary}" for s in self.subcommands.values()]
+        lines = [f"/{self.name} {s.name} {s.usage}".rstrip() + f" — {s.summary}" for s in self.subcommands.values()]
         lines.append(f"/{self.name} help — this help")
         body = "\n".join(lines)
         return Card(fallback=f"/{self.name}: {self.summary}\n{body}",

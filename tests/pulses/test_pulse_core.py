@@ -219,3 +219,28 @@ async def test_templates_and_the_creation_form(harness: CoreHarness) -> None:
     await harness.deliver()
     friday = next(s.card for s in harness.adapter.sent if s.card.fallback == "Pulse: Friday")
     assert "3. Wins?" in str(friday.blocks)
+
+
+async def test_export_is_csv_without_names_for_anonymous_pulses(harness: CoreHarness, db_url: str,
+                                                                tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    await command(harness, '"Fair pay?" yesno anonymous')
+    card = await launched_card(harness)
+    action = buttons(card)[0][0]
+    for user in ("u1", "u2", "u3"):
+        await vote(harness, user, action, "yes")
+    reply = await command(harness, "export")
+    csv_text = str(reply.private_cards[-1].blocks)
+    assert "question,answer,comment,answered_on" in csv_text and "person" not in csv_text
+    assert "u1" not in csv_text and csv_text.count("Fair pay?,👍 Yes") == 3
+    out = tmp_path / "pulse.csv"
+    result = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "adapters.cli", "pulse-export", "1",
+                                                      "-o", str(out)], capture_output=True, text=True,
+                                     env={**os.environ, "DATABASE_URL": db_url, "EARSHOT_ANON_MIN": "3"}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "question,answer,comment,answered_on" and len(lines) == 4
