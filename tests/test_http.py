@@ -96,3 +96,18 @@ async def test_reactions_and_thread_replies_reach_the_page(server: Running) -> N
         by_id = {m["id"]: m for m in messages}
         assert by_id[parent["id"]]["reactions"] == {"🎉": ["ben"]}
         assert messages[-1]["thread_id"] == parent["id"] and messages[-1]["card"]["fallback"] == "สวัสดีครับ"
+
+
+async def test_charts_in_private_replies_are_served_to_the_page(server: Running) -> None:
+    from bot.cards import Card, Image
+    from bot.charts import save_chart
+
+    assert server.runtime.workspace is not None
+    async with server.runtime.db.session() as db_session:
+        url = await save_chart(db_session, b"\x89PNG\r\n\x1a\n fake")
+        await db_session.commit()
+    posted = await server.runtime.workspace.post_ephemeral("C-cx", "ana", Card("chart", (Image(url, "a chart"),)))
+    served = posted["card"]["blocks"][0]["url"]
+    assert served.startswith("/sandbox/charts/")
+    async with aiohttp.ClientSession() as session, session.get(f"{server.url}{served}") as response:
+        assert response.status == 200 and (await response.read()).startswith(b"\x89PNG")

@@ -139,7 +139,7 @@ class Workspace:
         self._ephemeral_count += 1
         data = {"id": f"e{self._ephemeral_count}", "channel_id": channel_id, "thread_id": None,
                 "author": {"id": BOT_ID, "name": BOT_NAME, "bot": True}, "created_at": utcnow().isoformat(),
-                "edited": False, "ephemeral_to": user_id, "card": card.to_json(), "reactions": {}}
+                "edited": False, "ephemeral_to": user_id, "card": _served_charts(card.to_json()), "reactions": {}}
         self._ephemeral[user_id].append(data)
         await self.push([user_id], {"type": "message", "message": data})
         return data

@@ -34,7 +34,8 @@ def question_card(pulse: Pulse, run: PulseRun, questions: list[Question], result
     blocks: list[Block] = [Heading(f"📊 {pulse.title}")]
     for number, question in enumerate(questions, start=1):
         prefix = f"{number}. " if len(questions) > 1 else ""
-        blocks.append(Text(f"{prefix}{question.prompt}"))
+        if prefix or question.prompt != pulse.title:  # a one-line pulse's question is its title already
+            blocks.append(Text(f"{prefix}{question.prompt}"))
         if mine and question.id in mine:
             answer = label_of(question.kind, question.options, mine[question.id])
             blocks.append(Context((f"✅ You answered: {answer}",)))
