@@ -7,7 +7,10 @@ import contextlib
 import logging
 from typing import Literal
 
+from aiohttp import web
+
 from adapters.platform import Platform, PlatformContext
+from adapters.probes import serve_probes
 from adapters.sandbox.platform import SandboxPlatform
 from adapters.sandbox.workspace import Workspace
 from bot.adapter import Adapter
@@ -21,6 +24,7 @@ from bot.pacing import Pacer
 from bot.roles import bootstrap_admins
 from bot.scheduler import every, make_scheduler
 from storage.engine import Database
+from storage.leadership import Leadership
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -46,10 +50,13 @@ class Runtime:
         self.adapters: dict[str, Adapter] = {p.name: p.adapter for p in self.platforms}
         self.core.services.adapters.update(self.adapters)
         self.worker = DeliveryWorker(self.db, self.adapters, Pacer({n: a.pacing for n, a in self.adapters.items()}),
-                                     self.metrics, on_failed=self.core.report_failure)
+                                     self.metrics, on_failed=self.core.report_failure,
+                                     lease_seconds=settings.delivery_lease_seconds)
         self.scheduler = make_scheduler(settings.zone)
+        self.leadership = Leadership(settings.database_url, on_elected=self._lead, on_deposed=self._follow)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._probes: web.AppRunner | None = None
 
     @property
     def workspace(self) -> Workspace | None:
@@ -77,12 +84,28 @@ class Runtime:
             await pulses.schedule.reconcile()
             every(self.scheduler, PULSE_TICK_SECONDS, "pulse-deadlines", pulses.pulses.due, self.metrics)
             every(self.scheduler, RECONCILE_SECONDS, "pulse-schedules", pulses.schedule.reconcile, self.metrics)
-            self.scheduler.start()
+            self.scheduler.start(paused=True)  # every worker delivers; only the leader's scheduler fires
+            await self.leadership.start()
+        if self.role == "worker" and self.settings.metrics_port is not None:
+            self._probes = await serve_probes(self, self.settings.host, self.settings.metrics_port)
         log.info("earshot started: role=%s platforms=%s database=%s", self.role,
                  ",".join(self.adapters) or "none", self.db.engine.url.render_as_string(hide_password=True))
 
+    async def _lead(self) -> None:
+        """Elected: refresh the recurring pulses a standby may have missed, then let the jobs fire."""
+        await self.features.pulses.schedule.reconcile()
+        self.scheduler.resume()
+        self.metrics.scheduler_leader.set(1)
+
+    def _follow(self) -> None:
+        self.scheduler.pause()
+        self.metrics.scheduler_leader.set(0)
+
     async def stop(self) -> None:
         self._stop.set()
+        await self.leadership.stop()
+        if self._probes is not None:
+            await self._probes.cleanup()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         for platform in self.platforms:

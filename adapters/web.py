@@ -2,24 +2,61 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from time import perf_counter
 
 from aiohttp import web
-from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from adapters.ingest import IngestRoute
+from adapters.probes import health, scrape
 from adapters.runtime import Runtime
 from adapters.sandbox.routes import bad_payloads
 
 log = logging.getLogger(__name__)
 
 RUNTIME = web.AppKey("runtime", Runtime)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+STORAGE_DOWN = (DBAPIError, PoolTimeout, ConnectionError)
+"""What SQLAlchemy and asyncpg raise while the database is away (refused, reset, restarting, pool exhausted)."""
+STORAGE_RETRY_AFTER = "5"
+ACK_PREFIXES = (("/slack/", "slack"), ("/api/messages", "teams"), ("/sandbox/", "sandbox"),
+                ("/api/feedback", "ingest"))
+"""Inbound request paths whose handling time is the acknowledgement latency of that platform."""
+
+
+@web.middleware
+async def storage_unavailable(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The database is restarting or unreachable: a short 503 with Retry-After, not a 500 and a stack trace.
+    Nothing was committed, so the caller's retry is safe."""
+    try:
+        return await handler(request)
+    except STORAGE_DOWN as error:
+        log.warning("%s %s: the database is unavailable: %s", request.method, request.path,
+                    str(error).splitlines()[0] if str(error) else type(error).__name__)
+        return web.json_response({"error": "storage is unavailable for a moment; nothing was accepted, please "
+                                  "retry"}, status=503, headers={"Retry-After": STORAGE_RETRY_AFTER})
+
+
+@web.middleware
+async def acknowledgement_time(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Observe how long inbound POSTs (platform events, ingest) take to answer, per platform."""
+    platform = next((name for prefix, name in ACK_PREFIXES if request.path.startswith(prefix)), None)
+    if platform is None or request.method != "POST":
+        return await handler(request)
+    started = perf_counter()
+    try:
+        return await handler(request)
+    finally:
+        request.app[RUNTIME].metrics.ack_seconds.labels(platform).observe(perf_counter() - started)
 
 
 def build_app(runtime: Runtime) -> web.Application:
-    app = web.Application(middlewares=[bad_payloads], client_max_size=runtime.settings.ingest_max_bytes + 1024)
+    app = web.Application(middlewares=[acknowledgement_time, storage_unavailable, bad_payloads],
+                          client_max_size=runtime.settings.ingest_max_bytes + 1024)
     app[RUNTIME] = runtime
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
@@ -40,20 +77,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    try:
-        async with asyncio.timeout(2), runtime.db.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except Exception as error:  # the database is away: say so, briefly, without a stack trace
-        log.warning("health check: database unavailable: %s", error)
-        return web.json_response({"status": "unavailable", "database": "down"}, status=503)
-    return web.json_response({"status": "ok", "database": "ok", "platforms": sorted(runtime.adapters)})
+    return await health(request.app[RUNTIME])
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return await scrape(request.app[RUNTIME])
 
 
 async def to_sandbox(_request: web.Request) -> web.Response:
     raise web.HTTPFound("/sandbox")
-
-
-async def metrics(request: web.Request) -> web.Response:
-    body = request.app[RUNTIME].metrics.render()
-    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

@@ -4,8 +4,9 @@
 
 Each app runs in its own process on loopback; this process is the load generator (open loop: request i is due
 at start + i/rate, and its latency counts from when it was due, so a stalled server cannot hide its queue).
-Earshot runs the real app (SQLite, the delivery worker on) with a vote handler that does what a pulse vote does
-to storage: the core's once-only event key, then a coalesced update of the poll card through the outbox. The
+Earshot runs the real app (SQLite, the delivery worker on) with a real pulse ("Ship it on Friday?", yes/no,
+named): each vote goes through the core's once-only event key, the ballot box (group commit) and the
+coalesced refresh of the card through the outbox, and the voter gets a private confirmation. The
 bare app is a bolt AsyncApp on the same path, same signing secret and the same `process_before_response=True`
 that Earshot uses, with one listener: `await ack()`. A fake Web API on loopback answers auth.test and the
 chat.update calls. Phases alternate (Earshot, bare, Earshot, bare) so drift hits both. The last line printed is
@@ -45,40 +46,24 @@ def _quiet() -> None:
 
 
 async def _serve_earshot(port: int, api_url: str, database: str) -> None:
+    from datetime import date
+
     from adapters.runtime import Runtime
     from adapters.web import build_app
-    from bot.cards import Card, Context, text_card
     from bot.config import load_settings
-    from bot.events import ActionEvent, Target
-    from bot.outbox import Outbox
-    from storage.tables import Delivery
+    from bot.events import Person
+    from bot.pulses.spec import parse_one_line
 
     runtime = Runtime(load_settings(DATABASE_URL=database, SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET,
                                     SLACK_API_URL=api_url, EARSHOT_SANDBOX=False))
-    core = runtime.core
-    votes: dict[str, str] = {}
 
-    async def vote(event: ActionEvent, _responder: object) -> None:
-        assert event.message is not None
-        votes[event.actor.user_id] = str(event.value)
-        async with core.services.db.session() as session:
-            parent = await Outbox.find_by_message(session, "slack", event.message.channel_id,
-                                                  event.message.message_id)
-            if parent is not None:
-                await core.services.outbox.update(session, parent, Card("poll", (Context((f"{len(votes)} votes",)),)))
-            await session.commit()
-
-    core.handlers.actions["benchvote"] = vote
-
-    async def posted_poll(_app: web.Application) -> None:
-        async with core.services.db.session() as session:
-            session.add(Delivery(dedupe_key="bench-poll", platform="slack", kind="send", status="sent",
-                                 target=Target.channel("slack", CHANNEL).to_json(), pace_key=f"slack:{CHANNEL}",
-                                 card=text_card("poll").to_json(), message_channel=CHANNEL, message_id=CARD_TS))
-            await session.commit()
+    async def launch_pulse(_app: web.Application) -> None:
+        """The real pulse feature: run 1, question 1, posted to CHANNEL (the fake API answers with CARD_TS)."""
+        spec = parse_one_line(['"Ship it on Friday?"', "yesno"], CHANNEL, "UTC", date.today())
+        await runtime.features.pulses.pulses.launch(spec, Person("slack", "U0BENCHBOSS"), CHANNEL)
 
     app = build_app(runtime)
-    app.on_startup.append(posted_poll)
+    app.on_startup.append(launch_pulse)
     await _run(app, port)
 
 
@@ -118,6 +103,8 @@ async def _fake_api(port: int) -> web.AppRunner:
     async def answer(request: web.Request) -> web.Response:
         if request.match_info["method"] == "auth.test":
             return web.json_response({"ok": True, "user_id": "UBENCHBOT", "bot_id": "BBENCH", "team_id": "T0BENCH"})
+        if request.match_info["method"] == "conversations.open":  # the author's live results arrive by DM
+            return web.json_response({"ok": True, "channel": {"id": "D0BENCHBOSS"}})
         return web.json_response({"ok": True, "channel": CHANNEL, "ts": CARD_TS})
 
     app = web.Application()
@@ -136,15 +123,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _vote(n: int) -> tuple[bytes, dict[str, str]]:
+def _vote(n: int, response_url: str) -> tuple[bytes, dict[str, str]]:
     from slack_sdk.signature import SignatureVerifier
 
     payload = {
         "type": "block_actions", "user": {"id": f"U{n % 500:08d}", "team_id": "T0BENCH"}, "api_app_id": "A0BENCH",
         "team": {"id": "T0BENCH", "domain": "bench"}, "trigger_id": f"{n}.{time.time_ns()}.bench",
         "container": {"type": "message", "message_ts": CARD_TS, "channel_id": CHANNEL, "is_ephemeral": False},
-        "channel": {"id": CHANNEL, "name": "bench"}, "response_url": "http://127.0.0.1:9/unused",
-        "actions": [{"type": "button", "action_id": "benchvote:1#0", "block_id": "b1", "value": "yes" if n % 3
+        "channel": {"id": CHANNEL, "name": "bench"}, "response_url": response_url,
+        "actions": [{"type": "button", "action_id": "pulse:vote:1:1#0", "block_id": "b1", "value": "yes" if n % 3
                      else "no", "text": {"type": "plain_text", "text": "Yes"}, "action_ts": f"{time.time():.6f}"}],
     }
     body = urlencode({"payload": json.dumps(payload)})
@@ -154,9 +141,10 @@ def _vote(n: int) -> tuple[bytes, dict[str, str]]:
                                                                                              body=body)}
 
 
-async def _load(session: aiohttp.ClientSession, url: str, rate: float, seconds: float) -> tuple[list[float], int]:
+async def _load(session: aiohttp.ClientSession, url: str, rate: float, seconds: float,
+                response_url: str) -> tuple[list[float], int]:
     """Open-loop load: returns latencies in ms (from each request's due time) and the count of non-200s."""
-    requests = [_vote(n) for n in range(int(rate * seconds))]  # signed up front: the load costs nothing to make
+    requests = [_vote(n, response_url) for n in range(int(rate * seconds))]  # signed up front: costs nothing later
     latencies: list[float] = []
     errors = 0
     start = time.perf_counter() + 0.05
@@ -230,14 +218,15 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         async with aiohttp.ClientSession(connector=connector) as session:
             earshot = f"http://127.0.0.1:{ports['earshot']}"
             for kind, port in ports.items():  # warm up: first auth.test, imports, connection pool
-                warm, _ = await _load(session, f"http://127.0.0.1:{port}{PATH}", args.rate, args.warmup)
+                warm, _ = await _load(session, f"http://127.0.0.1:{port}{PATH}", args.rate, args.warmup,
+                                      f"{api_url}response")
                 if kind == "earshot":
                     sent += len(warm)
                     await _drained(session, earshot, sent)
             for phase in range(args.rounds):
                 for kind, port in ports.items():
                     latencies, failed = await _load(session, f"http://127.0.0.1:{port}{PATH}", args.rate,
-                                                    args.seconds)
+                                                    args.seconds, f"{api_url}response")
                     results[kind] += latencies
                     errors[kind] += failed
                     line = (f"round {phase + 1} {kind:8s} n={len(latencies)} p50={_percentile(latencies, 0.5):.2f}ms "

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     comment_min: int = Field(10, alias="EARSHOT_COMMENT_MIN")
     admins_raw: str = Field("", alias="EARSHOT_ADMINS")
     log_format: str = Field("text", alias="EARSHOT_LOG_FORMAT", pattern="^(text|json)$")
+    metrics_port: int | None = Field(None, alias="EARSHOT_METRICS_PORT", ge=1, le=65535)
+    delivery_lease_seconds: float = Field(60.0, alias="EARSHOT_DELIVERY_LEASE_SECONDS", ge=1, le=3600)
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "ingest_token", mode="before")
     @classmethod

@@ -9,13 +9,14 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 
 from bot.adapter import Adapter, DeliveryError
 from bot.cards import Card
 from bot.events import MessageRef, Target
 from bot.metrics import Metrics
+from bot.outbox import measure_outbox
 from bot.pacing import Pacer
 from storage.columns import utcnow
 from storage.engine import Database
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 LEASE_SECONDS = 60.0
+"""How long a claim is this worker's alone. A claim is only sent while at least half of it remains (far more
+than a platform call's timeout), so a live worker never races the worker that takes over an expired claim."""
+RECORD_RETRY_SECONDS = 0.5
 PARENT_WAIT_SECONDS = 1.0
 HOLD_SECONDS = 2.0
 """A conversation paused longer than this (a 429's Retry-After) gives its claims back instead of waiting."""
@@ -40,7 +44,8 @@ def backoff_seconds(attempt: int, rng: random.Random) -> float:
 class DeliveryWorker:
     def __init__(self, db: Database, adapters: Mapping[str, Adapter], pacer: Pacer, metrics: Metrics, *,
                  clock: Callable[[], datetime] = utcnow, on_failed: FailureHook | None = None,
-                 batch_size: int = 100, concurrency: int = 16, rng: random.Random | None = None) -> None:
+                 batch_size: int = 100, concurrency: int = 16, rng: random.Random | None = None,
+                 lease_seconds: float = LEASE_SECONDS) -> None:
         self._db = db
         self._adapters = adapters
         self._pacer = pacer
@@ -50,6 +55,7 @@ class DeliveryWorker:
         self._batch_size = batch_size
         self._slots = asyncio.Semaphore(concurrency)
         self._rng = rng or random.Random()
+        self._lease = timedelta(seconds=lease_seconds)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -96,7 +102,7 @@ class DeliveryWorker:
                 return []
             await session.exec(  # type: ignore[call-overload]
                 update(Delivery).where(col(Delivery.id).in_(ids), due).values(
-                    status="sending", lease_until=now + timedelta(seconds=LEASE_SECONDS),
+                    status="sending", lease_until=now + self._lease,
                     attempts=Delivery.attempts + 1)
             )
             await session.commit()
@@ -111,7 +117,9 @@ class DeliveryWorker:
                 if wait > HOLD_SECONDS:
                     await self._release(group[index:], wait)
                     return
-                await self._deliver(delivery)
+                if not await self._deliver(delivery):
+                    await self._release(group[index:], 0.0)
+                    return
 
     async def _release(self, deliveries: list[Delivery], wait: float) -> None:
         """Hand claims back untouched (the attempt does not count) to be tried once the pause is over."""
@@ -120,30 +128,40 @@ class DeliveryWorker:
             await self._set(delivery, status="pending", lease_until=None, attempts=delivery.attempts - 1,
                             next_attempt_at=retry_at)
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    def _lease_ok(self, delivery: Delivery) -> bool:
+        """Half the lease still ahead: time enough to send and record before anyone may take the claim over."""
+        return delivery.lease_until is None or self._clock() + self._lease / 2 <= delivery.lease_until
+
+    async def _deliver(self, delivery: Delivery) -> bool:
+        """Send one claimed delivery and record the outcome. False: the lease ran short, nothing was sent."""
         adapter = self._adapters.get(delivery.platform)
         if adapter is None:
             await self._fail(delivery, f"platform {delivery.platform} is not configured")
-            return
+            return True
         card = Card.from_json(delivery.card)
         try:
             if delivery.kind == "update":
                 ref = await self._parent_ref(delivery)
                 if ref is None:
-                    return
+                    return True
                 await self._pacer.acquire(delivery.platform, delivery.pace_key)
+                if not self._lease_ok(delivery):
+                    return False
                 await adapter.update(ref, card)
             else:
                 await self._pacer.acquire(delivery.platform, delivery.pace_key)
+                if not self._lease_ok(delivery):
+                    return False
                 ref = await adapter.send(Target.from_json(delivery.target or {}), card)
         except DeliveryError as error:
             await self._after_error(delivery, error)
-            return
+            return True
         except Exception as error:  # an adapter bug or a dropped connection: retry, but say what happened
             log.exception("delivery %s raised", delivery.id)
             await self._after_error(delivery, DeliveryError(f"{type(error).__name__}: {error}", retryable=True))
-            return
+            return True
         await self._finish(delivery, ref)
+        return True
 
     async def _parent_ref(self, delivery: Delivery) -> MessageRef | None:
         async with self._db.session() as session:
@@ -161,9 +179,20 @@ class DeliveryWorker:
         # A sent edit's content is not kept: successive snapshots of live tallies, each with its time, could
         # be differenced against who answered when.
         cleared = {"card": {"fallback": "", "blocks": []}} if delivery.kind == "update" else {}
-        await self._set(delivery, status="sent", sent_at=self._clock(), lease_until=None, last_error=None,
-                        message_channel=ref.channel_id, message_id=ref.message_id, **cleared)
+        values = dict(status="sent", sent_at=self._clock(), lease_until=None, last_error=None,
+                      message_channel=ref.channel_id, message_id=ref.message_id, **cleared)
         self._metrics.deliveries.labels(delivery.platform, delivery.kind, "sent").inc()
+        # The platform has the message: keep trying to record that (the database may be restarting) for as
+        # long as the claim is ours, since a claim that expires unrecorded is sent again by another worker.
+        while True:
+            try:
+                await self._set(delivery, **values)
+                return
+            except Exception:
+                if delivery.lease_until is None or self._clock() >= delivery.lease_until:
+                    raise
+                log.warning("delivery %s was sent but could not be recorded yet; retrying", delivery.id)
+                await asyncio.sleep(RECORD_RETRY_SECONDS)
 
     async def _after_error(self, delivery: Delivery, error: DeliveryError) -> None:
         if not error.retryable:
@@ -197,10 +226,4 @@ class DeliveryWorker:
 
     async def _record_depth(self) -> None:
         async with self._db.session() as session:
-            depth, oldest = (await session.exec(
-                select(func.count(), func.min(Delivery.created_at)).where(
-                    col(Delivery.status).in_(("pending", "sending")))
-            )).one()
-        self._metrics.outbox_depth.set(depth)
-        age = (self._clock() - oldest).total_seconds() if oldest is not None else 0.0
-        self._metrics.outbox_oldest_seconds.set(max(0.0, age))
+            await measure_outbox(session, self._metrics, self._clock())

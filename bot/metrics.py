@@ -23,6 +23,8 @@ class Metrics:
                                      buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3))
         self.scheduler_runs = Counter("earshot_scheduler_runs_total", "Scheduled jobs fired", ["job", "outcome"],
                                       registry=self.registry)
+        self.scheduler_leader = Gauge("earshot_scheduler_leader", "1 while this process runs the scheduler",
+                                      registry=self.registry)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -14,11 +14,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.cards import Card
 from bot.events import Target
+from bot.metrics import Metrics
 from storage.columns import utcnow
 from storage.tables import Delivery
 from storage.upsert import insert_ignore, insert_many_ignore
 
 UPDATE_COALESCE_SECONDS = 3.0
+
+
+async def measure_outbox(session: AsyncSession, metrics: Metrics, now: datetime) -> None:
+    """Set the outbox gauges: deliveries pending or in flight, and the age of the oldest of them."""
+    depth, oldest = (await session.exec(
+        select(func.count(), func.min(Delivery.created_at)).where(col(Delivery.status).in_(("pending", "sending")))
+    )).one()
+    metrics.outbox_depth.set(depth)
+    metrics.outbox_oldest_seconds.set(max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ def make_scheduler(zone: ZoneInfo) -> AsyncIOScheduler:
 def every(scheduler: AsyncIOScheduler, seconds: float, name: str, job: Callable[[], Awaitable[object]],
           metrics: Metrics) -> None:
     """Run `job` periodically, counting outcomes; a failure is logged and retried next time."""
+    for outcome in ("ok", "error"):  # every job's series exist from the start, at zero, for alerts and rates
+        metrics.scheduler_runs.labels(name, outcome)
 
     async def run() -> None:
         try:

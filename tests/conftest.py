@@ -70,6 +70,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 
 
 @pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, migrated PostgreSQL database, for tests that only make sense there (several processes)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_create_database(postgres_server, name, template="earshot_template"))
+    return f"{postgres_server}/{name}"
+
+
+@pytest.fixture
 async def db(db_url: str) -> AsyncIterator[Database]:
     database = Database(db_url)
     yield database

@@ -4,7 +4,6 @@ every call shares, and the adapter the outbox delivers through."""
 from __future__ import annotations
 
 import logging
-from time import perf_counter
 
 import aiohttp
 from aiohttp import web
@@ -17,7 +16,6 @@ from adapters.platform import PlatformContext
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.listeners import SlackListeners
 from adapters.slack.translate import PLATFORM
-from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +46,6 @@ class SlackPlatform:
         self.app = bolt_app(self.client, settings.slack_signing_secret)
         self.listeners = SlackListeners(context.core, self.adapter)
         self.listeners.register(self.app)
-        self._metrics: Metrics = context.metrics
         self._app_token = settings.slack_app_token
         self._socket: AsyncSocketModeHandler | None = None
 
@@ -62,10 +59,7 @@ class SlackPlatform:
 
     async def events(self, request: web.Request) -> web.Response:
         """Events API, interactivity and slash commands, all on one URL."""
-        started = perf_counter()
-        response = await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
-        self._metrics.ack_seconds.labels(PLATFORM).observe(perf_counter() - started)
-        return response
+        return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
 
     async def start(self) -> None:
         self.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEB_API_TIMEOUT_SECONDS))

@@ -11,7 +11,6 @@ from sqlmodel import select
 from bot.cards import Card
 from bot.charts import save_chart
 from bot.core import Earshot
-from bot.digests import plots
 from bot.digests.build import Privacy, build_digest
 from bot.digests.card import digest_card
 from bot.digests.command import digest_command
@@ -42,7 +41,7 @@ class Digests:
 
     async def card(self, digest: Digest, title: str = "Weekly digest") -> Card:
         """The card with its charts stored (committed, so any adapter can load them)."""
-        charts = await asyncio.to_thread(plots.charts, digest)
+        charts = await asyncio.to_thread(draw_charts, digest)
         async with self._services.db.session() as session:
             urls = [(alt, await save_chart(session, png)) for alt, png in charts]
             await session.commit()
@@ -65,7 +64,7 @@ class Digests:
             key = (week.label, week.zone.key)
             if key not in built:
                 digest = await self.build(week)
-                built[key] = (digest, await asyncio.to_thread(plots.charts, digest))
+                built[key] = (digest, await asyncio.to_thread(draw_charts, digest))
             digest, charts = built[key]
             if await self._claim_and_send(subscription, digest, charts):
                 sent += 1
@@ -86,3 +85,10 @@ class Digests:
             await session.commit()
         log.info("digest %s queued for %s:%s", week, subscription.platform, subscription.channel_id)
         return True
+
+
+def draw_charts(digest: Digest) -> list[tuple[str, bytes]]:
+    """matplotlib loads on the first chart, not at start-up: it is a third of an idle process's memory."""
+    from bot.digests import plots
+
+    return plots.charts(digest)

@@ -35,7 +35,7 @@ class PulseSchedule:
         async with self._services.db.session() as session:
             pulses = list(await session.exec(select(Pulse).where(
                 Pulse.status == "active", col(Pulse.recurrence).is_not(None))))
-        wanted = {f"{PREFIX}{p.id}": p for p in pulses}
+        wanted = {f"{PREFIX}{p.id}": p for p in pulses if p.recurrence}  # (rows from before none_as_null)
         for job_id in [j for j in self._signatures if j not in wanted]:
             self._scheduler.remove_job(job_id)
             del self._signatures[job_id]

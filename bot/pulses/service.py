@@ -17,7 +17,6 @@ from bot.charts import save_chart
 from bot.core import Services
 from bot.events import Person, Target
 from bot.pulses.cards import question_card, results_card
-from bot.pulses.charts import bar_chart, trend_chart
 from bot.pulses.results import RunResults, run_results
 from bot.pulses.schedule import EARLIEST_ZONE, wall_clock
 from bot.pulses.spec import PulseSpec
@@ -197,6 +196,8 @@ class Pulses:
             questions = await self.questions(session, pulse.id or 0)
             results = await self.results(session, pulse, run, questions)
             chart = None
+            from bot.pulses.charts import bar_chart  # matplotlib loads on the first chart, not at start-up
+
             png = None if results.hidden else bar_chart(results.questions)
             if png:
                 chart = await save_chart(session, png)
@@ -228,6 +229,8 @@ class Pulses:
             value = None if result.hidden else (result.questions[0].mean if scored.kind == "scale"
                                                 else result.questions[0].enps)
             points.append((past.scheduled_for, value))
+        from bot.pulses.charts import trend_chart
+
         png = trend_chart(points, scored.prompt)
         return points, (await save_chart(session, png) if png else None)
 

@@ -21,7 +21,7 @@ class Feedback(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     score: float | None = None
     score_type: str | None = Field(default=None, max_length=8)
-    customer: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    customer: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
     segment: str | None = Field(default=None, max_length=100)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     product_area: str | None = Field(default=None, max_length=100)
@@ -43,7 +43,7 @@ class Station(SQLModel, table=True):
     filters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     paused: bool = False
     cap_per_hour: int | None = None
-    quiet_hours: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    quiet_hours: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
     created_by: str = Field(max_length=160)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

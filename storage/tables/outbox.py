@@ -29,7 +29,7 @@ class Delivery(SQLModel, table=True):
     dedupe_key: str = Field(max_length=300, unique=True)
     platform: str = Field(max_length=16)
     kind: str = Field(max_length=8)  # send | update
-    target: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    target: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
     pace_key: str = Field(max_length=600)
     card: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     parent_id: int | None = Field(default=None, foreign_key="delivery.id")

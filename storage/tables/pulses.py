@@ -24,7 +24,7 @@ class Pulse(SQLModel, table=True):
     anonymous: bool = False
     results_live: bool = True
     audience: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    recurrence: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    recurrence: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
     timezone: str = Field(default="UTC", max_length=64)
     close_after_minutes: int | None = None
     remind_after_minutes: int | None = None

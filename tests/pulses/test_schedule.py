@@ -82,6 +82,7 @@ async def launch(h: CoreHarness, text: str) -> RecordingResponder:
 
 
 async def test_double_fire_sends_nothing_twice_and_reconcile_schedules_jobs(harness: CoreHarness) -> None:
+    await launch(harness, '"Once?" yesno')  # a one-off pulse is no job (and must not break the others)
     reply = await launch(harness, '"Weekly?" scale to:dm every:fri@16:00 tz:Europe/Berlin')
     assert "every week on Fri at 16:00 (Europe/Berlin)" in reply.last_text
     scheduler = AsyncIOScheduler(timezone=UTC)
@@ -89,16 +90,16 @@ async def test_double_fire_sends_nothing_twice_and_reconcile_schedules_jobs(harn
     schedule.attach(scheduler)
     assert await schedule.reconcile() == 1
     (job,) = scheduler.get_jobs()
-    assert job.id == "pulse:1" and str(job.trigger.timezone) == "Europe/Berlin"
+    assert job.id == "pulse:2" and str(job.trigger.timezone) == "Europe/Berlin"
     pulses = harness.features.pulses.pulses
     when = wall_clock(date(2026, 11, 27), "16:00", BERLIN)
-    assert await pulses.open_run(1, when) is not None
-    assert await pulses.open_run(1, when) is None  # a second process or a repeated hour: nothing twice
+    assert await pulses.open_run(2, when) is not None
+    assert await pulses.open_run(2, when) is None  # a second process or a repeated hour: nothing twice
     await harness.deliver()
-    assert sorted(s.target.user_id for s in harness.adapter.sent if s.card.fallback.startswith("Pulse:")) == [
-        "ana", "ben"]
+    assert sorted(s.target.user_id for s in harness.adapter.sent
+                  if s.card.fallback == "Pulse: Weekly?" and s.target.user_id) == ["ana", "ben"]
     async with harness.db.session() as session:
-        pulse = (await session.exec(select(Pulse))).one()
+        pulse = (await session.exec(select(Pulse).where(Pulse.id == 2))).one()
         pulse.status = "ended"
         session.add(pulse)
         await session.commit()
@@ -114,7 +115,7 @@ async def test_per_person_local_time_defers_each_dm(harness: CoreHarness) -> Non
         await session.commit()
     await launch(harness, '"Morning?" yesno to:dm every:weekdays@09:00 local')
     fired = datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Pacific/Kiritimati"))
-    run = await harness.features.pulses.pulses.open_run(1, fired.astimezone(UTC))
+    run = await harness.features.pulses.pulses.open_run(1, fired.astimezone(UTC))  # the only pulse here
     assert run is not None
     async with harness.db.session() as session:
         due = {d.target["user_id"]: d.next_attempt_at for d in await session.exec(select(Delivery))

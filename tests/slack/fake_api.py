@@ -39,6 +39,7 @@ class Failure:
     retry_after: int | None
     body: str | None
     delay: float
+    reset: bool = False
 
 
 @dataclass
@@ -66,11 +67,11 @@ class FakeSlack:
         return f"{self.url}/response/{name}"
 
     def fail(self, method: str, *, status: int = 200, error: str | None = None, retry_after: int | None = None,
-             body: str | None = None, delay: float = 0.0, times: int = 1) -> None:
+             body: str | None = None, delay: float = 0.0, times: int = 1, reset: bool = False) -> None:
         """The next `times` calls of `method` answer this way (HTTP status, Slack error code, Retry-After,
-        a non-JSON body), after `delay` seconds."""
+        a non-JSON body), after `delay` seconds; `reset` drops the connection without an answer instead."""
         self._failures.setdefault(method, []).extend(
-            Failure(status, error, retry_after, body, delay) for _ in range(times))
+            Failure(status, error, retry_after, body, delay, reset) for _ in range(times))
 
     def add_user(self, user_id: str, name: str, tz: str, **extra: Any) -> None:
         self.users[user_id] = {"id": user_id, "name": name.lower(), "tz": tz, "deleted": False, "is_bot": False,
@@ -132,6 +133,9 @@ class FakeSlack:
             failure = queued.pop(0)
             self._record(call)
             await asyncio.sleep(failure.delay)
+            if failure.reset and request.transport is not None:
+                request.transport.abort()  # a TCP reset: the client sees the connection die mid-request
+                return web.Response(status=500)
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
             if failure.body is not None:
                 return web.Response(status=failure.status, text=failure.body, content_type="text/html",

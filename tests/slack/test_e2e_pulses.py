@@ -73,6 +73,7 @@ async def test_e2e_real_pulse_modal_submission_post_votes_update(db_url: str, fa
         ana = click("U0ANA0001", "yes", "t-ana-1")
         for payload in (ana, ana, click("U0BEN0001", "no", "t-ben-1")):  # Ana's click arrives twice
             assert await post(server, *signing.interaction(payload)) == (200, "")
-        updated = await until(fake, "chat.update", lambda c: "2 answered" in texts(c))
+        updated = await until(fake, "chat.update",  # the channel's card, not the author's live-results DM
+                              lambda c: c.args["channel"] == CHANNEL and "2 answered" in texts(c))
         assert (updated.args["channel"], updated.args["ts"]) == (CHANNEL, posted.answer["ts"])
         assert "50% (1)" in texts(updated)

@@ -33,7 +33,9 @@ def free_port() -> int:
 
 
 class TempPostgres:
-    def __init__(self) -> None:
+    def __init__(self, synchronous_commit: str = "off") -> None:
+        """`synchronous_commit=off` speeds the suite up; a crash test turns it on, as production runs."""
+        self.synchronous_commit = synchronous_commit
         self.bin = _bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="earshot-pg-"))
         self.data = self.root / "data"
@@ -53,11 +55,19 @@ class TempPostgres:
             shutil.chown(self.root, "postgres", "postgres")
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "--encoding=UTF8", "--locale=C.UTF-8")
+        self.resume()
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}"
+
+    def resume(self) -> None:
+        """Start the server (again, after `halt`) on the same port and data."""
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+                   f"-c synchronous_commit={self.synchronous_commit} -c full_page_writes=off -c max_connections=300")
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
                   "-w", "start")
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}"
+
+    def halt(self) -> None:
+        """Crash the server (immediate shutdown: no checkpoint, every session cut) but keep its data."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
         with contextlib.suppress(PostgresUnavailable):
