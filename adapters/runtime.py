@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 Role = Literal["web", "worker", "all"]
 ROLLUP_SECONDS = 60
+STOP_GRACE_SECONDS = 5.0
 PULSE_TICK_SECONDS = 20
 RECONCILE_SECONDS = 60
 
@@ -110,10 +111,14 @@ class Runtime:
             self.scheduler.shutdown(wait=False)
         for platform in self.platforms:
             await platform.stop()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Let the delivery worker finish its round rather than cancelling it inside a database call: a
+        # cancelled aiosqlite call leaves a connection that is closed later, on whatever loop runs then.
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=STOP_GRACE_SECONDS)
+            for task in late:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.db.dispose()
 
     async def run_until_stopped(self) -> None:
