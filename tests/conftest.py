@@ -82,3 +82,24 @@ async def db(db_url: str) -> AsyncIterator[Database]:
     database = Database(db_url)
     yield database
     await database.dispose()
+
+
+CHROMIUM = os.environ.get("EARSHOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+REQUIRE_BROWSER = os.environ.get("EARSHOT_TEST_BROWSER") == "required"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[object]:
+    """Debian's chromium through Playwright, headless (never a downloaded browser); required in CI."""
+    playwright_api = pytest.importorskip("playwright.async_api")
+    if not HAVE_CHROMIUM:
+        if REQUIRE_BROWSER:
+            pytest.fail(f"chromium not found at {CHROMIUM}")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    async with playwright_api.async_playwright() as p:
+        instance = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        await instance.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,25 +10,6 @@ import pytest
 from bot.cards import Button, Buttons, Card, Quote, Text
 from bot.events import Target
 from tests.support.server import Running, running_app
-
-CHROMIUM = os.environ.get("EARSHOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
-REQUIRED = os.environ.get("EARSHOT_TEST_BROWSER") == "required"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    playwright_api = pytest.importorskip("playwright.async_api")
-    if not HAVE_CHROMIUM:
-        if REQUIRED:
-            pytest.fail(f"chromium not found at {CHROMIUM}")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    async with playwright_api.async_playwright() as p:
-        instance = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield instance
-        await instance.close()
 
 
 @pytest.fixture

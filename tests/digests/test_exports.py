@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from bot.events import Target
 from storage.engine import Database
 from tests.digests.seed import SETTINGS, seed
 from tests.support.server import running_app
-from tests.test_browser import ARGS, CHROMIUM, HAVE_CHROMIUM, REQUIRED
 
 
 @pytest.fixture
@@ -54,19 +52,6 @@ def test_cli_writes_each_format(seeded_url: str, tmp_path: Path, capsys: pytest.
     scopes = {r["scope"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
     assert scopes == {"overall", "test:C-app"}
     assert main(["digest", "--week", "2026-W99"]) == 2
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    playwright_api = pytest.importorskip("playwright.async_api")
-    if not HAVE_CHROMIUM:
-        if REQUIRED:
-            pytest.fail(f"chromium not found at {CHROMIUM}")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    async with playwright_api.async_playwright() as p:
-        instance = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield instance
-        await instance.close()
 
 
 async def images_loaded(page: object, selector: str) -> list[int]:
