@@ -29,6 +29,7 @@ CHANNEL = "C-bench"
 
 def seed(database_url: str, voters: int) -> None:
     from bot.roles import grant
+    from storage.columns import utcnow
     from storage.engine import Database
     from storage.migrate import upgrade
     from storage.tables import Person, SandboxChannel, SandboxMember
@@ -42,7 +43,7 @@ def seed(database_url: str, voters: int) -> None:
         async with db.session() as session:
             await insert_many_ignore(session, Person, [
                 {"platform": "sandbox", "user_id": user, "display_name": user, "timezone": "UTC",
-                 "unreachable": False, "unreachable_reason": None, "updated_at": _now()} for user in people])
+                 "unreachable": False, "unreachable_reason": None, "updated_at": utcnow()} for user in people])
             session.add(SandboxChannel(id=CHANNEL, name="bench", kind="channel"))
             await session.flush()
             await insert_many_ignore(session, SandboxMember, [{"channel_id": CHANNEL, "user_id": u} for u in people])
@@ -51,12 +52,6 @@ def seed(database_url: str, voters: int) -> None:
         await db.dispose()
 
     asyncio.run(run())
-
-
-def _now():  # type: ignore[no-untyped-def]
-    from storage.columns import utcnow
-
-    return utcnow()
 
 
 async def launch(url: str) -> tuple[str, str]:

@@ -100,6 +100,13 @@ def unknown_word(word: str, command: Command) -> str:
     return f"/{command.name} has no “{word}”.{suggestion}"
 
 
+def channel_of(event: CommandEvent, why: str = "run this in a channel") -> str:
+    """The channel a command was typed in; direct messages and app homes have none."""
+    if not event.channel_id:
+        raise UsageError(why)
+    return event.channel_id
+
+
 def error_card(message: str, hint: str | None = None) -> Card:
     blocks = (Text(f"⚠️ {message}"), *((Context((hint,)),) if hint else ()))
     return Card(fallback=message, blocks=blocks)

@@ -16,7 +16,6 @@ from bot.adapter import Adapter, DeliveryError
 from bot.cards import Card
 from bot.events import MessageRef, Target
 from bot.metrics import Metrics
-from bot.outbox import measure_outbox
 from bot.pacing import Pacer
 from storage.columns import utcnow
 from storage.engine import Database
@@ -84,7 +83,6 @@ class DeliveryWorker:
         for delivery in claimed:
             by_target[delivery.pace_key].append(delivery)
         await asyncio.gather(*(self._drain(group) for group in by_target.values()))
-        await self._record_depth()
         return len(claimed)
 
     async def _claim(self) -> list[Delivery]:
@@ -223,7 +221,3 @@ class DeliveryWorker:
             await session.exec(update(Delivery).where(col(Delivery.id) == delivery.id)  # type: ignore[call-overload]
                                .values(**values))
             await session.commit()
-
-    async def _record_depth(self) -> None:
-        async with self._db.session() as session:
-            await measure_outbox(session, self._metrics, self._clock())

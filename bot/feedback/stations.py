@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from bot.adapter import Responder
 from bot.cards import Card, Context, Heading, Quote, Text
-from bot.commands import Command, UsageError
+from bot.commands import Command, UsageError, channel_of
 from bot.core import Services
 from bot.events import CommandEvent, Target
 from bot.feedback.card import score_cue
@@ -132,9 +132,7 @@ def station_command(services: Services, redact: Redactor, directory: StationDire
 
 
 def _channel(event: CommandEvent) -> str:
-    if not event.channel_id:
-        raise UsageError("run this in the channel you want to subscribe")
-    return event.channel_id
+    return channel_of(event, "run this in the channel you want to subscribe")
 
 
 def _limits(station: Station) -> str:

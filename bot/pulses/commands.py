@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from bot.adapter import Responder
 from bot.cards import Card, Context, Form, FormErrors, Heading, Input, Option, Text
-from bot.commands import Command, UsageError
+from bot.commands import Command, UsageError, channel_of
 from bot.core import Services
 from bot.events import CommandEvent, FormSubmitted, Person
 from bot.pulses.cards import results_card
@@ -264,6 +264,4 @@ class PulseCommands:
 
     @staticmethod
     def _channel(event: CommandEvent) -> str:
-        if not event.channel_id:
-            raise UsageError("run this in a channel")
-        return event.channel_id
+        return channel_of(event)
