@@ -114,12 +114,18 @@ class Card:
         return cls(fallback=data["fallback"], blocks=tuple(_block_from_json(b) for b in data.get("blocks", ())))
 
 
+_PARTS: dict[type, tuple[str, ...]] = {cls: tuple(cls.__dataclass_fields__) for cls in (Field, Button, Option)}
+
+
 def _plain(value: Any) -> Any:
-    """A block field as JSON: tuples of small dataclasses become lists of dicts (faster than asdict)."""
-    if isinstance(value, tuple):
+    """A block field as JSON: tuples of small dataclasses become lists of dicts (faster than asdict, and no
+    attribute probing of every string, which costs an exception each)."""
+    kind = type(value)
+    if kind is tuple:
         return [_plain(v) for v in value]
-    if hasattr(value, "__dataclass_fields__"):
-        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    names = _PARTS.get(kind)
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     return value
 
 

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.cards import Card
 from bot.events import Target
 from bot.metrics import Metrics
-from storage.columns import utcnow
+from storage.columns import Encoded, utcnow
 from storage.tables import Delivery
 from storage.upsert import insert_ignore, insert_many_ignore
 
@@ -33,10 +33,10 @@ async def measure_outbox(session: AsyncSession, metrics: Metrics, now: datetime)
 
 @dataclass(frozen=True)
 class Message:
-    """One message for `Outbox.send_many`; `card` is already in its JSON form (shared by many targets)."""
+    """One message for `Outbox.send_many`; `card` is already encoded (one encoding shared by many targets)."""
 
     target: Target
-    card: dict[str, Any]
+    card: Encoded
     dedupe_key: str
     subject: tuple[str, int] | None = None
     created_by: str | None = None
@@ -65,16 +65,22 @@ class Outbox:
     async def send_many(self, session: AsyncSession, messages: list[Message]) -> None:
         """Queue many messages in one statement (ingest fan-out); duplicates by `dedupe_key` are skipped."""
         now = self._clock()
-        rows = [self._row(m.target, m.card, m.dedupe_key, m.subject, m.created_by, now) for m in messages]
+        targets: dict[Target, Encoded] = {}
+        rows = [self._row(m.target, m.card, m.dedupe_key, m.subject, m.created_by, now,
+                          encoded_target=targets.get(m.target) or targets.setdefault(m.target,
+                                                                                      Encoded.of(m.target.to_json())))
+                for m in messages]
         await insert_many_ignore(session, Delivery, rows)
         if rows:
             self._on_enqueue()
 
-    def _row(self, target: Target, card: dict[str, Any], dedupe_key: str, subject: tuple[str, int] | None,
-             created_by: str | None, now: datetime | None = None) -> dict[str, Any]:
+    def _row(self, target: Target, card: dict[str, Any] | Encoded, dedupe_key: str, subject: tuple[str, int] | None,
+             created_by: str | None, now: datetime | None = None,
+             encoded_target: Encoded | None = None) -> dict[str, Any]:
         now = now or self._clock()
         return {
-            "dedupe_key": dedupe_key, "platform": target.platform, "kind": "send", "target": target.to_json(),
+            "dedupe_key": dedupe_key, "platform": target.platform, "kind": "send",
+            "target": encoded_target or target.to_json(),
             "pace_key": target.pace_key, "card": card, "parent_id": None,
             "subject_kind": subject[0] if subject else None, "subject_id": subject[1] if subject else None,
             "status": "pending", "attempts": 0, "next_attempt_at": now, "lease_until": None, "last_error": None,

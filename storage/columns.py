@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, TypeDecorator
 from sqlalchemy.engine import Dialect
@@ -31,3 +33,19 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
+
+
+class Encoded(str):
+    """A value already serialized to JSON text, for a JSON column: the engine's serializer passes it through.
+    One card fanned out to many deliveries is then encoded once, not once per row."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, value: Any) -> Encoded:
+        return cls(json.dumps(value))
+
+
+def encode_json(value: Any) -> str:
+    """The engines' JSON serializer (see `Encoded`)."""
+    return value if isinstance(value, Encoded) else json.dumps(value)

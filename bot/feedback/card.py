@@ -67,7 +67,8 @@ def score_cue(item: QuoteSource) -> str | None:
 
 def feedback_card(view: FeedbackView, redact: Redactor) -> Card:
     item = view.feedback
-    text, more = cut(redact(item.text), QUOTE_LIMIT)
+    redacted = redact(item.text)
+    text, more = cut(redacted, QUOTE_LIMIT)
     customer = item.customer or {}
     facts = [score_cue(item), item.source, item.segment or customer.get("segment"),
              customer.get("plan") and f"{customer['plan']} plan", item.product_area, item.language]
@@ -94,7 +95,7 @@ def feedback_card(view: FeedbackView, redact: Redactor) -> Card:
     if view.done_note is not None:
         blocks.append(Text(f"✅ Loop closed by {view.owner}: {view.done_note}"))
     cue = score_cue(item)
-    fallback = f"{cue + ' — ' if cue else ''}“{cut(redact(item.text), 140)[0]}” ({item.source})"
+    fallback = f"{cue + ' — ' if cue else ''}“{cut(redacted, 140)[0]}” ({item.source})"
     return Card(fallback=fallback, blocks=tuple(blocks))
 
 

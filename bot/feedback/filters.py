@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time
 from typing import Any
@@ -137,34 +138,45 @@ def describe(filters: dict[str, Any]) -> str:
     return " · ".join(parts) or "all feedback"
 
 
+Check = Callable[["Probe"], bool]
+
+
 class Matcher:
-    """Stored filters compiled once, then tested against many items (routing runs it per item × station)."""
+    """Stored filters compiled once into the checks they need, then tested against many items (routing runs
+    it per item × station, so a station filtering on one area costs one set lookup)."""
 
     def __init__(self, filters: dict[str, Any]) -> None:
-        self._nps = [NPS_BUCKETS[b] for b in filters.get("nps", [])]
-        self._csat = [CSAT_LEVELS[c] for c in filters.get("csat", [])]
-        self._score = tuple(filters["score"]) if filters.get("score") else None
-        self._sets = {key: {casefold(v) for v in filters.get(key, [])} for key in
-                      ("tags", "areas", "sources", "segments")}
-        self._languages = {casefold(v).split("-")[0].split("_")[0] for v in filters.get("languages", [])}
-        self._keywords = [casefold(k) for k in filters.get("keywords", [])]
+        sets = {key: frozenset(casefold(v) for v in filters.get(key, [])) for key in
+                ("tags", "areas", "sources", "segments")}
+        self.areas = sets["areas"]
+        """The product areas an item must be in (empty: any), for routing's index by area."""
+        checks: list[Check] = []
+        nps = [NPS_BUCKETS[b] for b in filters.get("nps", [])]
+        csat = [CSAT_LEVELS[c] for c in filters.get("csat", [])]
+        if nps or csat:  # nps:detractor csat:low means unhappy on either scale
+            checks.append(lambda i: (i.score_type == "nps" and _within(i.score, nps))
+                          or (i.score_type == "csat" and _within(i.score, csat)))
+        if filters.get("score"):
+            low, high = filters["score"]
+            checks.append(lambda i: i.score is not None and low <= i.score <= high)
+        if sets["tags"]:
+            checks.append(lambda i: not sets["tags"].isdisjoint(i.tags))
+        if self.areas:
+            checks.append(lambda i: i.product_area in self.areas)
+        if sets["sources"]:
+            checks.append(lambda i: i.source in sets["sources"])
+        if sets["segments"]:
+            checks.append(lambda i: i.segment in sets["segments"])
+        languages = {casefold(v).split("-")[0].split("_")[0] for v in filters.get("languages", [])}
+        if languages:
+            checks.append(lambda i: i.language in languages)
+        keywords = [casefold(k) for k in filters.get("keywords", [])]
+        if keywords:  # substring search: right for scripts written without spaces (Thai, Japanese, Chinese) too
+            checks.append(lambda i: any(k in i.folded_text for k in keywords))
+        self._checks = tuple(checks)
 
     def __call__(self, item: Probe) -> bool:
-        if (self._nps or self._csat) and not (  # nps:detractor csat:low means unhappy on either scale
-                (item.score_type == "nps" and _within(item.score, self._nps))
-                or (item.score_type == "csat" and _within(item.score, self._csat))):
-            return False
-        if self._score and not (item.score is not None and self._score[0] <= item.score <= self._score[1]):
-            return False
-        if self._sets["tags"] and not self._sets["tags"].intersection(item.tags):
-            return False
-        for key, value in (("areas", item.product_area), ("sources", item.source), ("segments", item.segment)):
-            if self._sets[key] and value not in self._sets[key]:
-                return False
-        if self._languages and item.language not in self._languages:
-            return False
-        # Substring search: right for scripts written without spaces (Thai, Japanese, Chinese) too.
-        return not self._keywords or any(k in item.folded_text for k in self._keywords)
+        return all(check(item) for check in self._checks)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core import Services
-from bot.events import Target
 from bot.feedback.card import FeedbackView, feedback_card
 from bot.feedback.directory import StationDirectory
 from bot.feedback.filters import Probe, probe
@@ -23,6 +22,7 @@ from bot.feedback.quiet import in_quiet_hours
 from bot.feedback.redact import Redactor
 from bot.outbox import Message
 from storage.batching import GroupWriter
+from storage.columns import Encoded
 from storage.tables import Feedback, StationItem
 from storage.upsert import insert_many_ignore
 
@@ -132,33 +132,28 @@ class FeedbackIngest:
                 for row in rows if (key := (row["source"], row["external_id"])) in ids]
 
     async def _route(self, session: AsyncSession, items: list[Incoming]) -> None:
-        active = await self._directory.active(session)
-        if not active or not items:
+        routing = await self._directory.routing(session)
+        if not routing.stations or not items:
             return
         now = self._services.clock()
-        compiled = [(a.station, a.matches) for a in active]
-        quiet = {s.id: in_quiet_hours(s.quiet_hours, now) for s, _ in compiled}
-        sent = await recent_sends(session, [s.id for s, _ in compiled if s.cap_per_hour], now)
+        quiet = {s.id: in_quiet_hours(s.quiet_hours, now) for s in routing.stations}
+        sent = await recent_sends(session, [s.id for s in routing.stations if s.cap_per_hour], now)
         routed: list[dict[str, Any]] = []
         messages: list[Message] = []
         for item in items:
-            probe = match_input(item)
-            card: dict[str, Any] | None = None
-            for station, matches in compiled:
-                if not matches(probe):
-                    continue
-                limited = station.cap_per_hour is not None or station.quiet_hours is not None
+            card: Encoded | None = None
+            for station in routing.matching(match_input(item)):
                 held = quiet[station.id] or (station.cap_per_hour is not None
                                              and sent[station.id] >= station.cap_per_hour)
-                if limited:  # the log that caps count and roll-ups release; unlimited stations need none
+                if station.limited:  # the log that caps count and roll-ups release; unlimited stations need none
                     routed.append({"station_id": station.id, "feedback_id": item.id, "routed_at": now,
                                    "held": held, "released_at": None})
                 if held:
                     continue
                 sent[station.id] += 1
-                card = card or feedback_card(FeedbackView(item), self._redact).to_json()
-                messages.append(Message(Target.channel(station.platform, station.channel_id), card,
-                                        dedupe_key=f"fb:{item.id}:{station.platform}:{station.channel_id}",
+                card = card or Encoded.of(feedback_card(FeedbackView(item), self._redact).to_json())
+                target = station.target
+                messages.append(Message(target, card, f"fb:{item.id}:{target.platform}:{target.channel_id}",
                                         subject=("feedback", item.id or 0), created_by=station.created_by))
         await insert_many_ignore(session, StationItem, routed)
         await self._services.outbox.send_many(session, messages)
