@@ -18,27 +18,35 @@ class GroupWriter(Generic[Item, Outcome]):
         """`write` stores a batch in one transaction and returns one outcome per item, in order."""
         self._write = write
         self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
-        self._writing = False
+        self._drainer: asyncio.Task[None] | None = None
 
     async def submit(self, item: Item) -> Outcome:
         done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, done))
-        if not self._writing:  # this caller leads: it writes batches until nobody is waiting
-            self._writing = True
-            try:
-                while self._waiting:
-                    group, self._waiting = self._waiting, []
-                    await self._flush(group)
-            finally:
-                self._writing = False
+        if self._drainer is None:  # a task of its own writes batches until nobody waits, so no caller's
+            self._drainer = asyncio.create_task(self._drain())  # answer waits for the batches after its own
         return await done
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                await self._flush(group)
+        finally:
+            self._drainer = None
 
     async def _flush(self, group: list[tuple[Item, asyncio.Future[Outcome]]]) -> None:
         try:
             outcomes = await self._write([item for item, _ in group])
+        except asyncio.CancelledError:  # the process is stopping: nobody may wait forever
+            for _, done in group:
+                done.cancel()
+            raise
         except Exception as error:  # every caller of the batch sees the failure (nothing was committed)
             for _, done in group:
-                done.set_exception(error)
+                if not done.done():  # a caller that gave up (its request was cancelled) needs no answer
+                    done.set_exception(error)
             return
         for (_, done), outcome in zip(group, outcomes, strict=True):
-            done.set_result(outcome)
+            if not done.done():
+                done.set_result(outcome)

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from bot.cards import Card, Form
 from bot.charts import chart_id
+from bot.memo import Memo
 from storage.columns import utcnow
 from storage.engine import Database
 from storage.tables import Person, RoleGrant, SandboxChannel, SandboxMember, SandboxMessage
@@ -48,7 +49,7 @@ class Workspace:
         self._ephemeral_count = 0
         self._known_people: set[str] = set()
         self._known_members: dict[str, set[str]] = {}
-        self._message_channels: dict[int, str] = {}
+        self._message_channels: Memo[int, str | None] = Memo(self._load_channel, keep=lambda found: found is not None)
 
     # -- live updates -------------------------------------------------------------------------------
     def connect(self, user_id: str, socket: Socket) -> None:
@@ -58,8 +59,10 @@ class Workspace:
         self._sockets[user_id].discard(socket)
 
     async def push(self, user_ids: Iterable[str], payload: dict[str, Any]) -> None:
-        data = json.dumps(payload, ensure_ascii=False)
         sockets = [s for user in set(user_ids) for s in list(self._sockets.get(user, ()))]
+        if not sockets:
+            return
+        data = json.dumps(payload, ensure_ascii=False)
         results = await asyncio.gather(*(s.send_str(data) for s in sockets), return_exceptions=True)
         for result in results:
             if isinstance(result, Exception):
@@ -91,12 +94,11 @@ class Workspace:
 
     async def channel_of(self, message_id: int) -> str | None:
         """The channel a message is in (it never moves), remembered."""
-        if message_id not in self._message_channels:
-            message = await self.message(message_id)
-            if message is None:
-                return None
-            self._message_channels[message_id] = message.channel_id
-        return self._message_channels[message_id]
+        return await self._message_channels.get(message_id)
+
+    async def _load_channel(self, message_id: int) -> str | None:
+        message = await self.message(message_id)
+        return message.channel_id if message is not None else None
 
     async def members(self, channel_id: str) -> list[str]:
         async with self._db.session() as session:

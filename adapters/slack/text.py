@@ -14,6 +14,7 @@ ELLIPSIS = "…"
 _MARKS = frozenset("*_~`")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _GRAPHEME = regex.compile(r"\X")
+_SPECIAL = regex.compile(r"[*_~`&<>]")
 
 
 def graphemes(text: str) -> list[str]:
@@ -42,8 +43,13 @@ def _is_word(char: str) -> bool:
 def escape_units(text: str) -> list[str]:
     """`text` as mrkdwn, one escaped string per grapheme, so callers can cut between units."""
     units = graphemes(text)
+    if not _SPECIAL.search(text):  # most text: nothing to escape
+        return units
     out: list[str] = []
     for i, unit in enumerate(units):
+        if len(unit) == 1 and not _SPECIAL.match(unit):
+            out.append(unit)
+            continue
         before = units[i - 1][-1] if i else ""
         after = units[i + 1][0] if i + 1 < len(units) else ""
         if unit in _MARKS and not (_is_word(before) and _is_word(after)):

@@ -10,6 +10,7 @@ from datetime import date
 
 from sqlmodel import col, select
 
+from bot.memo import Memo
 from bot.pulses.questions import valid_answer
 from storage.batching import GroupWriter
 from storage.engine import Database
@@ -45,21 +46,21 @@ class BallotBox:
     def __init__(self, db: Database, today: Callable[[], date]) -> None:
         self._db = db
         self._today = today
-        self._meta: dict[tuple[int, int], Meta | None] = {}
+        self._meta: Memo[tuple[int, int], Meta | None] = Memo(self._load_meta)
         self._writer: GroupWriter[Ballot, str | None] = GroupWriter(self._store)
 
     async def meta(self, run_id: int, question_id: int) -> Meta | None:
-        key = (run_id, question_id)
-        if key not in self._meta:
-            async with self._db.session() as session:
-                run = await session.get(PulseRun, run_id)
-                question = await session.get(Question, question_id)
-                pulse = await session.get(Pulse, run.pulse_id) if run else None
-            valid = run is not None and question is not None and pulse is not None and \
-                question.pulse_id == run.pulse_id
-            self._meta[key] = Meta(pulse.id or 0, pulse.platform, pulse.anonymous, question) \
-                if valid and pulse and question else None
-        return self._meta[key]
+        return await self._meta.get((run_id, question_id))
+
+    async def _load_meta(self, key: tuple[int, int]) -> Meta | None:
+        run_id, question_id = key
+        async with self._db.session() as session:
+            run = await session.get(PulseRun, run_id)
+            question = await session.get(Question, question_id)
+            pulse = await session.get(Pulse, run.pulse_id) if run else None
+        if run is None or question is None or pulse is None or question.pulse_id != run.pulse_id:
+            return None
+        return Meta(pulse.id or 0, pulse.platform, pulse.anonymous, question)
 
     @staticmethod
     def check(meta: Meta, platform: str, value: str) -> str | None:
