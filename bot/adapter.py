@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from bot.cards import Card, Form
 from bot.events import MessageRef, Person, Target
@@ -10,13 +11,16 @@ from bot.pacing import Pacing
 
 
 class DeliveryError(Exception):
-    """A send or update that failed. `retryable` decides between backing off and giving up."""
+    """A send or update that failed. `retryable` decides between backing off and giving up; `maybe_delivered`
+    says the platform may have acted on the call all the same (a timeout, a dropped connection, a 5xx)."""
 
-    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, *, retryable: bool, retry_after: float | None = None,
+                 maybe_delivered: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
+        self.maybe_delivered = maybe_delivered
 
 
 class Adapter(Protocol):
@@ -25,8 +29,9 @@ class Adapter(Protocol):
     platform: str
     pacing: Pacing
 
-    async def send(self, target: Target, card: Card) -> MessageRef:
-        """Post a card; a user target means a DM. Returns where it landed, for later updates."""
+    async def send(self, target: Target, card: Card, key: str | None = None) -> MessageRef:
+        """Post a card; a user target means a DM. Returns where it landed, for later updates. `key` is the
+        outbox delivery's identity, which an adapter that implements SentLookup attaches to the post."""
         ...
 
     async def update(self, ref: MessageRef, card: Card) -> None:
@@ -43,6 +48,17 @@ class Adapter(Protocol):
 
     async def post_ephemeral(self, channel_id: str, user_id: str, card: Card) -> None:
         """A message only `user_id` sees (Teams has no such thing and uses a 1:1 reply)."""
+        ...
+
+
+@runtime_checkable
+class SentLookup(Protocol):
+    """Optional: finding a post again by the `key` it was sent with. With it, a send whose outcome is unknown
+    (its worker died, or the call failed without a clear answer) is looked up before it is posted again, which
+    makes delivery exactly once; adapters without it are at least once."""
+
+    async def find_sent(self, target: Target, key: str, since: datetime) -> MessageRef | None:
+        """The message sent to `target` with `key` no earlier than `since` (by our clock), if there is one."""
         ...
 
 

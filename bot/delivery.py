@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, update
 from sqlmodel import col, select
 
-from bot.adapter import Adapter, DeliveryError
+from bot.adapter import Adapter, DeliveryError, SentLookup
 from bot.cards import Card
 from bot.events import MessageRef, Target
 from bot.metrics import Metrics
@@ -78,26 +78,33 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """Claim what is due and deliver it: conversations in parallel, each in order. Returns the count."""
-        claimed = await self._claim()
+        claimed, unsure = await self._claim()
+        checked = [d for d in claimed if d.id in unsure]
+        found = await asyncio.gather(*(self._recover(d) for d in checked))
+        settled = {d.id for d, done in zip(checked, found, strict=True) if done}
         by_target: dict[str, list[Delivery]] = defaultdict(list)
         for delivery in claimed:
-            by_target[delivery.pace_key].append(delivery)
+            if delivery.id not in settled:
+                by_target[delivery.pace_key].append(delivery)
         await asyncio.gather(*(self._drain(group) for group in by_target.values()))
         return len(claimed)
 
-    async def _claim(self) -> list[Delivery]:
+    async def _claim(self) -> tuple[list[Delivery], set[int]]:
+        """Due deliveries, now leased to this worker, and the ids of those that were 'sending': their last
+        attempt's outcome is unknown (its worker died, or the call failed without a clear answer)."""
         now = self._clock()
         due = or_(
             (col(Delivery.status) == "pending") & (col(Delivery.next_attempt_at) <= now),
             (col(Delivery.status) == "sending") & (col(Delivery.lease_until) < now),
         )
         async with self._db.write() as session:
-            query = select(Delivery.id).where(due).order_by(col(Delivery.id)).limit(self._batch_size)
+            query = select(Delivery.id, Delivery.status).where(due).order_by(col(Delivery.id)).limit(self._batch_size)
             if not self._db.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
-            ids = list((await session.exec(query)).all())
-            if not ids:
-                return []
+            found = (await session.exec(query)).all()
+            if not found:
+                return [], set()
+            ids = [id_ for id_, _ in found]
             await session.exec(  # type: ignore[call-overload]
                 update(Delivery).where(col(Delivery.id).in_(ids), due).values(
                     status="sending", lease_until=now + self._lease,
@@ -106,7 +113,40 @@ class DeliveryWorker:
             await session.commit()
             rows = await session.exec(select(Delivery).where(col(Delivery.id).in_(ids),
                                                              Delivery.status == "sending"))
-            return sorted(rows, key=lambda d: d.id or 0)
+            return sorted(rows, key=lambda d: d.id or 0), {id_ for id_, status in found if status == "sending"}
+
+    def _lookup(self, delivery: Delivery) -> SentLookup | None:
+        """The adapter, when it can find this delivery's post again (sends only: an edit is idempotent)."""
+        adapter = self._adapters.get(delivery.platform)
+        return adapter if delivery.kind == "send" and isinstance(adapter, SentLookup) else None
+
+    async def _recover(self, delivery: Delivery) -> bool:
+        """A send whose last attempt may have reached the platform: when the adapter finds that post, record it
+        rather than post again. True when the delivery needs nothing more this round. The search starts at
+        `next_attempt_at`, which no such attempt precedes: only a clear failure moves it on."""
+        lookup = self._lookup(delivery)
+        if lookup is None:
+            return False
+        try:
+            async with self._slots:
+                ref = await lookup.find_sent(Target.from_json(delivery.target or {}), delivery.dedupe_key,
+                                              delivery.next_attempt_at)
+        except DeliveryError as error:
+            if not error.retryable:  # e.g. a missing scope: no way to know, so at least once
+                log.warning("delivery %s: cannot look for an earlier post (%s); posting", delivery.id, error.reason)
+                return False
+            await self._after_error(delivery, error, unknown=True)
+            return True
+        except Exception as error:
+            log.exception("looking up delivery %s raised", delivery.id)
+            await self._after_error(delivery, DeliveryError(f"{type(error).__name__}: {error}", retryable=True),
+                                    unknown=True)
+            return True
+        if ref is None:
+            return False
+        log.info("delivery %s had reached the platform unrecorded; recording it, not posting again", delivery.id)
+        await self._finish(delivery, ref)
+        return True
 
     async def _drain(self, group: list[Delivery]) -> None:
         async with self._slots:
@@ -150,13 +190,15 @@ class DeliveryWorker:
                 await self._pacer.acquire(delivery.platform, delivery.pace_key)
                 if not self._lease_ok(delivery):
                     return False
-                ref = await adapter.send(Target.from_json(delivery.target or {}), card)
+                ref = await adapter.send(Target.from_json(delivery.target or {}), card, key=delivery.dedupe_key)
         except DeliveryError as error:
-            await self._after_error(delivery, error)
+            unknown = error.maybe_delivered and self._lookup(delivery) is not None
+            await self._after_error(delivery, error, unknown=unknown)
             return True
         except Exception as error:  # an adapter bug or a dropped connection: retry, but say what happened
             log.exception("delivery %s raised", delivery.id)
-            await self._after_error(delivery, DeliveryError(f"{type(error).__name__}: {error}", retryable=True))
+            await self._after_error(delivery, DeliveryError(f"{type(error).__name__}: {error}", retryable=True),
+                                    unknown=self._lookup(delivery) is not None)
             return True
         await self._finish(delivery, ref)
         return True
@@ -181,7 +223,8 @@ class DeliveryWorker:
                       message_channel=ref.channel_id, message_id=ref.message_id, **cleared)
         self._metrics.deliveries.labels(delivery.platform, delivery.kind, "sent").inc()
         # The platform has the message: keep trying to record that (the database may be restarting) for as
-        # long as the claim is ours, since a claim that expires unrecorded is sent again by another worker.
+        # long as the claim is ours, since a claim that expires unrecorded is taken over by another worker
+        # (which finds the post when the adapter can look it up, and sends it again otherwise).
         while True:
             try:
                 await self._set(delivery, **values)
@@ -192,7 +235,9 @@ class DeliveryWorker:
                 log.warning("delivery %s was sent but could not be recorded yet; retrying", delivery.id)
                 await asyncio.sleep(RECORD_RETRY_SECONDS)
 
-    async def _after_error(self, delivery: Delivery, error: DeliveryError) -> None:
+    async def _after_error(self, delivery: Delivery, error: DeliveryError, *, unknown: bool) -> None:
+        """Back off, or give up. `unknown`: the post may be on the platform, so the delivery stays 'sending'
+        until the retry, and whoever claims it then looks for the post before posting again."""
         if not error.retryable:
             await self._fail(delivery, error.reason)
             return
@@ -204,8 +249,12 @@ class DeliveryWorker:
             wait = error.retry_after
         else:
             wait = backoff_seconds(delivery.attempts, self._rng)
-        await self._set(delivery, status="pending", lease_until=None, last_error=error.reason[:500],
-                        next_attempt_at=self._clock() + timedelta(seconds=wait))
+        retry_at = self._clock() + timedelta(seconds=wait)
+        if unknown:
+            await self._set(delivery, status="sending", lease_until=retry_at, last_error=error.reason[:500])
+        else:
+            await self._set(delivery, status="pending", lease_until=None, last_error=error.reason[:500],
+                            next_attempt_at=retry_at)
         self._metrics.deliveries.labels(delivery.platform, delivery.kind, "retried").inc()
 
     async def _fail(self, delivery: Delivery, reason: str) -> None:

@@ -18,7 +18,7 @@ class SandboxAdapter:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
 
-    async def send(self, target: Target, card: Card) -> MessageRef:
+    async def send(self, target: Target, card: Card, key: str | None = None) -> MessageRef:
         channel_id = target.channel_id or await self.open_dm(target.user_id or "")
         thread_id = int(target.thread_id) if target.thread_id else None
         try:

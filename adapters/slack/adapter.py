@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import Rendered, render_card
 from adapters.slack.errors import calling
+from adapters.slack.history import find_marked, mark
 from adapters.slack.translate import PLATFORM
 from bot.adapter import DeliveryError
 from bot.cards import Card, Image
@@ -57,15 +59,22 @@ class SlackAdapter:
             self._bot_user_id = str((await calling(self.client.auth_test()))["user_id"])
         return self._bot_user_id
 
-    async def send(self, target: Target, card: Card) -> MessageRef:
+    async def send(self, target: Target, card: Card, key: str | None = None) -> MessageRef:
         rendered = _render(card)
         channel = target.channel_id or await self.open_dm(target.user_id or "")
         response = await calling(self.client.chat_postMessage(
             channel=channel, text=rendered.text, blocks=rendered.blocks or None, thread_ts=target.thread_id,
-            unfurl_links=False, unfurl_media=False))
+            unfurl_links=False, unfurl_media=False, metadata=mark(key) if key else None))
         posted_in = str(response.get("channel") or channel)
         await self._upload_charts(posted_in, target.thread_id, rendered.charts)
         return MessageRef(PLATFORM, posted_in, str(response["ts"]))
+
+    async def find_sent(self, target: Target, key: str, since: datetime) -> MessageRef | None:
+        """The post marked with `key`, looked up in the conversation's history (charts that were still to be
+        uploaded when its worker died stay missing)."""
+        channel = target.channel_id or await self.open_dm(target.user_id or "")
+        ts = await find_marked(self.client, channel, target.thread_id, key, since, await self.bot_user_id())
+        return MessageRef(PLATFORM, channel, ts) if ts else None
 
     async def update(self, ref: MessageRef, card: Card) -> None:
         """Replace a posted card (charts were uploaded with the original and stay where they are)."""

@@ -41,17 +41,18 @@ def delivery_error(error: SlackApiError) -> DeliveryError:
     code = error_code(error)
     if status == 429 or code == "ratelimited":
         return DeliveryError(f"ratelimited (HTTP {status})", retryable=True, retry_after=_retry_after(error))
-    if status >= 500 or code in TRANSIENT:
-        return DeliveryError(f"{code} (HTTP {status})", retryable=True)
+    if status >= 500 or code in TRANSIENT:  # "it's possible some aspect of the operation succeeded" (Slack)
+        return DeliveryError(f"{code} (HTTP {status})", retryable=True, maybe_delivered=True)
     return DeliveryError(code, retryable=False)
 
 
 async def calling(call: Awaitable[T]) -> T:
-    """Await one Web API call, turning its failure into a DeliveryError (timeouts and resets: retryable)."""
+    """Await one Web API call, turning its failure into a DeliveryError (timeouts and resets: retryable, and
+    Slack may have acted on the call before the answer was lost)."""
     try:
         return await call
     except SlackApiError as error:
         raise delivery_error(error) from error
     except (TimeoutError, SlackRequestError, aiohttp.ClientError, ConnectionError) as error:
         reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        raise DeliveryError(reason, retryable=True) from error
+        raise DeliveryError(reason, retryable=True, maybe_delivered=True) from error

@@ -74,7 +74,7 @@ class TeamsAdapter:
                     charts[block.url] = png
         return [card_activity(rendered, card.fallback) for rendered in render_card(card, charts)]
 
-    async def send(self, target: Target, card: Card) -> MessageRef:
+    async def send(self, target: Target, card: Card, key: str | None = None) -> MessageRef:
         activities = await self.activities(card)
         if target.user_id is not None:
             return await self.send_to_person(target.user_id, activities)

@@ -1,6 +1,7 @@
 """A fake Slack Web API on loopback: records every call, answers like Slack, and fails on request.
 
 The real AsyncWebClient talks to it through `base_url`; response_url posts and file uploads land here too.
+Posted messages are kept (with their metadata) for conversations.history and conversations.replies.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from aiohttp import WSMsgType, web
 from tests.support.postgres import free_port
 
 BOT_USER = "UBOT0001"
+BOT_ID = "BBOT0001"
+APP_ID = "A0EARSHOT1"
 TEAM = "T0001"
 
 
@@ -40,6 +43,7 @@ class Failure:
     body: str | None
     delay: float
     reset: bool = False
+    applied: bool = False
 
 
 @dataclass
@@ -52,6 +56,9 @@ class FakeSlack:
     responses: list[dict[str, Any]] = field(default_factory=list)
     """Bodies posted to response_url (`{url}/response/...`)."""
     page_size: int = 2
+    """The most a paged method (conversations.members, .history, .replies) answers at once."""
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Messages posted, by channel, oldest first."""
     socket_envelopes: list[dict[str, Any]] = field(default_factory=list)
     """Socket Mode: envelopes to push to a client that connects to `{url}/socket`."""
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
@@ -67,15 +74,35 @@ class FakeSlack:
         return f"{self.url}/response/{name}"
 
     def fail(self, method: str, *, status: int = 200, error: str | None = None, retry_after: int | None = None,
-             body: str | None = None, delay: float = 0.0, times: int = 1, reset: bool = False) -> None:
+             body: str | None = None, delay: float = 0.0, times: int = 1, reset: bool = False,
+             applied: bool = False) -> None:
         """The next `times` calls of `method` answer this way (HTTP status, Slack error code, Retry-After,
-        a non-JSON body), after `delay` seconds; `reset` drops the connection without an answer instead."""
+        a non-JSON body), after `delay` seconds; `reset` drops the connection without an answer instead.
+        `applied`: the call takes effect all the same (a message is posted), as Slack warns a 5xx may."""
         self._failures.setdefault(method, []).extend(
-            Failure(status, error, retry_after, body, delay, reset) for _ in range(times))
+            Failure(status, error, retry_after, body, delay, reset, applied) for _ in range(times))
 
     def add_user(self, user_id: str, name: str, tz: str, **extra: Any) -> None:
         self.users[user_id] = {"id": user_id, "name": name.lower(), "tz": tz, "deleted": False, "is_bot": False,
                                "profile": {"display_name": name, "real_name": name}, **extra}
+
+    def post(self, channel: str, text: str, *, user: str = BOT_USER, thread_ts: str | None = None,
+             metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Put a message in a channel's history (as chat.postMessage does); returns it."""
+        message: dict[str, Any] = {"type": "message", "user": user, "text": text, "ts": self._next_ts()}
+        if user == BOT_USER:
+            message |= {"bot_id": BOT_ID, "app_id": APP_ID}
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        if metadata:
+            message["metadata"] = metadata
+        self.messages.setdefault(channel, []).append(message)
+        return message
+
+    def _next_ts(self) -> str:
+        """A Slack ts: the wall clock's second (conversations.history's `oldest` compares with it), then a counter
+        that keeps every ts unique and increasing."""
+        return f"{int(time.time())}.{next(self._ts):06d}"
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -131,6 +158,8 @@ class FakeSlack:
         queued = self._failures.get(method)
         if queued:
             failure = queued.pop(0)
+            if failure.applied:
+                self._answer(method, args)
             self._record(call)
             await asyncio.sleep(failure.delay)
             if failure.reset and request.transport is not None:
@@ -147,15 +176,25 @@ class FakeSlack:
         return web.json_response(call.answer)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
-        ts = f"1700000000.{next(self._ts):06d}"
+        ts = self._next_ts()
         match method:
             case "auth.test":
                 return {"ok": True, "url": "https://earshot-test.slack.com/", "team": "Earshot Test",
-                        "user": "earshot", "team_id": TEAM, "user_id": BOT_USER, "bot_id": "BBOT0001"}
+                        "user": "earshot", "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID}
             case "chat.postMessage":
                 channel = str(args.get("channel", ""))
                 channel = "D" + channel[1:] if channel.startswith("U") else channel
-                return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text"), "ts": ts}}
+                message = self.post(channel, str(args.get("text") or ""), thread_ts=args.get("thread_ts"),
+                                    metadata=_json(args.get("metadata")))
+                return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+            case "conversations.history":  # newest first, thread replies left out
+                found = [m for m in self.messages.get(str(args.get("channel")), [])
+                         if m.get("thread_ts", m["ts"]) == m["ts"]]
+                return self._page(found[::-1], args)
+            case "conversations.replies":  # the parent, then its replies, oldest first
+                thread = str(args.get("ts"))
+                return self._page([m for m in self.messages.get(str(args.get("channel")), [])
+                                   if thread in (m["ts"], m.get("thread_ts"))], args)
             case "chat.update":
                 return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
             case "chat.postEphemeral":
@@ -182,6 +221,19 @@ class FakeSlack:
             case "apps.connections.open":
                 return {"ok": True, "url": f"{self.url.replace('http', 'ws', 1)}/socket"}
         return {"ok": True}
+
+    def _page(self, messages: list[dict[str, Any]], args: dict[str, Any]) -> dict[str, Any]:
+        """One page of messages after `oldest` (exclusive, as Slack's default), with metadata only when
+        `include_all_metadata` is set."""
+        oldest = float(args.get("oldest") or 0)
+        found = [m for m in messages if float(m["ts"]) > oldest]
+        start = int(args.get("cursor") or 0)
+        end = start + min(int(args.get("limit", self.page_size)), self.page_size)
+        with_metadata = str(args.get("include_all_metadata")).lower() in ("1", "true")
+        page = [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in found[start:end]]
+        more = end < len(found)
+        return {"ok": True, "messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": str(end) if more else ""}}
 
     async def _upload(self, request: web.Request) -> web.Response:
         self.uploads[request.match_info["file_id"]] = await request.read()

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.blocks import decode_action_id
+from adapters.slack.history import mark
 from adapters.slack.platform import web_client
 from bot.adapter import DeliveryError
 from bot.cards import Button, Buttons, Card, Heading, Image, Text, text_card
 from bot.charts import save_chart
 from bot.events import MessageRef, Person, Target
+from storage.columns import utcnow
 from storage.engine import Database
 from tests.slack.fake_api import BOT_USER, FakeSlack
 from tests.support.postgres import free_port
@@ -40,7 +43,7 @@ async def test_send_posts_block_kit_to_the_channel(adapter: SlackAdapter, fake: 
     _header, section, actions = blocks_of(call.args)
     assert section["text"]["text"] == "&lt;!channel&gt; fix it &amp; now"
     assert decode_action_id(actions["elements"][0]["action_id"]) == ("claim:9", False)
-    assert ref == MessageRef("slack", "C1", "1700000000.000001")
+    assert ref == MessageRef("slack", "C1", call.answer["ts"])
 
 
 async def test_thread_targets_reply_in_the_thread(adapter: SlackAdapter, fake: FakeSlack) -> None:
@@ -96,7 +99,7 @@ async def test_rate_limits_carry_retry_after(adapter: SlackAdapter, fake: FakeSl
     fake.fail("chat.postMessage", status=429, error="ratelimited", retry_after=7)
     with pytest.raises(DeliveryError) as caught:
         await adapter.send(Target.channel("slack", "C1"), CARD)
-    assert caught.value.retryable and caught.value.retry_after == 7.0
+    assert caught.value.retryable and caught.value.retry_after == 7.0 and not caught.value.maybe_delivered
 
 
 @pytest.mark.parametrize("status, body", [(500, None), (503, "<html>Service Unavailable</html>"), (200, None)])
@@ -105,7 +108,7 @@ async def test_server_errors_are_retryable(adapter: SlackAdapter, fake: FakeSlac
     fake.fail("chat.update", status=status, body=body, error="internal_error" if status == 200 else None)
     with pytest.raises(DeliveryError) as caught:
         await adapter.update(MessageRef("slack", "C1", "1.2"), CARD)
-    assert caught.value.retryable and caught.value.retry_after is None
+    assert caught.value.retryable and caught.value.retry_after is None and caught.value.maybe_delivered
 
 
 async def test_timeouts_and_refused_connections_are_retryable(fake: FakeSlack, db: Database) -> None:
@@ -114,7 +117,7 @@ async def test_timeouts_and_refused_connections_are_retryable(fake: FakeSlack, d
     fake.fail("chat.postMessage", delay=2)
     with pytest.raises(DeliveryError) as caught:
         await slow.send(Target.channel("slack", "C1"), CARD)
-    assert caught.value.retryable and "Timeout" in caught.value.reason
+    assert caught.value.retryable and caught.value.maybe_delivered and "Timeout" in caught.value.reason
     nowhere = SlackAdapter(web_client("xoxb-test", f"http://127.0.0.1:{free_port()}/api/"), db)
     with pytest.raises(DeliveryError) as caught:
         await nowhere.send(Target.channel("slack", "C1"), CARD)
@@ -135,7 +138,7 @@ async def test_charts_are_uploaded_after_the_message(adapter: SlackAdapter, fake
     (complete,) = fake.of("files.completeUploadExternal")
     assert (complete.args["channel_id"], complete.args["thread_ts"]) == ("C1", "1700000000.000100")
     assert list(fake.uploads.values()) == [png]
-    assert ref == MessageRef("slack", "C1", "1700000000.000001")
+    assert ref == MessageRef("slack", "C1", post.answer["ts"])
 
 
 async def test_a_failed_chart_upload_does_not_fail_the_posted_message(adapter: SlackAdapter, fake: FakeSlack,
@@ -146,3 +149,43 @@ async def test_a_failed_chart_upload_does_not_fail_the_posted_message(adapter: S
     fake.fail("files.getUploadURLExternal", status=500)
     ref = await adapter.send(Target.channel("slack", "C1"), Card("Digest", (Image(url, "chart"),)))
     assert ref.channel_id == "C1" and len(fake.of("chat.postMessage")) == 1
+
+
+async def test_a_keyed_post_carries_its_delivery_in_message_metadata(adapter: SlackAdapter, fake: FakeSlack) -> None:
+    await adapter.send(Target.channel("slack", "C1"), text_card("hi"), key="fb:1:slack:C1")
+    await adapter.send(Target.channel("slack", "C1"), text_card("no key"))
+    keyed, plain = fake.of("chat.postMessage")
+    assert keyed.args["metadata"] == {"event_type": "earshot_delivery", "event_payload": {"delivery": "fb:1:slack:C1"}}
+    assert "metadata" not in plain.args
+
+
+async def test_find_sent_pages_back_through_history_to_the_marked_post(adapter: SlackAdapter,
+                                                                      fake: FakeSlack) -> None:
+    since = utcnow()
+    ref = await adapter.send(Target.channel("slack", "C1"), text_card("quote"), key="fb:1")
+    fake.post("C1", "a person quoting it", user="U0ANA0001", metadata=mark("fb:2"))
+    for n in range(4):
+        await adapter.send(Target.channel("slack", "C1"), text_card(f"later {n}"), key=f"fb:{n + 10}")
+    assert await adapter.find_sent(Target.channel("slack", "C1"), "fb:1", since) == ref
+    history = fake.of("conversations.history")
+    assert len(history) == 3 and {c.args["include_all_metadata"] for c in history} == {"1"}
+    assert float(history[0].args["oldest"]) <= since.timestamp()
+    assert await adapter.find_sent(Target.channel("slack", "C1"), "fb:2", since) is None  # not the bot's post
+    assert await adapter.find_sent(Target.channel("slack", "C1"), "fb:404", since) is None
+    assert await adapter.find_sent(Target.channel("slack", "C1"), "fb:1", since + timedelta(hours=1)) is None
+
+
+async def test_find_sent_opens_the_dm_and_reads_threads_with_replies(adapter: SlackAdapter, fake: FakeSlack,
+                                                                    db: Database) -> None:
+    since = utcnow()
+    dm = await adapter.send(Target.user("slack", "U0ANA0001"), text_card("pulse"), key="pulse:1:U0ANA0001")
+    reply = await adapter.send(Target.channel("slack", "C1", thread_id="1700000000.000100"), text_card("discuss"),
+                               key="discuss:1")
+    fresh = SlackAdapter(adapter.client, db)  # a new worker: no DM cached yet
+    assert await fresh.find_sent(Target.user("slack", "U0ANA0001"), "pulse:1:U0ANA0001", since) == dm
+    assert [c.args["users"] for c in fake.of("conversations.open")] == ["U0ANA0001", "U0ANA0001"]
+    assert await fresh.find_sent(Target.channel("slack", "C1", thread_id="1700000000.000100"), "discuss:1",
+                                 since) == reply
+    (replies,) = fake.of("conversations.replies")
+    assert replies.args["ts"] == "1700000000.000100"
+    assert await fresh.find_sent(Target.channel("slack", "C1"), "discuss:1", since) is None  # not in the channel

@@ -37,4 +37,5 @@ def test_manifest_matches_the_code(tmp_path: Path) -> None:
     urls = set(re.findall(r"(?:url|request_url): (\S+)", MANIFEST))
     assert urls == {f"https://earshot.example.com{EVENTS_PATH}"}
     assert set(listed("bot")) == {"chat:write", "commands", "im:write", "files:write", "users:read", "channels:read",
-                                  "groups:read", "reactions:read", "channels:history", "groups:history"}
+                                  "groups:read", "reactions:read", "channels:history", "groups:history",
+                                  "im:history"}

@@ -31,6 +31,7 @@ from tests.slack.fake_api import FakeSlack
 class Pipeline:
     core: Earshot
     worker: DeliveryWorker
+    adapter: SlackAdapter
     pacer: Pacer
     db: Database
     skipped: list[float]
@@ -47,9 +48,13 @@ class Pipeline:
             return list(await session.exec(select(Delivery).order_by(col(Delivery.id))))
 
     async def make_due(self) -> None:
+        """Retries are due now: pending ones, and those left 'sending' (by a dead worker or an unclear error)."""
+        past = utcnow() - timedelta(seconds=1)
         async with self.db.session() as session:
             await session.exec(update(Delivery).where(col(Delivery.status) == "pending")  # type: ignore[call-overload]
-                               .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+                               .values(next_attempt_at=past))
+            await session.exec(update(Delivery).where(col(Delivery.status) == "sending")  # type: ignore[call-overload]
+                               .values(lease_until=past))
             await session.commit()
 
 
@@ -61,7 +66,7 @@ async def pipeline(db: Database, fake: FakeSlack) -> AsyncIterator[Pipeline]:
     skipped = [0.0]
     pacer = Pacer({"slack": SLACK_PACING}, clock=lambda: time.monotonic() + skipped[0])
     worker = DeliveryWorker(db, {"slack": adapter}, pacer, metrics, on_failed=core.report_failure)
-    yield Pipeline(core, worker, pacer, db, skipped)
+    yield Pipeline(core, worker, adapter, pacer, db, skipped)
 
 
 async def test_a_429_waits_for_retry_after_then_delivers_once(pipeline: Pipeline, fake: FakeSlack) -> None:
@@ -89,12 +94,77 @@ async def test_server_errors_back_off_and_retry(pipeline: Pipeline, fake: FakeSl
     await pipeline.enqueue("quote-1")
     await pipeline.worker.run_once()
     (row,) = await pipeline.rows()
-    assert row.status == "pending" and row.attempts == 1
-    assert 0 < (row.next_attempt_at - utcnow()).total_seconds() <= 1.0  # first backoff: about a second
+    assert row.status == "sending" and row.attempts == 1  # Slack may have posted it all the same
+    assert 0 < (row.lease_until - utcnow()).total_seconds() <= 1.0  # first backoff: about a second
+    assert await pipeline.worker.run_once() == 0
     await pipeline.make_due()
     await pipeline.worker.run_once()
     (row,) = await pipeline.rows()
     assert row.status == "sent" and row.message_channel == "C1"
+    assert len(fake.of("conversations.history")) == 1 and len(fake.of("chat.postMessage")) == 2  # looked first
+
+
+async def test_a_post_that_reached_slack_unrecorded_is_found_not_sent_again(pipeline: Pipeline,
+                                                                            fake: FakeSlack) -> None:
+    """The worker died between Slack's answer and recording it: the row is left 'sending' with its lease. The
+    next claim finds the post by its metadata and records it as sent."""
+    await pipeline.enqueue("quote-1")
+    ref = await pipeline.adapter.send(Target.channel("slack", "C1"), text_card("quote-1"), key="quote-1")
+    async with pipeline.db.session() as session:
+        await session.exec(update(Delivery).values(  # type: ignore[call-overload]
+            status="sending", attempts=1, lease_until=utcnow() + timedelta(seconds=60)))
+        await session.commit()
+    assert await pipeline.worker.run_once() == 0  # the lease still runs: nobody races the (dead) owner
+    await pipeline.make_due()
+    assert await pipeline.worker.run_once() == 1
+    (row,) = await pipeline.rows()
+    assert (row.status, row.message_channel, row.message_id, row.attempts) == ("sent", "C1", ref.message_id, 2)
+    assert len(fake.of("chat.postMessage")) == 1  # not posted again
+    (history,) = fake.of("conversations.history")
+    assert history.args["channel"] == "C1" and history.args["include_all_metadata"] == "1"
+
+
+async def test_an_unsure_claim_that_never_reached_slack_is_posted_once(pipeline: Pipeline, fake: FakeSlack) -> None:
+    await pipeline.enqueue("quote-1")
+    async with pipeline.db.session() as session:
+        await session.exec(update(Delivery).values(  # type: ignore[call-overload]
+            status="sending", attempts=1, lease_until=utcnow() - timedelta(seconds=1)))
+        await session.commit()
+    await pipeline.worker.run_once()
+    (row,) = await pipeline.rows()
+    assert row.status == "sent" and len(fake.of("conversations.history")) == 1
+    (post,) = fake.of("chat.postMessage")
+    assert row.message_id == post.answer["ts"]
+
+
+async def test_an_error_after_slack_posted_does_not_double_the_message(pipeline: Pipeline, fake: FakeSlack) -> None:
+    fake.fail("chat.postMessage", status=500, error="internal_error", applied=True)
+    await pipeline.enqueue("quote-1")
+    await pipeline.worker.run_once()
+    (row,) = await pipeline.rows()
+    assert row.status == "sending" and row.last_error == "internal_error (HTTP 500)"
+    await pipeline.make_due()
+    await pipeline.worker.run_once()
+    (row,) = await pipeline.rows()
+    (posted,) = fake.messages["C1"]
+    assert (row.status, row.message_id) == ("sent", posted["ts"]) and len(fake.of("chat.postMessage")) == 1
+
+
+async def test_a_failed_look_up_is_retried_before_anything_is_posted(pipeline: Pipeline, fake: FakeSlack) -> None:
+    fake.fail("chat.postMessage", reset=True)
+    fake.fail("conversations.history", status=429, error="ratelimited", retry_after=1)
+    await pipeline.enqueue("quote-1")
+    await pipeline.worker.run_once()  # the connection drops: did Slack get it?
+    await pipeline.make_due()
+    await pipeline.worker.run_once()  # the look-up is refused: still unsure
+    (row,) = await pipeline.rows()
+    assert (row.status, row.attempts) == ("sending", 2) and len(fake.of("chat.postMessage")) == 1
+    await pipeline.make_due()
+    pipeline.skipped[0] += 1
+    await pipeline.worker.run_once()
+    (row,) = await pipeline.rows()
+    assert row.status == "sent" and len(fake.of("conversations.history")) == 2
+    assert len(fake.of("chat.postMessage")) == 2  # the reset one never arrived, so one post in all
 
 
 @pytest.mark.parametrize("code", ["channel_not_found", "not_in_channel", "is_archived", "account_inactive",

@@ -30,7 +30,7 @@ class RecordingAdapter:
     """Errors to raise on the next sends, first first."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    async def send(self, target: Target, card: Card) -> MessageRef:
+    async def send(self, target: Target, card: Card, key: str | None = None) -> MessageRef:
         if self.failures:
             raise self.failures.pop(0)
         channel = target.channel_id or await self.open_dm(target.user_id or "")
