@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from adapters.heap import freeze_startup_heap
 from bot import roles
 from bot.config import ConfigError, Settings, load_settings
 from bot.feedback.demo import replay
@@ -113,7 +114,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.role == "worker":
         asyncio.run(_run_worker(runtime))
         return 0
-    web.run_app(build_app(runtime), host=settings.host, port=settings.port, print=_announce(settings))
+    app = build_app(runtime)
+    app.on_startup.append(freeze_startup_heap)  # after the runtime has started
+    web.run_app(app, host=settings.host, port=settings.port, print=_announce(settings))
     return 0
 
 
@@ -136,6 +139,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
             feed.cancel()
 
     app.cleanup_ctx.append(seed_and_feed)
+    app.on_startup.append(freeze_startup_heap)
     web.run_app(app, host=settings.host, port=settings.port, print=_announce(settings))
     return 0
 
@@ -188,6 +192,7 @@ async def _run_worker(runtime: object) -> None:
 
     assert isinstance(runtime, Runtime)
     await runtime.start()
+    await freeze_startup_heap()
     try:
         await runtime.run_until_stopped()
     finally:

@@ -48,6 +48,7 @@ def _quiet() -> None:
 async def _serve_earshot(port: int, api_url: str, database: str) -> None:
     from datetime import date
 
+    from adapters.heap import freeze_startup_heap
     from adapters.runtime import Runtime
     from adapters.web import build_app
     from bot.config import load_settings
@@ -64,6 +65,7 @@ async def _serve_earshot(port: int, api_url: str, database: str) -> None:
 
     app = build_app(runtime)
     app.on_startup.append(launch_pulse)
+    app.on_startup.append(freeze_startup_heap)  # as `earshot serve` does
     await _run(app, port)
 
 

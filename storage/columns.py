@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,23 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given to a UTC column")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """The usual conversion, remembering the last value: the rows of one batch (a fan-out's deliveries)
+        share one `now`, which is then converted once instead of once per row and column."""
+        convert = super().bind_processor(dialect)
+        if convert is None:
+            return None
+        last: list[tuple[Any, Any]] = [(None, None)]  # one (value, converted) pair, read and replaced whole
+
+        def process(value: Any) -> Any:
+            seen, converted = last[0]
+            if value is not seen:
+                converted = convert(value)
+                last[0] = (value, converted)
+            return converted
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
