@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -114,13 +114,14 @@ async def test_per_person_local_time_defers_each_dm(harness: CoreHarness) -> Non
         session.add(PersonRow(platform="test", user_id="ben", timezone="Asia/Tokyo"))
         await session.commit()
     await launch(harness, '"Morning?" yesno to:dm every:weekdays@09:00 local')
-    fired = datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Pacific/Kiritimati"))
+    day = datetime.now(UTC).date() + timedelta(days=7)  # ahead of now everywhere, so nobody's 09:00 has passed
+    fired = datetime.combine(day, time(9), ZoneInfo("Pacific/Kiritimati"))
     run = await harness.features.pulses.pulses.open_run(1, fired.astimezone(UTC))  # the only pulse here
     assert run is not None
     async with harness.db.session() as session:
         due = {d.target["user_id"]: d.next_attempt_at for d in await session.exec(select(Delivery))
                if d.target and d.target.get("user_id") in ("ana", "ben") and d.kind == "send"}
         runs = list(await session.exec(select(PulseRun)))
-    assert due["ana"] == datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("America/Sao_Paulo"))
-    assert due["ben"] == datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    assert due["ana"] == datetime.combine(day, time(9), ZoneInfo("America/Sao_Paulo"))
+    assert due["ben"] == datetime.combine(day, time(9), ZoneInfo("Asia/Tokyo"))
     assert len(runs) == 1
