@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.digests import queries as q
 from bot.digests.bridge import activity, attention, bridge
-from bot.digests.customers import customers, tally
+from bot.digests.customers import Tally, customers, tally
 from bot.digests.employees import PulseTally, employees, pulse_tallies
 from bot.digests.model import Digest, QuoteLine, Scope, TrendPoint
 from bot.digests.privacy import count_figure, figure
 from bot.digests.teams import Team, area_label, teams_from
-from bot.digests.themes import Gram, Theme, count_phrases, phrases_of, prune, top_themes
+from bot.digests.themes import Gram, Theme, count_phrases_by, prune, top_themes
 from bot.digests.weeks import Week
 from bot.feedback.card import score_cue
 from bot.text import cut
@@ -29,6 +31,11 @@ LAST = TREND_WEEKS - 1
 QUOTE_LIMIT = 280
 COMMENT_THEME_SUPPORT = 3
 """A comment theme must come from at least this many comments."""
+POSTGRES_SETTINGS = text("SELECT set_config('work_mem', '32MB', true), set_config('jit', 'off', true), "
+                         "set_config('max_parallel_workers_per_gather', '0', true)")
+"""For the digest's transactions only: room to hash and sort a fortnight of rows in memory rather than on disk;
+no JIT compilation, which costs these queries (tens of milliseconds each) about as much as it saves; and no
+parallel workers, since the queries already run side by side."""
 
 
 @dataclass(frozen=True)
@@ -39,16 +46,19 @@ class Privacy:
 
 @dataclass
 class Facts:
-    """The query results one digest is assembled from (all small). Feedback and pulse weeks are buckets
-    0..LAST (LAST = the digest's week); engagement and attention cover only LAST - 1 and LAST, as 0 and 1."""
+    """The query results one digest is assembled from (all small). Weeks are buckets 0..LAST (LAST = the
+    digest's week): the trend covers them all, feedback groups and pulses only LAST - 1 and LAST; engagement
+    and attention cover those two as well, numbered 0 and 1."""
 
     feedback: list[q.FeedbackGroup]
+    trend: list[Tally]
     stations: list[q.StationRow]
     runs: list[q.RunRow]
     pulses: dict[tuple[str, int], PulseTally]
     participants: dict[tuple[str, int], int]
     comments: dict[str, int]
-    comment_texts: list[tuple[str, str]]
+    comment_phrases: dict[str, Counter[Gram]]
+    """Phrases of the readable comments per team, and of them all under ""."""
     activity: list[q.EngagementGroup]
     people: dict[int, int]
     engaged: dict[int, tuple[int, int]]
@@ -66,44 +76,50 @@ async def build_digest(db: Database, week: Week, privacy: Privacy, redact: Calla
 
 
 async def gather_facts(db: Database, week: Week, privacy: Privacy) -> Facts:
-    """Runs the independent queries side by side on PostgreSQL, each on its own connection; one at a time on
-    SQLite, where parallel readers measured slower than one."""
+    """Runs the independent queries side by side, each on its own connection: up to 8 at once on PostgreSQL;
+    on SQLite as many as the machine has cores (each reader is a thread that releases the GIL while SQLite
+    works; more than that only contend). The slowest go first, so they do not end up alone at the end."""
     weeks = [week.shifted(i - LAST) for i in range(TREND_WEEKS)]
     bounds = [w.start for w in weeks] + [week.end]
     pair = [week.previous.start, week.start, week.end]  # bucket 0 = last week, 1 = this week
     days = [week.previous.first_day, week.first_day, week.last_day]
 
-    parallel = asyncio.Semaphore(1 if db.is_sqlite else 8)
+    parallel = asyncio.Semaphore((os.cpu_count() or 1) if db.is_sqlite else 8)
 
     async def on_own_connection(query: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         async with parallel, db.engine.connect() as conn:
+            if not db.is_sqlite:
+                await conn.execute(POSTGRES_SETTINGS)
             return await query(conn, *args)
 
-    (pulses, (hits, quoted), (area_phrases, all_phrases), feedback, stations, participants, activity, people,
-     engaged, attention, nps_histogram) = await asyncio.gather(
-        on_own_connection(_pulse_facts, week, days, privacy),
+    (attention, (hits, quoted), activity, pulses, feedback, trend, people, engaged, participants,
+     (area_phrases, all_phrases), stations, nps_histogram) = await asyncio.gather(
+        on_own_connection(q.attention_groups, pair),
         on_own_connection(_quotes_facts, week),
-        on_own_connection(_phrase_facts, week),
-        on_own_connection(q.feedback_groups, bounds),
-        on_own_connection(q.stations, week.end),
-        on_own_connection(q.participants, pair),
         on_own_connection(q.engagement_groups, pair),
+        on_own_connection(_pulse_facts, week, days, privacy),
+        on_own_connection(q.feedback_groups, pair),
+        on_own_connection(q.feedback_trend, bounds),
         on_own_connection(q.engagement_people, pair),
         on_own_connection(q.items_engaged, pair),
-        on_own_connection(q.attention_groups, pair),
+        on_own_connection(q.participants, pair),
+        on_own_connection(_phrase_facts, week),
+        on_own_connection(q.stations, week.end),
         on_own_connection(q.nps_histogram, week.start, week.end))
-    runs, tallies, comments, comment_texts = pulses
+    runs, tallies, comments, comment_phrases = pulses
     return Facts(
-        feedback=feedback, stations=stations, runs=runs, pulses=tallies,
+        feedback=[replace(g, week=g.week + LAST - 1) for g in feedback], trend=[Tally(*t) for t in trend],
+        stations=stations, runs=runs, pulses=tallies,
         participants={(f"{p}:{c}", LAST - 1 + w): n for p, c, w, n in participants},
-        comments=comments, comment_texts=comment_texts, activity=activity, people=people, engaged=engaged,
+        comments=comments, comment_phrases=comment_phrases, activity=activity, people=people, engaged=engaged,
         attention=attention, hits=hits, quoted=quoted, area_phrases=area_phrases, all_phrases=all_phrases,
         nps_histogram=nps_histogram)
 
 
 async def _pulse_facts(conn: AsyncConnection, week: Week, days: list[date], privacy: Privacy) -> tuple[
-        list[q.RunRow], dict[tuple[str, int], PulseTally], dict[str, int], list[tuple[str, str]]]:
-    """Pulse answers of this week and the one before (bucket LAST - 1 and LAST), and the readable comments."""
+        list[q.RunRow], dict[tuple[str, int], PulseTally], dict[str, int], dict[str, Counter[Gram]]]:
+    """Pulse answers of this week and the one before (bucket LAST - 1 and LAST), and the phrases of the
+    readable comments."""
     start = week.previous.start
     runs = await q.runs(conn, start, week.end)
     team_of_run = {r.run_id: f"{r.platform}:{r.channel_id}" for r in runs}
@@ -120,8 +136,9 @@ async def _pulse_facts(conn: AsyncConnection, week: Week, days: list[date], priv
                 if run_id in per_run and (comments[team] >= privacy.comment_minimum
                                           or comments[""] >= privacy.comment_minimum)}
     texts = await q.comment_texts(conn, readable, week.first_day, week.last_day)
+    phrases, everyone = count_phrases_by((team_of_run[run_id], text) for run_id, text in texts)
     return (runs, pulse_tallies(answers, team_of_run, questions, privacy.minimum), dict(comments),
-            [(team_of_run[run_id], text) for run_id, text in texts])
+            {**phrases, "": everyone})
 
 
 async def _quotes_facts(conn: AsyncConnection, week: Week) -> tuple[list[q.QuoteHit], dict[int, Any]]:
@@ -131,12 +148,7 @@ async def _quotes_facts(conn: AsyncConnection, week: Week) -> tuple[list[q.Quote
 
 async def _phrase_facts(conn: AsyncConnection, week: Week) -> tuple[dict[str, Counter[Gram]], Counter[Gram]]:
     texts = await q.feedback_texts(conn, week.start, week.end)
-    area_phrases: dict[str, Counter[Gram]] = defaultdict(Counter)
-    all_phrases: Counter[Gram] = Counter()
-    for area, text in texts:
-        phrases = phrases_of(text)
-        area_phrases[area_label(area)].update(phrases)
-        all_phrases.update(phrases)
+    area_phrases, all_phrases = count_phrases_by((area_label(area), text) for area, text in texts)
     return {area: prune(counts) for area, counts in area_phrases.items()}, all_phrases
 
 
@@ -157,8 +169,7 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
                      in_scope=lambda p, c, t=t: (p, c) == (t.platform, t.channel_id)) for t in teams]
     trend = []
     for index in range(TREND_WEEKS):
-        now, before = tally(facts.feedback, index, everything.covers), tally(facts.feedback, index - 1,
-                                                                               everything.covers)
+        now, before = facts.trend[index], facts.trend[index - 1] if index else Tally()
         pulse = facts.pulses.get(("", index))
         score = pulse.score if pulse else None
         trend.append(TrendPoint(
@@ -185,8 +196,7 @@ def _scope(facts: Facts, team: Team, key: str, name: str, quotes: list[QuoteLine
     comments = facts.comments.get(pulse_key, 0)
     themes: list[Theme] | None = None
     if comments >= privacy.comment_minimum:
-        texts = [text for owner, text in facts.comment_texts if not pulse_key or owner == pulse_key]
-        themes = top_themes(count_phrases(texts), at_least=COMMENT_THEME_SUPPORT)
+        themes = top_themes(facts.comment_phrases.get(pulse_key, Counter()), at_least=COMMENT_THEME_SUPPORT)
     if pulse_key:
         participation = (facts.participants.get((key, LAST), 0), facts.participants.get((key, LAST - 1), 0))
     else:

@@ -15,6 +15,8 @@ from bot.digests.model import Digest
 DPI = 96
 BLUE, ORANGE, GREY, RED, GREEN = "#2563eb", "#ea580c", "#9ca3af", "#dc2626", "#16a34a"
 MAX_TEAMS = 12
+TITLE_Y = 1.0
+"""Titles at a fixed height: matplotlib's automatic one measures every tick label to land on the same spot."""
 
 Panel = Callable[[Axes, Digest], None]
 
@@ -34,7 +36,7 @@ def _volume(ax: Axes, digest: Digest) -> None:
     weeks = [p.week[-3:] for p in digest.trend]
     values = [p.volume.value or 0 for p in digest.trend]
     ax.bar(weeks, values, color=[GREY] * (len(values) - 1) + [BLUE])
-    ax.set_title("Feedback items per week", fontsize=10)
+    ax.set_title("Feedback items per week", fontsize=10, y=TITLE_Y)
 
 
 def _scores(ax: Axes, digest: Digest) -> None:
@@ -46,7 +48,7 @@ def _scores(ax: Axes, digest: Digest) -> None:
     ax.set_xticks(positions, [p.week[-3:] for p in digest.trend])
     ax.axhline(0, color=GREY, linewidth=0.8)
     ax.set_ylim(-100, 100)
-    ax.set_title("NPS and pulse score (hidden weeks left out)", fontsize=10)
+    ax.set_title("NPS and pulse score (hidden weeks left out)", fontsize=10, y=TITLE_Y)
     ax.legend(fontsize=8, loc="lower left")
 
 
@@ -55,7 +57,7 @@ def _histogram(ax: Axes, counts: dict[int, int], title: str) -> None:
     colors = [RED if s <= 6 else GREY if s <= 8 else GREEN for s in scores]
     ax.bar(scores, [counts.get(s, 0) for s in scores], color=colors)
     ax.set_xticks(scores)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, y=TITLE_Y)
 
 
 def _nps_histogram(ax: Axes, digest: Digest) -> None:
@@ -78,7 +80,7 @@ def _teams(ax: Axes, digest: Digest) -> None:
     ax.barh(names, [r[1] for r in rows][::-1], color=BLUE, label="seen")
     ax.barh(names, [r[2] for r in rows][::-1], color=ORANGE, label="claimed")
     ax.set_xlim(0, 100)
-    ax.set_title("Feedback seen and claimed per team (%)", fontsize=10)
+    ax.set_title("Feedback seen and claimed per team (%)", fontsize=10, y=TITLE_Y)
     ax.legend(fontsize=8, loc="lower right")
 
 

@@ -1,5 +1,11 @@
-"""The digest's SQL: every figure is a GROUP BY with COUNT/SUM over CASE, returning a few hundred rows at
-most, whatever the size of the tables. Weeks become buckets 0..n-1 (oldest first) through one CASE."""
+"""The digest's SQL: every figure is counted in the database, returning a few hundred rows at most, whatever the
+size of the tables, and each query reads only its weeks, from an index that covers it. Weeks become buckets
+0..n-1 (oldest first) through one CASE, or a column each.
+
+Where a GROUP BY would sort a fortnight of rows (SQLite sorts for every GROUP BY, and slowly at that size), a
+figure is counted instead per channel or per week, as range counts in an index in that order: one correlated
+subquery per figure, many small scans rather than one large sort. PostgreSQL, which groups as it reads, gets
+one grouped pass where that reads fewer rows (`_postgres`)."""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Float, Integer, and_, case, cast, exists, func, literal, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -36,6 +42,13 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.sum(case((condition, 1), else_=0))
 
 
+def _postgres(conn: AsyncConnection) -> bool:
+    """Where the engines want different SQL: PostgreSQL groups rows in a hash table as it reads them, and joins
+    LATERAL; SQLite sorts every GROUP BY's rows first. On PostgreSQL the newest rows are seldom all-visible yet,
+    so each index entry read also reads its table row: there, one pass beats several range scans."""
+    return conn.dialect.name == "postgresql"
+
+
 @dataclass(frozen=True)
 class FeedbackGroup:
     area: str | None
@@ -50,6 +63,7 @@ class FeedbackGroup:
 
 
 async def feedback_groups(conn: AsyncConnection, bounds: Sequence[datetime]) -> list[FeedbackGroup]:
+    """Per product area, source and week: only the weeks compared in depth (the trend has its own totals)."""
     f = Feedback.__table__.c  # type: ignore[attr-defined]
     nps = f.score_type == "nps"
     csat = f.score_type == "csat"
@@ -60,6 +74,22 @@ async def feedback_groups(conn: AsyncConnection, bounds: Sequence[datetime]) -> 
         .where(within(f.received_at, bounds))
         .group_by(f.product_area, f.source, week))
     return [FeedbackGroup(*row) for row in rows]
+
+
+async def feedback_trend(conn: AsyncConnection, bounds: Sequence[datetime]) -> list[tuple[int, int, int, int]]:
+    """(items, NPS answers, promoters, detractors) per week: a range count each in `ix_feedback_received`, so
+    the weeks' items are never sorted into groups."""
+    f = Feedback.__table__.c  # type: ignore[attr-defined]
+    nps = f.score_type == "nps"
+
+    def count(week: int, *conditions: ColumnElement[bool]) -> Any:
+        return (select(func.count()).where(f.received_at >= bounds[week], f.received_at < bounds[week + 1],
+                                           *conditions).scalar_subquery())
+
+    weeks = range(len(bounds) - 1)
+    row = (await conn.execute(select(*(count(w, *c) for w in weeks for c in (
+        (), (nps,), (nps, f.score >= 9), (nps, f.score <= 6)))))).one()
+    return [tuple(row[4 * w:4 * w + 4]) for w in weeks]  # type: ignore[misc]
 
 
 async def nps_histogram(conn: AsyncConnection, start: datetime, end: datetime) -> dict[int, int]:
@@ -127,16 +157,21 @@ class AnswerGroup:
 async def answer_histogram(conn: AsyncConnection, days: Sequence[date], start: datetime,
                            end: datetime) -> list[AnswerGroup]:
     """Answers to scored questions (scale, eNPS) counted by value; `days` are bucket bounds (Mondays) with
-    the last day of the last week at the end."""
+    the last day of the last week at the end. Counted per day first, in the order of `ix_response_answers`,
+    so the answers are never sorted; only those few thousand day counts are regrouped into weeks."""
     a = Response.__table__.c  # type: ignore[attr-defined]
     q = Question.__table__.c  # type: ignore[attr-defined]
-    week = bucket(a.answered_on, days).label("week")
+    per_day = (
+        select(a.run_id, a.question_id, a.answered_on, a.value, func.count().label("answers"))
+        .where(a.run_id.in_(_runs_overlapping(start, end)),
+               a.question_id.in_(select(q.id).where(q.kind.in_(SCORED_KINDS))),
+               within(a.answered_on, days, inclusive_end=True))
+        .group_by(a.run_id, a.question_id, a.answered_on, a.value).subquery())
+    week = bucket(per_day.c.answered_on, days).label("week")
     rows = await conn.execute(
-        select(a.run_id, a.question_id, week, a.value, func.count())
-        .join_from(Response, Question, a.question_id == q.id)
-        .where(q.kind.in_(SCORED_KINDS), within(a.answered_on, days, inclusive_end=True),
-               a.run_id.in_(_runs_overlapping(start, end)))
-        .group_by(a.run_id, a.question_id, week, a.value))
+        select(per_day.c.run_id, per_day.c.question_id, week, per_day.c.value,
+               cast(func.sum(per_day.c.answers), Integer))
+        .group_by(per_day.c.run_id, per_day.c.question_id, week, per_day.c.value))
     return [AnswerGroup(*row) for row in rows]
 
 
@@ -156,24 +191,25 @@ async def questions(conn: AsyncConnection, ids: set[int]) -> dict[int, QuestionR
     return {row[0]: QuestionRow(row[0], row[1], row[2], list(row[3] or [])) for row in rows}
 
 
-def _comment_text(a: Any, q: Any) -> ColumnElement[str]:
-    return case((q.kind == "text", a.value), else_=a.comment)
-
-
-def _has_comment(a: Any, q: Any) -> ColumnElement[bool]:
-    return or_(and_(q.kind == "text", a.value != ""), and_(a.comment.is_not(None), a.comment != ""))
+def _comments(runs: Any, first: date, last: date) -> Any:
+    """(run_id, text) of the comments in runs `runs` from `first` to `last`: free-text answers, read from
+    `ix_response_answers`, and comments on other answers, found through the partial `ix_response_comments`.
+    An answer that is both is counted once, as its text."""
+    a = Response.__table__.c  # type: ignore[attr-defined]
+    q = Question.__table__.c  # type: ignore[attr-defined]
+    is_text = a.question_id.in_(select(q.id).where(q.kind == "text"))
+    in_days = [a.run_id.in_(runs), a.answered_on >= first, a.answered_on <= last]
+    answers = select(a.run_id, a.value.label("text")).where(*in_days, is_text, a.value != "")
+    remarks = (select(a.run_id, case((is_text, a.value), else_=a.comment).label("text"))
+               .where(*in_days, a.comment.is_not(None), a.comment != "", or_(~is_text, a.value == "")))
+    return union_all(answers, remarks).subquery()
 
 
 async def comment_counts(conn: AsyncConnection, first: date, last: date, start: datetime,
                          end: datetime) -> dict[int, int]:
     """Comments (free-text answers and comments on other answers) per run in one week."""
-    a = Response.__table__.c  # type: ignore[attr-defined]
-    q = Question.__table__.c  # type: ignore[attr-defined]
-    rows = await conn.execute(
-        select(a.run_id, func.count()).join_from(Response, Question, a.question_id == q.id)
-        .where(_has_comment(a, q), a.answered_on >= first, a.answered_on <= last,
-               a.run_id.in_(_runs_overlapping(start, end)))
-        .group_by(a.run_id))
+    comments = _comments(_runs_overlapping(start, end), first, last)
+    rows = await conn.execute(select(comments.c.run_id, func.count()).group_by(comments.c.run_id))
     return dict(rows.all())  # type: ignore[arg-type]
 
 
@@ -181,26 +217,34 @@ async def comment_texts(conn: AsyncConnection, run_ids: set[int], first: date,
                         last: date) -> list[tuple[int, str]]:
     if not run_ids:
         return []
-    a = Response.__table__.c  # type: ignore[attr-defined]
-    q = Question.__table__.c  # type: ignore[attr-defined]
-    rows = await conn.execute(
-        select(a.run_id, _comment_text(a, q)).join_from(Response, Question, a.question_id == q.id)
-        .where(_has_comment(a, q), a.answered_on >= first, a.answered_on <= last, a.run_id.in_(sorted(run_ids)))
-        .limit(THEME_SAMPLE * 4))
+    comments = _comments(sorted(run_ids), first, last)
+    rows = await conn.execute(select(comments.c.run_id, comments.c.text).limit(THEME_SAMPLE * 4))
     return [(run_id, text) for run_id, text in rows]
 
 
 async def participants(conn: AsyncConnection, bounds: Sequence[datetime]) -> list[tuple[str, str, int, int]]:
-    """(platform, channel, week, distinct people who answered) for runs opened in each week."""
+    """(platform, channel, week, distinct people who answered) for runs opened in each week: the channels'
+    runs are found first, then each channel's people are counted from its runs' participation keys (no sort
+    of everyone who answered)."""
     r = PulseRun.__table__.c  # type: ignore[attr-defined]
     p = Pulse.__table__.c  # type: ignore[attr-defined]
     t = Participation.__table__.c  # type: ignore[attr-defined]
-    week = bucket(r.opened_at, bounds).label("week")
-    rows = await conn.execute(
-        select(p.platform, p.channel_id, week, func.count(func.distinct(t.user_id)))
-        .join_from(Participation, PulseRun, t.run_id == r.id).join(Pulse, r.pulse_id == p.id)
-        .where(within(r.opened_at, bounds)).group_by(p.platform, p.channel_id, week))
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    channels = (select(p.platform, p.channel_id).join_from(PulseRun, Pulse, r.pulse_id == p.id)
+                .where(within(r.opened_at, bounds)).distinct().subquery())
+    own = Pulse.__table__.alias("own")
+    run = PulseRun.__table__.alias("run")
+
+    def people(week: int) -> Any:
+        runs_of_week = (select(run.c.id).join_from(run, own, run.c.pulse_id == own.c.id)
+                        .where(own.c.platform == channels.c.platform, own.c.channel_id == channels.c.channel_id,
+                               run.c.opened_at >= bounds[week], run.c.opened_at < bounds[week + 1])
+                        .correlate(channels))
+        return select(func.count(func.distinct(t.user_id))).where(t.run_id.in_(runs_of_week)).scalar_subquery()
+
+    weeks = range(len(bounds) - 1)
+    rows = await conn.execute(select(channels.c.platform, channels.c.channel_id, *(people(w) for w in weeks)))
+    return [(platform, channel, w, n) for platform, channel, *counts in rows for w, n in zip(weeks, counts, strict=True)
+            if n]
 
 
 # -- engagement --------------------------------------------------------------------------------------------
@@ -216,34 +260,84 @@ class EngagementGroup:
 
 
 async def engagement_groups(conn: AsyncConnection, bounds: Sequence[datetime]) -> list[EngagementGroup]:
+    """Per channel and week with any engagement: reactions, claims, closed loops and distinct people."""
+    if _postgres(conn):
+        return await _engagement_grouped(conn, bounds)
+    return await _engagement_per_channel(conn, bounds)
+
+
+async def _engagement_grouped(conn: AsyncConnection, bounds: Sequence[datetime]) -> list[EngagementGroup]:
+    """One pass over the weeks in `ix_engagement_created`, grouped per person first (a COUNT(DISTINCT) would
+    sort), then per channel."""
     e = Engagement.__table__.c  # type: ignore[attr-defined]
     week = bucket(e.created_at, bounds).label("week")
-    rows = await conn.execute(
-        select(e.platform, e.channel_id, week, _count_if(e.kind == "reaction"), _count_if(e.kind == "claim"),
-               _count_if(e.kind == "done"), func.count(func.distinct(e.user_id)))
-        .where(within(e.created_at, bounds)).group_by(e.platform, e.channel_id, week))
+    per_person = (
+        select(e.platform, e.channel_id, week, _count_if(e.kind == "reaction").label("reactions"),
+               _count_if(e.kind == "claim").label("claims"), _count_if(e.kind == "done").label("closed"))
+        .where(within(e.created_at, bounds)).group_by(e.platform, e.channel_id, week, e.user_id).subquery())
+    p = per_person.c
+    sums = (cast(func.sum(n), Integer) for n in (p.reactions, p.claims, p.closed))
+    rows = await conn.execute(select(p.platform, p.channel_id, p.week, *sums, func.count())
+                              .group_by(p.platform, p.channel_id, p.week))
     return [EngagementGroup(*row) for row in rows]
+
+
+async def _engagement_per_channel(conn: AsyncConnection, bounds: Sequence[datetime]) -> list[EngagementGroup]:
+    """The channels are found once; then every figure is a count over one channel's week in
+    `ix_engagement_channel`, a range scan each: the weeks' rows are never sorted."""
+    e = Engagement.__table__.c  # type: ignore[attr-defined]
+    channels = select(e.platform, e.channel_id).where(within(e.created_at, bounds)).distinct().subquery()
+    x = Engagement.__table__.alias("x").c
+
+    def in_week(week: int) -> list[ColumnElement[bool]]:
+        return [x.platform == channels.c.platform, x.channel_id == channels.c.channel_id,
+                x.created_at >= bounds[week], x.created_at < bounds[week + 1]]
+
+    def count(week: int, kind: str) -> Any:
+        return select(func.count()).where(*in_week(week), x.kind == kind).scalar_subquery()
+
+    def people(week: int) -> Any:
+        distinct = select(x.user_id).where(*in_week(week)).distinct().correlate(channels).subquery()
+        return select(func.count()).select_from(distinct).scalar_subquery()
+
+    weeks = range(len(bounds) - 1)
+    kinds = ("reaction", "claim", "done")
+    rows = await conn.execute(select(channels.c.platform, channels.c.channel_id,
+                                     *(count(w, kind) for w in weeks for kind in kinds), *(people(w) for w in weeks)))
+    groups = []
+    for platform, channel, *values in rows:
+        counts, engaged = values[:-len(weeks)], values[-len(weeks):]
+        groups.extend(EngagementGroup(platform, channel, w, *counts[len(kinds) * w:len(kinds) * (w + 1)], engaged[w])
+                      for w in weeks if engaged[w])  # a week with no one engaging there is no group
+    return groups
 
 
 async def engagement_people(conn: AsyncConnection, bounds: Sequence[datetime]) -> dict[int, int]:
     """Distinct people who engaged in any channel, per week."""
     e = Engagement.__table__.c  # type: ignore[attr-defined]
-    week = bucket(e.created_at, bounds).label("week")
-    rows = await conn.execute(select(week, func.count(func.distinct(e.platform + ":" + e.user_id)))
-                              .where(within(e.created_at, bounds)).group_by(week))
-    return dict(rows.all())  # type: ignore[arg-type]
+
+    def people(week: int) -> Any:
+        distinct = (select(e.platform, e.user_id).distinct()
+                    .where(e.created_at >= bounds[week], e.created_at < bounds[week + 1]).subquery())
+        return select(func.count()).select_from(distinct).scalar_subquery()
+
+    weeks = range(len(bounds) - 1)
+    counts = (await conn.execute(select(*(people(w) for w in weeks)))).one()
+    return dict(zip(weeks, counts, strict=True))
 
 
 async def items_engaged(conn: AsyncConnection, bounds: Sequence[datetime]) -> dict[int, tuple[int, int]]:
-    """Per week of arrival: (items anyone engaged with, items claimed), each item once across channels."""
+    """Per week of arrival: (items anyone engaged with, items claimed), each item once across channels: one
+    probe of `ix_engagement_feedback` per item rather than a join through all its engagement."""
     e = Engagement.__table__.c  # type: ignore[attr-defined]
     f = Feedback.__table__.c  # type: ignore[attr-defined]
-    week = bucket(f.received_at, bounds).label("week")
-    rows = await conn.execute(
-        select(week, func.count(func.distinct(e.feedback_id)),
-               func.count(func.distinct(case((e.kind == "claim", e.feedback_id)))))
-        .join_from(Engagement, Feedback, e.feedback_id == f.id).where(within(f.received_at, bounds)).group_by(week))
-    return {w: (seen, claimed) for w, seen, claimed in rows}
+    claimed = exists().where(e.feedback_id == f.id, e.kind == "claim")
+    weeks = range(len(bounds) - 1)
+    arrived = [and_(f.received_at >= bounds[w], f.received_at < bounds[w + 1]) for w in weeks]
+    row = (await conn.execute(
+        select(*(_count_if(a) for a in arrived), *(_count_if(and_(a, claimed)) for a in arrived))
+        .where(within(f.received_at, bounds), exists().where(e.feedback_id == f.id)))).one()
+    return {w: (int(row[w] or 0), int(row[len(weeks) + w] or 0)) for w in weeks}
 
 
 @dataclass(frozen=True)
@@ -268,22 +362,23 @@ def _seconds_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[fl
 
 
 async def attention_groups(conn: AsyncConnection, bounds: Sequence[datetime]) -> list[AttentionGroup]:
+    """Items are read in `ix_feedback_received` order (time, then id) and each one's engagement from
+    `ix_engagement_feedback` (channel by channel), so the per-(item, channel) grouping streams unsorted; it
+    hands on only its week and delay, which keeps the one sort left (into channel, area and week) narrow."""
     e = Engagement.__table__.c  # type: ignore[attr-defined]
     f = Feedback.__table__.c  # type: ignore[attr-defined]
-    recent = select(f.id).where(within(f.received_at, bounds))
+    first_reaction = func.min(case((e.kind == "reaction", e.created_at)))
     per_item = (
-        select(e.feedback_id, e.platform, e.channel_id,
-               func.min(case((e.kind == "reaction", e.created_at))).label("first_reaction"),
+        select(e.platform, e.channel_id, f.product_area, bucket(f.received_at, bounds).label("week"),
+               _seconds_between(first_reaction, f.received_at, conn.dialect.name).label("delay"),
                func.max(case((e.kind == "claim", 1), else_=0)).label("claimed"))
-        .where(e.feedback_id.in_(recent)).group_by(e.feedback_id, e.platform, e.channel_id).subquery())
-    week = bucket(f.received_at, bounds).label("week")
-    delay = _seconds_between(per_item.c.first_reaction, f.received_at, conn.dialect.name)
+        .join_from(Feedback, Engagement, e.feedback_id == f.id).where(within(f.received_at, bounds))
+        .group_by(f.received_at, f.id, e.platform, e.channel_id).subquery())
+    i = per_item.c
     rows = await conn.execute(
-        select(per_item.c.platform, per_item.c.channel_id, f.product_area, week, func.count(),
-               func.sum(per_item.c.claimed), func.count(per_item.c.first_reaction),
-               func.coalesce(func.sum(delay), 0.0))
-        .join_from(per_item, Feedback, per_item.c.feedback_id == f.id)
-        .group_by(per_item.c.platform, per_item.c.channel_id, f.product_area, week))
+        select(i.platform, i.channel_id, i.product_area, i.week, func.count(), func.sum(i.claimed),
+               func.count(i.delay), func.coalesce(func.sum(i.delay), 0.0))
+        .group_by(i.channel_id, i.product_area, i.week, i.platform))  # the most varied key first: cheaper sort
     return [AttentionGroup(p, c, area, w, seen, int(claimed or 0), reacted, float(seconds or 0))
             for p, c, area, w, seen, claimed, reacted, seconds in rows]
 
@@ -304,14 +399,57 @@ async def most_reacted(conn: AsyncConnection, start: datetime, end: datetime) ->
                                  .group_by(e.feedback_id).order_by(func.count().desc(), e.feedback_id)
                                  .limit(TOP_QUOTES))
     hits = [QuoteHit(None, None, fid, n) for fid, n in overall]
-    rank = func.row_number().over(partition_by=(e.platform, e.channel_id),
-                                  order_by=(func.count().desc(), e.feedback_id)).label("rank")
-    ranked = (select(e.platform, e.channel_id, e.feedback_id, func.count().label("n"), rank).where(reacted)
-              .group_by(e.platform, e.channel_id, e.feedback_id).subquery())
-    per_team = await conn.execute(select(ranked.c.platform, ranked.c.channel_id, ranked.c.feedback_id, ranked.c.n)
-                                  .where(ranked.c.rank <= TEAM_QUOTES))
-    hits.extend(QuoteHit(*row) for row in per_team)
+    per_channel = _lateral_per_channel if _postgres(conn) else _picked_per_channel
+    hits.extend(await per_channel(conn, start, end))
     return hits
+
+
+async def _lateral_per_channel(conn: AsyncConnection, start: datetime, end: datetime) -> list[QuoteHit]:
+    """Each channel's week (`ix_engagement_channel`) counted per item and its top few kept, LATERAL: small sorts,
+    where ranking every (channel, item) pair of the week sorted them all at once."""
+    e = Engagement.__table__.c  # type: ignore[attr-defined]
+    channels = (select(e.platform, e.channel_id).distinct()
+                .where(e.kind == "reaction", e.created_at >= start, e.created_at < end).subquery())
+    x = Engagement.__table__.alias("x").c
+    top = (select(x.feedback_id, func.count().label("n"))
+           .where(x.platform == channels.c.platform, x.channel_id == channels.c.channel_id, x.kind == "reaction",
+                  x.created_at >= start, x.created_at < end)
+           .group_by(x.feedback_id).order_by(func.count().desc(), x.feedback_id).limit(TEAM_QUOTES).lateral("top"))
+    rows = await conn.execute(select(channels.c.platform, channels.c.channel_id, top.c.feedback_id, top.c.n)
+                              .select_from(channels.join(top, true())))
+    return [QuoteHit(*row) for row in rows]
+
+
+async def _picked_per_channel(conn: AsyncConnection, start: datetime, end: datetime) -> list[QuoteHit]:
+    """Each of a channel's top items is picked from that channel's week alone (`ix_engagement_channel`): many
+    small sorts where ranking every (channel, item) pair sorts them all at once. The picks are kept
+    (MATERIALIZED) so that their reaction counts, one probe of `ix_engagement_feedback` each, reuse them."""
+    e = Engagement.__table__.c  # type: ignore[attr-defined]
+    channels = (select(e.platform, e.channel_id).distinct()
+                .where(e.kind == "reaction", e.created_at >= start, e.created_at < end).subquery())
+    x = Engagement.__table__.alias("x").c
+
+    def pick(place: int) -> Any:
+        return (select(x.feedback_id)
+                .where(x.platform == channels.c.platform, x.channel_id == channels.c.channel_id,
+                       x.kind == "reaction", x.created_at >= start, x.created_at < end)
+                .group_by(x.feedback_id).order_by(func.count().desc(), x.feedback_id).limit(1).offset(place)
+                .scalar_subquery().label(f"top{place}"))
+
+    places = range(TEAM_QUOTES)
+    top = (select(channels.c.platform, channels.c.channel_id, *(pick(p) for p in places))
+           .cte("top").prefix_with("MATERIALIZED"))
+    y = Engagement.__table__.alias("y").c
+
+    def reactions(place: int) -> Any:
+        return select(func.count()).where(
+            y.feedback_id == top.c[f"top{place}"], y.platform == top.c.platform, y.channel_id == top.c.channel_id,
+            y.kind == "reaction", y.created_at >= start, y.created_at < end).scalar_subquery()
+
+    rows = await conn.execute(select(top.c.platform, top.c.channel_id, *(top.c[f"top{p}"] for p in places),
+                                     *(reactions(p) for p in places)))
+    return [QuoteHit(platform, channel, fid, n) for platform, channel, *picked in rows
+            for fid, n in zip(picked[:len(places)], picked[len(places):], strict=True) if fid is not None]
 
 
 async def feedback_by_id(conn: AsyncConnection, ids: set[int]) -> dict[int, Any]:

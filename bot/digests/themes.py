@@ -9,7 +9,7 @@ at its most telling length.
 from __future__ import annotations
 
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -117,6 +117,21 @@ def count_phrases(texts: Iterable[str]) -> Counter[Gram]:
     for text in texts:
         counts.update(phrases_of(text))
     return counts
+
+
+def count_phrases_by(owned: Iterable[tuple[str, str]]) -> tuple[dict[str, Counter[Gram]], Counter[Gram]]:
+    """`count_phrases` per owner and over all the (owner, text) pairs at once, reading each distinct text once
+    (short answers repeat: "too many meetings", "ok")."""
+    by_owner: dict[str, Counter[Gram]] = defaultdict(Counter)
+    everyone: Counter[Gram] = Counter()
+    read: dict[str, set[Gram]] = {}
+    for owner, text in owned:
+        phrases = read.get(text)
+        if phrases is None:
+            phrases = read[text] = phrases_of(text)
+        by_owner[owner].update(phrases)
+        everyone.update(phrases)
+    return dict(by_owner), everyone
 
 
 def prune(counts: Counter[Gram], at_least: int = 2) -> Counter[Gram]:

@@ -13,7 +13,11 @@ from storage.columns import UTCDateTime, utcnow
 
 class Feedback(SQLModel, table=True):
     __tablename__ = "feedback"
-    __table_args__ = (UniqueConstraint("source", "external_id"), Index("ix_feedback_received", "received_at"))
+    __table_args__ = (UniqueConstraint("source", "external_id"),
+                      # covers the digest's weekly figures; `id` right after the time keeps a week's items in
+                      # id order, which the per-item engagement join streams through without sorting
+                      Index("ix_feedback_received", "received_at", "id", "product_area", "source", "score_type",
+                            "score"))
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=100)
@@ -53,9 +57,13 @@ class Engagement(SQLModel, table=True):
     """Every reaction, un-reaction, comment, claim and closed loop, once each (`event_key` is unique)."""
 
     __tablename__ = "engagement"
-    __table_args__ = (Index("ix_engagement_feedback", "feedback_id", "kind"),
+    __table_args__ = (# an item's engagement channel by channel: the digest's per-item figures read only this
+                      Index("ix_engagement_feedback", "feedback_id", "platform", "channel_id", "kind", "created_at"),
                       # covers the digest's weekly scans, which then never read the table itself
                       Index("ix_engagement_created", "created_at", "kind", "platform", "channel_id", "user_id",
+                            "feedback_id"),
+                      # one channel's week: the digest's per-channel counts and top items read only this
+                      Index("ix_engagement_channel", "platform", "channel_id", "created_at", "kind", "user_id",
                             "feedback_id"))
 
     id: int | None = Field(default=None, primary_key=True)

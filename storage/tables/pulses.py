@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.columns import UTCDateTime, utcnow
@@ -67,10 +67,16 @@ class Response(SQLModel, table=True):
     the table has no rowid, so neither ids nor storage order follow the order people answered in."""
 
     __tablename__ = "response"
-    __table_args__ = (UniqueConstraint("run_id", "question_id", "respondent_id"), {"sqlite_with_rowid": False})
+    __table_args__ = (UniqueConstraint("run_id", "question_id", "respondent_id"),
+                      # a run's answers by question, day and value: tallies count them from the index alone
+                      Index("ix_response_answers", "run_id", "question_id", "answered_on", "value"),
+                      # the few answers with a comment, so the digest finds comments without reading every answer
+                      Index("ix_response_comments", "run_id", "answered_on", sqlite_where=text("comment IS NOT NULL"),
+                            postgresql_where=text("comment IS NOT NULL")),
+                      {"sqlite_with_rowid": False})
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True, max_length=32)
-    run_id: int = Field(foreign_key="pulse_run.id", index=True)
+    run_id: int = Field(foreign_key="pulse_run.id")
     question_id: int = Field(foreign_key="question.id")
     respondent_id: str | None = Field(default=None, max_length=160)
     value: str = Field(max_length=500)
