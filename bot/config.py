@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: str | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    slack_client_id: str | None = Field(None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: str | None = Field(None, alias="SLACK_CLIENT_SECRET")
+    slack_redirect_uri: str | None = Field(None, alias="SLACK_REDIRECT_URI")
 
     teams_app_id: str = Field("", alias="MicrosoftAppId")
     teams_app_password: str = Field("", alias="MicrosoftAppPassword")
@@ -46,7 +50,8 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(None, alias="EARSHOT_METRICS_PORT", ge=1, le=65535)
     delivery_lease_seconds: float = Field(60.0, alias="EARSHOT_DELIVERY_LEASE_SECONDS", ge=1, le=3600)
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "ingest_token", mode="before")
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "slack_client_id",
+                     "slack_client_secret", "slack_redirect_uri", "ingest_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -100,8 +105,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _combinations(self) -> Settings:
-        if self.slack_signing_secret and not self.slack_bot_token:
-            raise ValueError("SLACK_BOT_TOKEN is required when SLACK_SIGNING_SECRET is set")
+        self._slack_oauth_combinations()
+        if self.slack_signing_secret and not self.slack_enabled:
+            raise ValueError("SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) is required when "
+                             "SLACK_SIGNING_SECRET is set")
         if self.slack_app_token and not self.slack_bot_token:
             raise ValueError("SLACK_BOT_TOKEN is required when SLACK_APP_TOKEN is set (Socket Mode)")
         if self.slack_bot_token:
@@ -121,9 +128,33 @@ class Settings(BaseSettings):
             raise ValueError("EARSHOT_COMMENT_MIN must not be below EARSHOT_ANON_MIN")
         return self
 
+    def _slack_oauth_combinations(self) -> None:
+        if bool(self.slack_client_id) != bool(self.slack_client_secret):
+            missing = "SLACK_CLIENT_SECRET" if self.slack_client_id else "SLACK_CLIENT_ID"
+            raise ValueError(f"{missing} is required: set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET together")
+        if self.slack_redirect_uri and not self.slack_oauth:
+            raise ValueError("SLACK_REDIRECT_URI needs SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth installs)")
+        if not self.slack_oauth:
+            return
+        if self.slack_bot_token:
+            raise ValueError("SLACK_BOT_TOKEN must not be set with SLACK_CLIENT_ID: installed workspaces bring "
+                             "their own tokens")
+        if self.slack_app_token:
+            raise ValueError("SLACK_APP_TOKEN must not be set with SLACK_CLIENT_ID: OAuth installs run over HTTP")
+        if not self.slack_signing_secret:
+            raise ValueError("SLACK_SIGNING_SECRET is required when SLACK_CLIENT_ID is set")
+        if self.slack_redirect_uri and not re.match(r"^https?://[^/]+/(.+/)?slack/oauth_redirect$",
+                                                    self.slack_redirect_uri):
+            raise ValueError("SLACK_REDIRECT_URI must be an http(s) URL ending in /slack/oauth_redirect")
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Multi-workspace: each workspace installs the app over OAuth and its bot token is stored."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
     @property
     def slack_enabled(self) -> bool:
-        return bool(self.slack_bot_token)
+        return bool(self.slack_bot_token) or self.slack_oauth
 
     @property
     def teams_enabled(self) -> bool:

@@ -7,7 +7,15 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from storage.tables.slack import SLACK_SDK_TABLES
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def include_name(name: str | None, type_: str, _parents: dict[str, str | None]) -> bool:
+    """What autogenerate compares with the models: not slack_sdk's tables (migration 0007), which have no SQLModel
+    model since slack_sdk reads and writes them itself, and would otherwise be proposed for dropping."""
+    return not (type_ == "table" and name in SLACK_SDK_TABLES)
 
 
 def alembic_config(url: str) -> Config:

@@ -9,6 +9,8 @@ import pytest
 
 from bot.config import ConfigError, load_settings
 
+OAUTH = {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c", "SLACK_SIGNING_SECRET": "s"}
+
 
 def test_defaults_run_the_sandbox_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
@@ -23,6 +25,13 @@ def test_defaults_run_the_sandbox_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> 
     ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN"),
     ({"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN"),
     ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "nope"}, "SLACK_APP_TOKEN"),
+    ({"SLACK_CLIENT_ID": "1.2", "SLACK_SIGNING_SECRET": "s"}, "SLACK_CLIENT_SECRET"),
+    ({"SLACK_CLIENT_SECRET": "c", "SLACK_SIGNING_SECRET": "s"}, "SLACK_CLIENT_ID"),
+    ({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c"}, "SLACK_SIGNING_SECRET"),
+    ({**OAUTH, "SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_BOT_TOKEN"),
+    ({**OAUTH, "SLACK_APP_TOKEN": "xapp-1"}, "SLACK_APP_TOKEN"),
+    ({**OAUTH, "SLACK_REDIRECT_URI": "https://earshot.example.com/oauth"}, "SLACK_REDIRECT_URI"),
+    ({"SLACK_REDIRECT_URI": "https://earshot.example.com/slack/oauth_redirect"}, "SLACK_REDIRECT_URI"),
     ({"MicrosoftAppPassword": "p"}, "MicrosoftAppId"),
     ({"MicrosoftAppId": "a", "MicrosoftAppType": "SingleTenant"}, "MicrosoftAppTenantId"),
     ({"MicrosoftAppType": "Other"}, "MicrosoftAppType"),
@@ -44,6 +53,14 @@ def test_platforms_and_admins() -> None:
     assert settings.slack_enabled and not settings.sandbox_enabled
     assert settings.admins == (("slack", "U024BE7LH"), ("teams", "29:1a2b"))
     assert load_settings(DATABASE_URL="postgres://u:p@h/db").database_url == "postgresql+asyncpg://u:p@h/db"
+
+
+def test_slack_over_oauth_needs_no_bot_token() -> None:
+    settings = load_settings(**OAUTH, SLACK_REDIRECT_URI="https://earshot.example.com/slack/oauth_redirect")
+    assert settings.slack_enabled and settings.slack_oauth and settings.slack_bot_token is None
+    single = load_settings(SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s", SLACK_CLIENT_ID=" ",
+                           SLACK_CLIENT_SECRET="")
+    assert single.slack_enabled and not single.slack_oauth
 
 
 def test_the_cli_stops_with_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]

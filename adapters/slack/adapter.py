@@ -11,6 +11,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import Rendered, render_card
+from adapters.slack.clients import OneWorkspace, SlackClients, Team
 from adapters.slack.errors import calling
 from adapters.slack.history import find_marked, mark
 from adapters.slack.translate import PLATFORM
@@ -45,67 +46,86 @@ class SlackAdapter:
     platform = PLATFORM
     pacing = SLACK_PACING
 
-    def __init__(self, client: AsyncWebClient, db: Database, clock: Any = time.monotonic) -> None:
-        self.client = client
+    def __init__(self, clients: SlackClients | AsyncWebClient, db: Database, clock: Any = time.monotonic) -> None:
+        self.clients = OneWorkspace(clients) if isinstance(clients, AsyncWebClient) else clients
         self._db = db
         self._clock = clock
         self._dms: dict[str, str] = {}
         self._people: dict[str, tuple[float, Person | None]] = {}
-        self._bot_user_id: str | None = None
+        self._bot_user_ids: dict[Team | None, str] = {}
 
-    async def bot_user_id(self) -> str:
-        """The app's own user id (auth.test, asked once)."""
-        if self._bot_user_id is None:
-            self._bot_user_id = str((await calling(self.client.auth_test()))["user_id"])
-        return self._bot_user_id
+    @property
+    def client(self) -> AsyncWebClient:
+        """The client of the request being handled (with one bot token, the only client)."""
+        return self.clients.current()
+
+    async def _workspace(self, conversation_id: str) -> tuple[Team | None, AsyncWebClient]:
+        team = await self.clients.team_of(conversation_id)
+        return team, await self.clients.client(team)
+
+    async def bot_user_id(self, team: Team | None = None) -> str:
+        """The app's own user id in a workspace (auth.test, asked once)."""
+        if team not in self._bot_user_ids:
+            client = await self.clients.client(team)
+            self._bot_user_ids[team] = str((await calling(client.auth_test()))["user_id"])
+        return self._bot_user_ids[team]
 
     async def send(self, target: Target, card: Card, key: str | None = None) -> MessageRef:
         rendered = _render(card)
+        team, client = await self._workspace(target.channel_id or target.user_id or "")
         channel = target.channel_id or await self.open_dm(target.user_id or "")
-        response = await calling(self.client.chat_postMessage(
+        await self.clients.remember([channel], team)  # before posting: a failure here is safe to retry
+        response = await calling(client.chat_postMessage(
             channel=channel, text=rendered.text, blocks=rendered.blocks or None, thread_ts=target.thread_id,
             unfurl_links=False, unfurl_media=False, metadata=mark(key) if key else None))
         posted_in = str(response.get("channel") or channel)
-        await self._upload_charts(posted_in, target.thread_id, rendered.charts)
+        await self._upload_charts(client, posted_in, target.thread_id, rendered.charts)
         return MessageRef(PLATFORM, posted_in, str(response["ts"]))
 
     async def find_sent(self, target: Target, key: str, since: datetime) -> MessageRef | None:
         """The post marked with `key`, looked up in the conversation's history (charts that were still to be
         uploaded when its worker died stay missing)."""
+        team, client = await self._workspace(target.channel_id or target.user_id or "")
         channel = target.channel_id or await self.open_dm(target.user_id or "")
-        ts = await find_marked(self.client, channel, target.thread_id, key, since, await self.bot_user_id())
+        ts = await find_marked(client, channel, target.thread_id, key, since, await self.bot_user_id(team))
         return MessageRef(PLATFORM, channel, ts) if ts else None
 
     async def update(self, ref: MessageRef, card: Card) -> None:
         """Replace a posted card (charts were uploaded with the original and stay where they are)."""
         rendered = _render(card)
-        await calling(self.client.chat_update(channel=ref.channel_id, ts=ref.message_id, text=rendered.text,
-                                              blocks=rendered.blocks))
+        _, client = await self._workspace(ref.channel_id)
+        await calling(client.chat_update(channel=ref.channel_id, ts=ref.message_id, text=rendered.text,
+                                         blocks=rendered.blocks))
 
     async def open_dm(self, user_id: str) -> str:
         if user_id not in self._dms:
-            response = await calling(self.client.conversations_open(users=user_id))
+            team, client = await self._workspace(user_id)
+            response = await calling(client.conversations_open(users=user_id))
             self._dms[user_id] = str(response["channel"]["id"])
+            await self.clients.remember([self._dms[user_id]], team)
         return self._dms[user_id]
 
     async def post_ephemeral(self, channel_id: str, user_id: str, card: Card) -> None:
         rendered = _render(card)
-        await calling(self.client.chat_postEphemeral(channel=channel_id, user=user_id, text=rendered.text,
-                                                     blocks=rendered.blocks or None))
+        _, client = await self._workspace(channel_id)
+        await calling(client.chat_postEphemeral(channel=channel_id, user=user_id, text=rendered.text,
+                                                blocks=rendered.blocks or None))
 
     async def list_members(self, channel_id: str) -> list[Person]:
         """Every person in a channel (all pages of conversations.members), with names and timezones from
         users.info, cached for an hour. Bots, deactivated accounts and the app itself are left out."""
+        team, client = await self._workspace(channel_id)
         ids: list[str] = []
         cursor: str | None = None
         while True:
-            page = await calling(self.client.conversations_members(channel=channel_id, limit=MEMBERS_PAGE,
-                                                                   cursor=cursor))
+            page = await calling(client.conversations_members(channel=channel_id, limit=MEMBERS_PAGE,
+                                                              cursor=cursor))
             ids.extend(page.get("members") or ())
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 break
-        me = await self.bot_user_id()
+        await self.clients.remember(ids, team)  # their DMs (a pulse's questions) go through this workspace
+        me = await self.bot_user_id(team)
         slots = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
         async def lookup(user_id: str) -> Person | None:
@@ -120,7 +140,8 @@ class SlackAdapter:
         cached = self._people.get(user_id)
         if cached is not None and self._clock() - cached[0] < PEOPLE_TTL_SECONDS:
             return cached[1]
-        user = (await calling(self.client.users_info(user=user_id)))["user"]
+        _, client = await self._workspace(user_id)
+        user = (await calling(client.users_info(user=user_id)))["user"]
         profile = user.get("profile") or {}
         found = None if user.get("is_bot") or user.get("deleted") or user_id == "USLACKBOT" else Person(
             PLATFORM, user_id, name=profile.get("display_name") or profile.get("real_name") or user.get("name"),
@@ -128,7 +149,8 @@ class SlackAdapter:
         self._people[user_id] = (self._clock(), found)
         return found
 
-    async def _upload_charts(self, channel: str, thread_ts: str | None, charts: tuple[Image, ...]) -> None:
+    async def _upload_charts(self, client: AsyncWebClient, channel: str, thread_ts: str | None,
+                             charts: tuple[Image, ...]) -> None:
         """Chart images go up with the files upload v2 flow, after the message. The message is already posted,
         so a failed upload is logged rather than raised: a retry would post the message twice."""
         for chart in charts:
@@ -137,7 +159,7 @@ class SlackAdapter:
                 log.warning("chart %s is gone; posting the message without it", chart.url)
                 continue
             try:
-                await calling(self.client.files_upload_v2(
+                await calling(client.files_upload_v2(
                     channel=channel, thread_ts=thread_ts, file=png, filename=f"chart-{chart_id(chart.url)}.png",
                     title=chart.alt or "Chart", alt_txt=chart.alt or "Chart"))
             except DeliveryError as error:

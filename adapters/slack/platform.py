@@ -1,20 +1,27 @@
 """Slack as a platform of the process: the bolt app on POST /slack/events (or Socket Mode), the Web API client
-every call shares, and the adapter the outbox delivers through."""
+every call shares (one per workspace with OAuth installs, and then GET /slack/install and /slack/oauth_redirect),
+and the adapter the outbox delivers through."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.platform import PlatformContext
 from adapters.slack.adapter import SlackAdapter
+from adapters.slack.clients import Installations, Team
 from adapters.slack.listeners import SlackListeners
+from adapters.slack.oauth import INSTALL_PATH, REDIRECT_PATH, installation_store, oauth_settings
 from adapters.slack.translate import PLATFORM
 
 log = logging.getLogger(__name__)
@@ -24,16 +31,19 @@ WEB_API_TIMEOUT_SECONDS = 10
 DRAIN_SECONDS = 10.0
 
 
-def web_client(token: str, api_url: str) -> AsyncWebClient:
+def web_client(token: str | None, api_url: str) -> AsyncWebClient:
     """The Web API client, pointed at `SLACK_API_URL`, with slack_sdk's own retries off (the outbox retries)."""
     return AsyncWebClient(token=token, base_url=api_url if api_url.endswith("/") else api_url + "/",
                           timeout=WEB_API_TIMEOUT_SECONDS, retry_handlers=[])
 
 
-def bolt_app(client: AsyncWebClient, signing_secret: str | None) -> AsyncApp:
-    """Request verification stays on (a bad or stale signature answers 401); listeners choose when to ack."""
+def bolt_app(client: AsyncWebClient, signing_secret: str | None,
+             oauth: AsyncOAuthSettings | None = None) -> AsyncApp:
+    """Request verification stays on (a bad or stale signature answers 401); listeners choose when to ack. With
+    `oauth`, bolt authorizes each request from the installation store and runs the OAuth flow through `client`
+    (so oauth.v2.access goes to `SLACK_API_URL` too)."""
     return AsyncApp(client=client, signing_secret=signing_secret or "", process_before_response=True,
-                    request_verification_enabled=True)
+                    request_verification_enabled=True, oauth_settings=oauth)
 
 
 class SlackPlatform:
@@ -41,9 +51,18 @@ class SlackPlatform:
 
     def __init__(self, context: PlatformContext) -> None:
         settings = context.settings
-        self.client = web_client(settings.slack_bot_token or "", settings.slack_api_url)
-        self.adapter = SlackAdapter(self.client, context.db)
-        self.app = bolt_app(self.client, settings.slack_signing_secret)
+        self.client = web_client(settings.slack_bot_token, settings.slack_api_url)
+        self.installations: Installations | None = None
+        if settings.slack_oauth:
+            store = installation_store(settings, context.db.engine)
+            oauth = oauth_settings(settings, store, context.db.engine)
+            self.installations = Installations(self.client, store, context.db)
+            self.app = bolt_app(self.client, settings.slack_signing_secret, oauth)
+            self.app.use(self._enter_workspace)
+            self.adapter = SlackAdapter(self.installations, context.db)
+        else:
+            self.app = bolt_app(self.client, settings.slack_signing_secret)
+            self.adapter = SlackAdapter(self.client, context.db)
         self.listeners = SlackListeners(context.core, self.adapter)
         self.listeners.register(self.app)
         self._app_token = settings.slack_app_token
@@ -56,10 +75,39 @@ class SlackPlatform:
     def mount(self, app: web.Application) -> None:
         if not self.socket_mode:
             app.router.add_post(EVENTS_PATH, self.events)
+        if self.installations is not None:
+            app.router.add_get(INSTALL_PATH, self.install)
+            app.router.add_get(REDIRECT_PATH, self.oauth_redirect)
 
     async def events(self, request: web.Request) -> web.Response:
         """Events API, interactivity and slash commands, all on one URL."""
         return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
+
+    async def install(self, request: web.Request) -> web.Response:
+        """A redirect to Slack's authorize page, with a fresh state (stored, and in a cookie)."""
+        return await to_aiohttp_response(await self._flow.handle_installation(await to_bolt_request(request)))
+
+    async def oauth_redirect(self, request: web.Request) -> web.Response:
+        """Slack sends the installer back here with a code: checks the state, exchanges the code, stores the
+        install. A missing, unknown or expired state (or a browser without the cookie) is refused."""
+        return await to_aiohttp_response(await self._flow.handle_callback(await to_bolt_request(request)))
+
+    @property
+    def _flow(self) -> AsyncOAuthFlow:
+        assert self.app.oauth_flow is not None
+        return self.app.oauth_flow
+
+    async def _enter_workspace(self, context: AsyncBoltContext,
+                               next: Callable[[], Awaitable[BoltResponse | None]]) -> BoltResponse | None:
+        """Bolt middleware, after its authorization: replies to this request use its workspace's client, and
+        the channel and person it came from are remembered as that workspace's (for the outbox). Bolt passes
+        arguments by name, hence `next`."""
+        assert self.installations is not None
+        if context.bot_token and (context.team_id or context.enterprise_id):
+            team = Team(context.enterprise_id, None if context.is_enterprise_install else context.team_id)
+            self.installations.enter(team, context.bot_token)
+            await self.installations.remember([i for i in (context.channel_id, context.user_id) if i], team)
+        return await next()
 
     async def start(self) -> None:
         self.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEB_API_TIMEOUT_SECONDS))

@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401  (fills SQLModel.metadata)
 from storage.engine import make_engine
+from storage.migrate import include_name
 
 target_metadata = SQLModel.metadata
 
@@ -20,6 +21,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

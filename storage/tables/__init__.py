@@ -7,9 +7,11 @@ from storage.tables.outbox import Delivery, ProcessedEvent
 from storage.tables.people import ConversationRef, Person, RoleGrant
 from storage.tables.pulses import Participation, Pulse, PulseRun, Question, Response
 from storage.tables.sandbox import SandboxChannel, SandboxMember, SandboxMessage
+from storage.tables.slack import SlackConversationTeam
 
 __all__ = [
     "Chart", "Claim", "ConversationRef", "Delivery", "DigestRun", "DigestSubscription", "Engagement", "Feedback",
     "FeedbackReaction", "Participation", "Person", "ProcessedEvent", "Pulse", "PulseRun", "Question", "Response",
-    "RoleGrant", "SandboxChannel", "SandboxMember", "SandboxMessage", "Station", "StationItem",
+    "RoleGrant", "SandboxChannel", "SandboxMember", "SandboxMessage", "SlackConversationTeam", "Station",
+    "StationItem",
 ]

@@ -1,7 +1,9 @@
 """A fake Slack Web API on loopback: records every call, answers like Slack, and fails on request.
 
 The real AsyncWebClient talks to it through `base_url`; response_url posts and file uploads land here too.
-Posted messages are kept (with their metadata) for conversations.history and conversations.replies.
+Posted messages are kept (with their metadata) for conversations.history and conversations.replies. OAuth:
+`add_install` makes a code that oauth.v2.access exchanges for that workspace's bot token, and auth.test then
+answers for the workspace of the token it is called with.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Call:
     method: str
     args: dict[str, Any]
     token: str | None
+    """The bearer token (or the whole Authorization header when it is not a bearer one, e.g. Basic)."""
     at: float = field(default_factory=time.monotonic)
     answer: dict[str, Any] | None = None
     """What the fake answered (a posted message's ts, an opened view)."""
@@ -62,6 +65,8 @@ class FakeSlack:
     socket_envelopes: list[dict[str, Any]] = field(default_factory=list)
     """Socket Mode: envelopes to push to a client that connects to `{url}/socket`."""
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    installs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """oauth.v2.access answers, by code."""
     _failures: dict[str, list[Failure]] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -81,6 +86,13 @@ class FakeSlack:
         `applied`: the call takes effect all the same (a message is posted), as Slack warns a 5xx may."""
         self._failures.setdefault(method, []).extend(
             Failure(status, error, retry_after, body, delay, reset, applied) for _ in range(times))
+
+    def add_install(self, code: str, team_id: str, token: str, *, installer: str, bot_user: str = BOT_USER) -> None:
+        """Authorizing the app in `team_id` gives `code`; exchanging it gives `token`."""
+        self.installs[code] = {
+            "ok": True, "app_id": APP_ID, "authed_user": {"id": installer}, "scope": "chat:write,commands",
+            "token_type": "bot", "access_token": token, "bot_user_id": bot_user,
+            "team": {"id": team_id, "name": f"Team {team_id}"}, "enterprise": None, "is_enterprise_install": False}
 
     def add_user(self, user_id: str, name: str, tz: str, **extra: Any) -> None:
         self.users[user_id] = {"id": user_id, "name": name.lower(), "tz": tz, "deleted": False, "is_bot": False,
@@ -159,7 +171,7 @@ class FakeSlack:
         if queued:
             failure = queued.pop(0)
             if failure.applied:
-                self._answer(method, args)
+                self._answer(method, args, call.token)
             self._record(call)
             await asyncio.sleep(failure.delay)
             if failure.reset and request.transport is not None:
@@ -171,16 +183,23 @@ class FakeSlack:
                                     headers=headers)
             return web.json_response({"ok": False, "error": failure.error or "internal_error"},
                                      status=failure.status, headers=headers)
-        call.answer = self._answer(method, args)
+        call.answer = self._answer(method, args, call.token)
         self._record(call)
         return web.json_response(call.answer)
 
-    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+    def _answer(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
         ts = self._next_ts()
         match method:
             case "auth.test":
+                installed = next((i for i in self.installs.values() if i["access_token"] == token), None)
+                if installed is not None:
+                    return {"ok": True, "url": "https://earshot-test.slack.com/", "team": installed["team"]["name"],
+                            "user": "earshot", "team_id": installed["team"]["id"],
+                            "user_id": installed["bot_user_id"], "bot_id": BOT_ID}
                 return {"ok": True, "url": "https://earshot-test.slack.com/", "team": "Earshot Test",
                         "user": "earshot", "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID}
+            case "oauth.v2.access":
+                return self.installs.get(str(args.get("code")), {"ok": False, "error": "invalid_code"})
             case "chat.postMessage":
                 channel = str(args.get("channel", ""))
                 channel = "D" + channel[1:] if channel.startswith("U") else channel

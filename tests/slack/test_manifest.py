@@ -1,4 +1,5 @@
-"""The app manifest asks for exactly what the code uses: its commands, events and one request URL."""
+"""The app manifest asks for exactly what the code uses: its commands, events, one request URL, and the OAuth
+redirect URL and scopes an install asks for."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from pathlib import Path
 
 from adapters.runtime import Runtime
+from adapters.slack.oauth import REDIRECT_PATH, manifest_bot_scopes
 from adapters.slack.platform import EVENTS_PATH, SlackPlatform
 from bot.config import load_settings
 
@@ -39,3 +41,5 @@ def test_manifest_matches_the_code(tmp_path: Path) -> None:
     assert set(listed("bot")) == {"chat:write", "commands", "im:write", "files:write", "users:read", "channels:read",
                                   "groups:read", "reactions:read", "channels:history", "groups:history",
                                   "im:history"}
+    assert manifest_bot_scopes(MANIFEST) == listed("bot")
+    assert listed("redirect_urls") == [f"https://earshot.example.com{REDIRECT_PATH}"]
