@@ -111,3 +111,18 @@ async def test_charts_in_private_replies_are_served_to_the_page(server: Running)
     assert served.startswith("/sandbox/charts/")
     async with aiohttp.ClientSession() as session, session.get(f"{server.url}{served}") as response:
         assert response.status == 200 and (await response.read()).startswith(b"\x89PNG")
+
+
+async def test_private_replies_are_kept_for_reloads_newest_fifty_per_person(server: Running) -> None:
+    from adapters.sandbox.workspace import EPHEMERAL_KEPT
+    from bot.cards import text_card
+
+    workspace = server.runtime.workspace
+    assert workspace is not None
+    for n in range(EPHEMERAL_KEPT + 10):
+        await workspace.post_ephemeral("C-cx", "ana", text_card(f"reply {n} — ответ {n}"))
+    await workspace.post_ephemeral("C-cx", "ben", text_card("only Ben's"))
+    async with aiohttp.ClientSession() as session, session.get(f"{server.url}/sandbox/api/state?as=ana") as response:
+        mine = [m for m in (await response.json())["messages"] if m.get("ephemeral_to")]
+    assert [m["card"]["fallback"] for m in mine] == [f"reply {n} — ответ {n}" for n in range(10, EPHEMERAL_KEPT + 10)]
+    assert {m["ephemeral_to"] for m in mine} == {"ana"}

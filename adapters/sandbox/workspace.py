@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -45,7 +45,7 @@ class Workspace:
         self._db = db
         self._sockets: dict[str, set[Socket]] = defaultdict(set)
         self._form_channels: dict[tuple[str, str], str] = {}
-        self._ephemeral: dict[str, deque[dict[str, Any]]] = defaultdict(lambda: deque(maxlen=EPHEMERAL_KEPT))
+        self._ephemeral: dict[str, tuple[tuple[str, str], ...]] = {}  # user → (channel id, message JSON)
         self._ephemeral_count = 0
         self._known_people: set[str] = set()
         self._known_members: dict[str, set[str]] = {}
@@ -110,7 +110,7 @@ class Workspace:
             return await session.get(SandboxChannel, channel_id)
 
     async def ensure_channel(self, channel_id: str, name: str, kind: str, members: Iterable[str]) -> None:
-        async with self._db.session() as session:
+        async with self._db.write() as session:
             await insert_ignore(session, SandboxChannel, {"id": channel_id, "name": name, "kind": kind})
             for user in members:
                 await insert_ignore(session, SandboxMember, {"channel_id": channel_id, "user_id": user})
@@ -128,7 +128,7 @@ class Workspace:
                    thread_id: int | None = None) -> dict[str, Any]:
         if await self.channel(channel_id) is None:
             raise UnknownMessage(f"channel_not_found: {channel_id}")
-        async with self._db.session() as session:
+        async with self._db.write() as session:
             message = SandboxMessage(channel_id=channel_id, author_id=author_id, card=card.to_json(),
                                      thread_id=thread_id)
             session.add(message)
@@ -137,17 +137,20 @@ class Workspace:
 
     async def post_ephemeral(self, channel_id: str, user_id: str, card: Card) -> dict[str, Any]:
         """A message only `user_id` sees. Like Slack's, it is not stored: it lives in this process only,
-        for the person's open pages and their next reloads, and is gone after a restart."""
+        for the person's open pages and their next reloads, and is gone after a restart. Kept as JSON text
+        in tuples, which the garbage collector stops tracking: a vote burst leaves one confirmation per voter,
+        and as dicts and lists they made every full collection walk tens of thousands more objects."""
         self._ephemeral_count += 1
         data = {"id": f"e{self._ephemeral_count}", "channel_id": channel_id, "thread_id": None,
                 "author": {"id": BOT_ID, "name": BOT_NAME, "bot": True}, "created_at": utcnow().isoformat(),
                 "edited": False, "ephemeral_to": user_id, "card": _served_charts(card.to_json()), "reactions": {}}
-        self._ephemeral[user_id].append(data)
+        kept = self._ephemeral.get(user_id, ())[1 - EPHEMERAL_KEPT:]
+        self._ephemeral[user_id] = (*kept, (channel_id, json.dumps(data, ensure_ascii=False)))
         await self.push([user_id], {"type": "message", "message": data})
         return data
 
     async def edit(self, message_id: int, card: Card) -> dict[str, Any]:
-        async with self._db.session() as session:
+        async with self._db.write() as session:
             message = await session.get(SandboxMessage, message_id)
             if message is None:
                 raise UnknownMessage(f"message_not_found: {message_id}")
@@ -158,7 +161,7 @@ class Workspace:
         return await self._announce(message)
 
     async def react(self, message_id: int, user_id: str, emoji: str, added: bool) -> SandboxMessage:
-        async with self._db.session() as session:
+        async with self._db.write() as session:
             message = await session.get(SandboxMessage, message_id, with_for_update=not self._db.is_sqlite)
             if message is None:
                 raise UnknownMessage(f"message_not_found: {message_id}")
@@ -220,7 +223,8 @@ class Workspace:
             "channels": [{"id": c.id, "name": c.name, "kind": c.kind, "members": sorted(members[c.id])}
                          for c in channels],
             "messages": sorted([message_json(m, names) for m in messages] + [
-                m for m in self._ephemeral.get(user_id, ()) if m["channel_id"] in ids], key=lambda m: m["created_at"]),
+                json.loads(text) for channel_id, text in self._ephemeral.get(user_id, ()) if channel_id in ids],
+                key=lambda m: m["created_at"]),
         }
 
 

@@ -137,10 +137,10 @@ class Pulses:
                       questions: list[Question]) -> RunResults:
         return await run_results(session, self._services.settings, pulse, run, questions, run.audience_size)
 
-    async def refresh(self, session: AsyncSession, pulse: Pulse, run: PulseRun, questions: list[Question]) -> None:
+    async def refresh(self, session: AsyncSession, pulse: Pulse, run: PulseRun, questions: list[Question],
+                      results: RunResults) -> None:
         """Queue edits of the shared question card and the author's live results (coalesced by the outbox)."""
         settings = self._services.settings
-        results = await self.results(session, pulse, run, questions)
         shown = results if pulse.results_live or run.status == "closed" else None
         outbox = self._services.outbox
         channel_card = await outbox.by_key(session, f"pulse:{run.id}:channel")
@@ -163,12 +163,19 @@ class Pulses:
         try:
             await asyncio.sleep(self._services.outbox.update_interval)
             del self._refreshing[run_id]  # votes from now on schedule the next refresh
-            async with self._services.db.write() as session:
+            # Counted outside the write lock: the votes of a burst queue for it, and waited out the count.
+            async with self._services.db.session() as session:
                 run = await session.get(PulseRun, run_id)
                 pulse = await session.get(Pulse, run.pulse_id) if run else None
-                if run is None or pulse is None:
-                    return
-                await self.refresh(session, pulse, run, await self.questions(session, pulse.id or 0))
+                if run is None or pulse is None or run.status != "open":
+                    return  # closing showed the final figures
+                questions = await self.questions(session, pulse.id or 0)
+                results = await self.results(session, pulse, run, questions)
+            async with self._services.db.write() as session:
+                status = (await session.exec(select(PulseRun.status).where(PulseRun.id == run_id))).first()
+                if status != "open":
+                    return  # closed since the count: closing showed the final figures
+                await self.refresh(session, pulse, run, questions, results)
                 await session.commit()
         except Exception:  # the next vote schedules another refresh; the votes themselves are stored
             log.exception("refreshing the cards of run %s failed", run_id)
@@ -209,7 +216,7 @@ class Pulses:
                 where = pulse.audience.get("channel_id") or pulse.channel_id
                 await self._services.outbox.send(session, Target.channel(pulse.platform, where), card,
                                                   dedupe_key=f"pulse-final:{run.id}:channel")
-            await self.refresh(session, pulse, run, questions)
+            await self.refresh(session, pulse, run, questions, results)
             await session.commit()
         self._services.metrics.scheduler_runs.labels("pulse-run", "closed").inc()
         return True
