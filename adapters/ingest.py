@@ -31,8 +31,8 @@ class IngestRoute:
         limit = self._settings.ingest_max_bytes
         if request.content_length is not None and request.content_length > limit:
             return _error(413, f"the body is larger than {limit} bytes: send smaller batches")
-        body = await request.content.read(limit + 1)
-        if len(body) > limit:
+        body = await _read_at_most(request, limit)
+        if body is None:
             return _error(413, f"the body is larger than {limit} bytes: send smaller batches")
         try:
             mapping = self._stations.mapping(request.query["mapping"]) if "mapping" in request.query else None
@@ -59,6 +59,19 @@ class IngestRoute:
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
             return _error(401, "missing or wrong bearer token", challenge=True)
         return None
+
+
+async def _read_at_most(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None once it passes `limit` bytes. One read returns only what has arrived so far,
+    so a body sent in parts (or chunked, with no Content-Length to check first) is read until its end."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _error(status: int, message: str, challenge: bool = False) -> web.Response:

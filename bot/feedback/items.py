@@ -47,6 +47,13 @@ class FeedbackItem(BaseModel):
     def _id_may_be_a_number(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
+    @field_validator("score", mode="before")
+    @classmethod
+    def _score_is_a_number(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not true or false")
+        return value
+
     @field_validator("text")
     @classmethod
     def _clean_text(cls, value: str) -> str:
@@ -104,7 +111,7 @@ class _BadLine:
 def _ndjson(text: str) -> list[Any]:
     items: list[Any] = []
     good = 0
-    for line in text.splitlines():
+    for line in text.split("\n"):  # not splitlines(): JSON strings may hold U+2028, U+0085 and the like raw
         if not line.strip():
             continue
         try:

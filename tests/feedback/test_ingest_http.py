@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
@@ -46,16 +47,22 @@ async def test_one_object_is_accepted_committed_and_routed(server: Running) -> N
 async def test_arrays_and_ndjson_with_partial_acceptance(server: Running) -> None:
     items = [GOOD, {"id": "a2", "source": "survey"}, {"id": "a3", "source": "survey", "text": "x", "score": "ten"},
              {"id": "a1", "source": "survey", "text": "again"}, "just a string",
-             {"id": "a4", "source": "survey", "text": "ok", "score": 11}]
+             {"id": "a4", "source": "survey", "text": "ok", "score": 11},
+             {"id": "a5", "source": "survey", "text": "ok", "score": True}]
     status, body = await send(server, json.dumps(items))
     assert status == 202
     assert body["accepted"] == 1 and body["duplicates"] == 1
     assert [(r["index"], r["error"].split(":")[0]) for r in body["rejected"]] == [
         (1, "text"), (2, "score"), (4, "an item must be a JSON object, not str"),
-        (5, "score 11 is outside 0–10 for nps")]
+        (5, "score 11 is outside 0–10 for nps"), (6, "score")]
     ndjson = '{"id": "n1", "source": "s", "text": "один"}\n{broken\n\n{"id": "n2", "source": "s", "text": "二"}\n'
     status, body = await send(server, ndjson)
     assert status == 202 and body["accepted"] == 2 and body["rejected"][0]["index"] == 1
+    separators = '{"id": "n3", "source": "s", "text": "line\u2028separator\u2029and next"}\r\n' \
+                 '{"id": "n4", "source": "s", "text": "ok"}'  # raw U+2028/U+2029 are valid inside JSON strings
+    status, body = await send(server, separators)
+    assert (status, body) == (202, {"accepted": 2, "duplicates": 0, "rejected": []})
+    assert {f.text for f in await stored(server)} >= {"line\u2028separator\u2029and next", "ok"}
 
 
 async def test_duplicates_on_source_and_id_across_requests(server: Running) -> None:
@@ -77,6 +84,47 @@ async def test_bad_requests_are_refused_clearly(server: Running, body: str | byt
                                                 status: int, error: str) -> None:
     got_status, got = await send(server, body, token)
     assert got_status == status and error in got["error"]
+    assert await stored(server) == []
+
+
+async def _trickle(parts: list[bytes], headers: dict[str, str], port: int) -> tuple[int, dict]:
+    """A request whose body arrives in parts a moment apart, as a slow client or proxy sends it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": "x", "Authorization": f"Bearer {TOKEN}", **headers,
+                                                 "Connection": "close"}.items())
+    writer.write(f"POST /api/feedback HTTP/1.1\r\n{head}\r\n".encode())
+    for part in parts:
+        writer.write(part)
+        await writer.drain()
+        await asyncio.sleep(0.3)
+    response = await reader.read()
+    writer.close()
+    status_line, _, rest = response.partition(b"\r\n")
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2] or b"{}")
+
+
+def _chunked(parts: list[bytes]) -> list[bytes]:
+    return [f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in parts] + [b"0\r\n\r\n"]
+
+
+async def test_a_body_sent_in_parts_is_read_whole(server: Running) -> None:
+    lines = [json.dumps({"id": f"t{n}", "source": "slow", "text": f"часть {n}"}).encode() + b"\n" for n in range(40)]
+    parts = [b"".join(lines[:20]), b"".join(lines[20:])]
+    port = int(server.url.rsplit(":", 1)[1])
+    status, body = await _trickle(parts, {"Content-Length": str(sum(map(len, parts)))}, port)
+    assert (status, body) == (202, {"accepted": 40, "duplicates": 0, "rejected": []})
+    more = [line.replace(b'"slow"', b'"chunked"') for line in lines]
+    status, body = await _trickle(_chunked([b"".join(more[:20]), b"".join(more[20:])]),
+                                  {"Transfer-Encoding": "chunked"}, port)
+    assert (status, body) == (202, {"accepted": 40, "duplicates": 0, "rejected": []})
+    assert len(await stored(server)) == 80
+
+
+async def test_a_chunked_body_over_the_limit_is_refused_whole(server: Running) -> None:
+    port = int(server.url.rsplit(":", 1)[1])
+    item = json.dumps({"id": "big", "source": "s", "text": "x" * 12_000}).encode() + b"\n"
+    status, body = await _trickle(_chunked([item, item]), {"Transfer-Encoding": "chunked"}, port)
+    assert status == 413 and "larger than 20000 bytes" in body["error"]
     assert await stored(server) == []
 
 
