@@ -4,6 +4,7 @@ message, never dropped silently."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -19,10 +20,12 @@ from bot.text import cut
 from storage.tables import Feedback, Station, StationItem
 
 SHOWN = 8
+MAX_WAIT = timedelta(hours=1)  # steady traffic over the cap would otherwise use every freed slot, forever
 
 
 async def release_held(services: Services, redact: Redactor) -> int:
-    """Send one roll-up per station whose held items may go now. Returns how many roll-ups were queued."""
+    """Send one roll-up per station whose held items may go now: out of quiet hours, and with room under the
+    hourly cap or once the oldest has waited an hour. Returns how many roll-ups were queued."""
     now = services.clock()
     queued = 0
     async with services.db.session() as session:
@@ -39,12 +42,13 @@ async def release_held(services: Services, redact: Redactor) -> int:
         sent = await recent_sends(session, [s.id for s in stations.values() if s.cap_per_hour], now)
         for station_id, items in by_station.items():
             station = stations.get(station_id)
-            if station is None or in_quiet_hours(station.quiet_hours, now):
-                continue
-            if station.cap_per_hour and sent[station_id] >= station.cap_per_hour:
+            if station is None or station.paused or in_quiet_hours(station.quiet_hours, now):
+                continue  # a paused station keeps what it held until it is resumed
+            oldest = min(item.routed_at for item, _ in items)
+            if station.cap_per_hour and sent[station_id] >= station.cap_per_hour and now - oldest < MAX_WAIT:
                 continue
             last = max(item.id or 0 for item, _ in items)
-            if station.removed_at is None and not station.paused:
+            if station.removed_at is None:
                 await services.outbox.send(session, Target.channel(station.platform, station.channel_id),
                                            rollup_card(station, [f for _, f in items], redact),
                                            dedupe_key=f"rollup:{station_id}:{last}", created_by=station.created_by)

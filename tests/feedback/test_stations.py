@@ -60,6 +60,7 @@ async def cards_by_channel(h: CoreHarness) -> dict[str, list[str]]:
     ("area:checkout", ["1", "4"]),
     ("area:Checkout lang:fa", ["4"]),
     ("source:helpdesk segment:enterprise", ["3"]),
+    ("segment:enterprise", ["3"]),
     ("tag:praise", ["2"]),
     ("ช้า", ["1"]),            # Thai keyword inside a sentence with no spaces
     ('keyword:"REFUND"', ["3"]),  # case-folded
@@ -89,6 +90,22 @@ async def test_only_managers_manage_stations(harness: CoreHarness) -> None:
         assert (await session.exec(select(Station))).first() is None
     listed = await station(harness, "C1", "list", user="someone")
     assert "no station" in listed.last_text
+    await station(harness, "C1", "add")
+    for words in ("pause 1", "resume 1", "remove 1"):
+        assert "Only managers and admins" in (await station(harness, "C1", words, user="someone")).last_text
+    async with harness.db.session() as session:
+        kept = (await session.exec(select(Station))).one()
+    assert kept.removed_at is None and not kept.paused
+
+
+async def test_csat_high_and_low_split_satisfaction_ratings(harness: CoreHarness) -> None:
+    await station(harness, "C-happy", "add csat:high")
+    await station(harness, "C-unhappy", "add csat:low")
+    rated = [{"id": f"r{score}", "source": "helpdesk", "text": f"rated {score}", "score": score, "score_type": "csat"}
+             for score in (1, 2, 3, 4, 5)]
+    await harness.features.stations.ingest.ingest(rated)
+    seen = await cards_by_channel(harness)
+    assert sorted(seen["C-happy"]) == ["rated 4", "rated 5"] and sorted(seen["C-unhappy"]) == ["rated 1", "rated 2"]
 
 
 async def test_pause_resume_remove_and_list(harness: CoreHarness) -> None:
@@ -138,6 +155,52 @@ async def test_cap_holds_the_rest_for_one_rollup(harness: CoreHarness) -> None:
     rollup = harness.adapter.sent[-1].card
     assert rollup.fallback == "2 more pieces of customer feedback"
     assert await harness.features.stations.release_rollups() == 0  # released once
+
+
+async def age(h: CoreHarness, hours: float, held: bool | None = None) -> None:
+    """Move routed items back in time (only the held ones, or only those sent, when `held` says so)."""
+    async with h.db.session() as session:
+        for item in await session.exec(select(StationItem)):
+            if held is None or item.held == held:
+                item.routed_at -= timedelta(hours=hours)
+                session.add(item)
+        await session.commit()
+
+
+@pytest.mark.parametrize("utc_time, quiet", [
+    ("2026-11-25T15:30", True),   # 22:30 in Bangkok, inside 22:00–07:00 (across midnight)
+    ("2026-11-25T20:00", True),   # 03:00 the next day in Bangkok
+    ("2026-11-26T00:00", False),  # 07:00 in Bangkok: the window has ended
+    ("2026-11-25T14:59", False),  # 21:59 in Bangkok
+])
+def test_quiet_hours_across_midnight_in_the_station_zone(utc_time: str, quiet: bool) -> None:
+    from bot.feedback.quiet import in_quiet_hours
+
+    now = datetime.fromisoformat(utc_time).replace(tzinfo=UTC)
+    assert in_quiet_hours({"start": "22:00", "end": "07:00", "tz": "Asia/Bangkok"}, now) is quiet
+
+
+async def test_held_items_go_out_within_the_hour_even_when_traffic_keeps_the_cap_full(harness: CoreHarness) -> None:
+    await station(harness, "C1", "add cap:2")
+    await harness.features.stations.ingest.ingest(ITEMS)
+    await age(harness, 0.5, held=True)  # the cap is full with fresh cards; the held ones wait
+    assert await harness.features.stations.release_rollups() == 0
+    await age(harness, 0.6, held=True)  # the oldest held item has now waited over an hour: the cap is still full
+    assert await harness.features.stations.release_rollups() == 1
+    await harness.deliver()
+    assert harness.adapter.sent[-1].card.fallback == "2 more pieces of customer feedback"
+
+
+async def test_a_paused_station_keeps_what_it_held_until_it_is_resumed(harness: CoreHarness) -> None:
+    await station(harness, "C1", "add cap:2")
+    await harness.features.stations.ingest.ingest(ITEMS)
+    await station(harness, "C1", "pause 1")
+    await age(harness, 2)
+    assert await harness.features.stations.release_rollups() == 0
+    async with harness.db.session() as session:
+        assert [i.released_at for i in await session.exec(select(StationItem)) if i.held] == [None, None]
+    await station(harness, "C1", "resume 1")
+    assert await harness.features.stations.release_rollups() == 1
 
 
 async def test_quiet_hours_hold_items_until_morning(harness: CoreHarness) -> None:
