@@ -9,9 +9,10 @@ import regex
 EMAIL = regex.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Digits in any script (\d is Unicode-aware: Persian ۰۹, Arabic-Indic ٠٩, Thai ๐๙, full-width ０９).
 # Letters of scripts written without spaces (CJK, Thai) may touch a number directly; Latin-like ones may not.
+# A number right after # or № is a ticket or order number, not a phone.
 _WORDY = r"\d\p{Latin}\p{Cyrillic}\p{Greek}"
 CARD = regex.compile(rf"(?<![{_WORDY}])(?:\d[ -]?){{12,18}}\d(?![{_WORDY}])")
-PHONE = regex.compile(rf"(?<![{_WORDY}+(])(?:(?:\+|00)\s?)?\(?\d(?:[\d\s().\-]{{6,20}})\d(?![{_WORDY}])")
+PHONE = regex.compile(rf"(?<![{_WORDY}+(#№])(?:(?:\+|00)\s?)?\(?\d(?:[\d\s().\-]{{6,20}})\d(?![{_WORDY}])")
 DATE = regex.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
 
 

@@ -152,3 +152,17 @@ async def test_ingest_is_refused_when_no_token_is_configured(db_url: str) -> Non
     async with running_app(db_url, demo=False) as running:
         status, body = await send(running, json.dumps(GOOD))
     assert status == 401 and "EARSHOT_INGEST_TOKEN" in body["error"]
+
+
+async def test_configured_redaction_patterns_mask_what_reaches_channels(db_url: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EARSHOT_REDACT_PATTERNS", json.dumps(["ORD-\\d{6}", "(?i)acct[ -]?\\d+"]))  # as deployed
+    async with running_app(db_url, demo=True, EARSHOT_INGEST_TOKEN=TOKEN) as server:
+        item = {**GOOD, "text": "Order ORD-123456 and Acct 99812 — mail me at ana@example.com"}
+        assert (await send(server, json.dumps(item)))[0] == 202
+        async with server.runtime.db.session() as session:
+            cards = [json.dumps(d.card, ensure_ascii=False) for d in await session.exec(select(Delivery))
+                     if d.subject_kind]
+        assert cards and all("[redacted]" in c and "ORD-123456" not in c and "99812" not in c
+                             and "ana@example.com" not in c for c in cards)
+        assert (await stored(server))[0].text == item["text"]  # masked on the way out, stored as sent

@@ -25,6 +25,8 @@ redact = Redactor(["ORD-\\d{6}"])
     ("card 4111 1111 1111 1111 ok", "card [card number] ok"),
     ("not a card 4111 1111 1111 1112", "not a card 4111 1111 1111 1112"),
     ("order ORD-123456 on 2026-11-23, waited 45 minutes", "order [redacted] on 2026-11-23, waited 45 minutes"),
+    ("ticket #12345678 is still open, call 0812345678", "ticket #12345678 is still open, call [phone]"),
+    ("заявка №12345678", "заявка №12345678"),
 ])
 def test_redaction(text: str, expected: str) -> None:
     assert redact(text) == expected
