@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -166,3 +167,22 @@ async def test_configured_redaction_patterns_mask_what_reaches_channels(db_url: 
         assert cards and all("[redacted]" in c and "ORD-123456" not in c and "99812" not in c
                              and "ana@example.com" not in c for c in cards)
         assert (await stored(server))[0].text == item["text"]  # masked on the way out, stored as sent
+
+
+async def test_a_configured_mapping_with_several_responses_per_payload(db_url: str, tmp_path: Path) -> None:
+    (tmp_path / "reviews.json").write_text(json.dumps({
+        "items": "data.reviews",
+        "fields": {"id": "review_id", "text": "body", "score": "stars", "language": "lang",
+                   "product_area": {"path": "app", "map": {"ios": "mobile", "android": "mobile"}}},
+        "constants": {"source": "app-reviews", "score_type": "rating"}}), encoding="utf-8")
+    payload = {"data": {"reviews": [
+        {"review_id": 1, "body": "แอปค้างบ่อย", "stars": 2, "lang": "th", "app": "iOS"},
+        {"review_id": 2, "body": "عالی است", "stars": 5, "lang": "fa", "app": "web"},
+        {"review_id": 3, "stars": 4}]}}
+    async with running_app(db_url, demo=True, EARSHOT_INGEST_TOKEN=TOKEN, EARSHOT_MAPPINGS_DIR=str(tmp_path)) as server:
+        status, body = await send(server, json.dumps(payload), query="?mapping=reviews")
+        assert status == 202 and body["accepted"] == 2
+        assert [(r["index"], r["error"].split(":")[0]) for r in body["rejected"]] == [(2, "text")]
+        items = {i.external_id: i for i in await stored(server)}
+    assert items["1"].product_area == "mobile" and items["1"].text == "แอปค้างบ่อย" and items["1"].score == 2
+    assert items["2"].product_area == "web" and items["2"].source == "app-reviews"
