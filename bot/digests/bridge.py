@@ -63,8 +63,8 @@ def share(part: int, whole: int) -> float | None:
 
 def bridge(now: Activity, then: Activity, seen_now: Attention, seen_then: Attention, volume: tuple[int, int],
            minimum: int) -> Bridge:
-    """`volume` is (this week, last week) feedback items in scope, the base of the seen and claimed shares."""
-    """Every figure stands on the people who engaged: below the minimum, all of it is hidden."""
+    """Every figure stands on the people who engaged: below the minimum, all of it is hidden. `volume` is (this
+    week, last week) feedback items in scope, the base of the seen and claimed shares."""
     n, prev_n = now.people, then.people
 
     def counted(this: int, before: int) -> Figure:

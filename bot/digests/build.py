@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.digests import queries as q
 from bot.digests.bridge import activity, attention, bridge
 from bot.digests.customers import Tally, customers, tally
-from bot.digests.employees import PulseTally, employees, pulse_tallies
+from bot.digests.employees import Mean, PulseTally, employees, pulse_tallies
 from bot.digests.model import Digest, QuoteLine, Scope, TrendPoint
-from bot.digests.privacy import count_figure, figure
+from bot.digests.privacy import complementary, count_figure, figure
+from bot.digests.suppression import suppress
 from bot.digests.teams import Team, area_label, teams_from
 from bot.digests.themes import Gram, Theme, count_phrases_by, prune, top_themes
 from bot.digests.weeks import Week
@@ -154,29 +155,34 @@ async def _phrase_facts(conn: AsyncConnection, week: Week) -> tuple[dict[str, Co
 
 def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str], str],
              only_teams: Collection[str] = ()) -> Digest:
+    """Every team is built and suppressed before `only_teams` picks some: one left out still counts in the
+    totals, so the figures it could give away are hidden all the same."""
     minimum = privacy.minimum
     channels = {(r.platform, r.channel_id) for r in facts.runs} | {(g.platform, g.channel_id)
                                                                    for g in facts.activity}
     teams = teams_from(facts.stations, channels)
+    quotes = _quotes(facts, redact)
+    themed = _comment_themes_shown(facts, teams, privacy.comment_minimum)
+    everything = Team("", "", None)
+    overall = _scope(facts, everything, "overall", "Overall", quotes.get(None, []), privacy, themed,
+                     in_scope=lambda _p, _c: True, people=facts.people)
+    scopes = [_scope(facts, t, t.key, t.name, quotes.get(t.key, []), privacy, themed,
+                     in_scope=lambda p, c, t=t: (p, c) == (t.platform, t.channel_id)) for t in teams]
+    suppress(overall, scopes, {t.key: t.areas for t in teams}, minimum)
     if only_teams:
         wanted = set(only_teams)
-        teams = [t for t in teams if t.key in wanted or t.channel_id in wanted]
-    quotes = _quotes(facts, redact)
-    everything = Team("", "", None)
-    overall = _scope(facts, everything, "overall", "Overall", quotes.get(None, []), privacy,
-                     in_scope=lambda _p, _c: True, people=facts.people)
-    scopes = [_scope(facts, t, t.key, t.name, quotes.get(t.key, []), privacy,
-                     in_scope=lambda p, c, t=t: (p, c) == (t.platform, t.channel_id)) for t in teams]
+        teams, scopes = [t for t in teams if t.key in wanted or t.channel_id in wanted], [
+            s for t, s in zip(teams, scopes, strict=True) if t.key in wanted or t.channel_id in wanted]
     trend = []
     for index in range(TREND_WEEKS):
         now, before = facts.trend[index], facts.trend[index - 1] if index else Tally()
         pulse = facts.pulses.get(("", index))
-        score = pulse.score if pulse else None
+        score = pulse.score if pulse else Mean()
         trend.append(TrendPoint(
             week=week.shifted(index - LAST).label,
             volume=count_figure(now.items, before.items, minimum),
             nps=figure(now.nps, now.nps_n, None, 0, minimum),
-            score=figure(score.value if score else None, score.largest if score else 0, None, 0, minimum)))
+            score=figure(score.value, score.size, None, 0, minimum)))
     pulse_now = facts.pulses.get(("", LAST))
     return Digest(
         week=week, minimum=minimum, comment_minimum=privacy.comment_minimum, overall=overall, teams=scopes,
@@ -187,22 +193,29 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
     )
 
 
+def _comment_themes_shown(facts: Facts, teams: list[Team], comment_minimum: int) -> set[str]:
+    """The scopes ("" overall, else team keys) whose comment themes show: the teams' comments add up to the
+    overall count, so the complementary rule applies to them as to any figure."""
+    hidden = complementary({t.key: facts.comments.get(t.key, 0) for t in teams}, comment_minimum)
+    shown = {t.key for t in teams} - hidden
+    return shown | {""} if facts.comments.get("", 0) >= comment_minimum else shown
+
+
 def _scope(facts: Facts, team: Team, key: str, name: str, quotes: list[QuoteLine], privacy: Privacy,
-           in_scope: Callable[[str, str], bool], people: dict[int, int] | None = None) -> Scope:
+           themed: set[str], in_scope: Callable[[str, str], bool], people: dict[int, int] | None = None) -> Scope:
     minimum = privacy.minimum
     pulse_key = "" if key == "overall" else key
     phrases = _phrases_for(facts, team)
     customer = customers(facts.feedback, LAST, team.covers, minimum, phrases, quotes)
-    comments = facts.comments.get(pulse_key, 0)
     themes: list[Theme] | None = None
-    if comments >= privacy.comment_minimum:
+    if pulse_key in themed:
         themes = top_themes(facts.comment_phrases.get(pulse_key, Counter()), at_least=COMMENT_THEME_SUPPORT)
     if pulse_key:
         participation = (facts.participants.get((key, LAST), 0), facts.participants.get((key, LAST - 1), 0))
     else:
         participation = (sum(n for (_k, w), n in facts.participants.items() if w == LAST),
                          sum(n for (_k, w), n in facts.participants.items() if w == LAST - 1))
-    employee = employees(facts.pulses, pulse_key, LAST, minimum, participation, comments, themes)
+    employee = employees(facts.pulses, pulse_key, LAST, minimum, participation, themes)
     now_people = people.get(1, 0) if people is not None else None
     then_people = people.get(0, 0) if people is not None else None
     now, then = activity(facts.activity, 1, in_scope, now_people), activity(facts.activity, 0, in_scope,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.cards import Block, Card, Context, Divider, Field, Fields, Heading, Image, Quote, Text
-from bot.digests.format import HIDDEN, plural, show
+from bot.digests.format import HIDDEN, comment_themes_hidden, plural, show
 from bot.digests.model import Digest, Scope
 from bot.digests.rows import headline_rows
 
@@ -17,7 +17,8 @@ def digest_card(digest: Digest, chart_urls: list[tuple[str, str]], title: str = 
     blocks: list[Block] = [
         Heading(f"📊 {title} · {week.label}"),
         Context((f"{week.first_day:%a %d %b} – {week.last_day:%a %d %b %Y} ({week.zone.key}) · changes against "
-                 f"the week before · groups under {digest.minimum} are hidden",)),
+                 f"the week before · groups under {digest.minimum} are hidden, with others where a total would "
+                 "give one away",)),
     ]
     rows = headline_rows(digest.overall)
     for section, label in (("customers", "🗣 Customers"), ("employees", "🙋 Employees"),
@@ -53,8 +54,7 @@ def digest_card(digest: Digest, chart_urls: list[tuple[str, str]], title: str = 
 def _comment_line(digest: Digest, scope: Scope) -> str:
     themes = scope.employees.themes
     if themes is None:
-        return (f"Comment themes hidden: {scope.employees.comments} comments, they show from "
-                f"{digest.comment_minimum}.")
+        return f"Comment themes: {comment_themes_hidden(digest.comment_minimum)}"
     return "Comment themes: " + (" · ".join(t.phrase for t in themes) or "none recurring")
 
 
@@ -63,5 +63,5 @@ def _team_line(scope: Scope) -> str:
     parts = [f"feedback {show(c.volume)}", f"NPS {show(c.nps, 'nps')}", f"pulse {show(e.score, 'score')}",
              f"eNPS {show(e.enps, 'nps')}", f"seen {show(b.seen_share, '%')}", f"claimed {show(b.claimed_share, '%')}"]
     if all(p.endswith((HIDDEN, "—")) for p in parts):
-        return f"#{scope.name}: {HIDDEN} (fewer than the minimum in every section)"
+        return f"#{scope.name}: {HIDDEN} in every section"
     return f"#{scope.name}: " + " · ".join(parts)

@@ -1,10 +1,12 @@
-"""The digest's figures as CSV, one row per figure; hidden figures keep their row with no numbers."""
+"""The digest's figures as CSV, one row per figure; hidden figures keep their row with no numbers, and hidden
+comment themes one row that says what they need."""
 
 from __future__ import annotations
 
 import csv
 import io
 
+from bot.digests.format import comment_themes_hidden
 from bot.digests.model import Digest
 from bot.digests.rows import all_rows
 
@@ -28,6 +30,9 @@ def digest_csv(digest: Digest) -> str:
                              _number(f.delta), "" if f.hidden else f.n, status])
         for theme in scope.customers.themes:
             writer.writerow([week, scope.key, "customers", "theme", theme.phrase, theme.texts, "", "", "", "shown"])
+        if scope.employees.themes is None:
+            writer.writerow([week, scope.key, "employees", "comment themes",
+                             comment_themes_hidden(digest.comment_minimum), "", "", "", "", "hidden"])
         for theme in scope.employees.themes or []:
             writer.writerow([week, scope.key, "employees", "comment theme", theme.phrase, theme.texts, "", "", "",
                              "shown"])

@@ -57,7 +57,8 @@ def nps_figure(this: Tally, before: Tally, minimum: int) -> Figure:
 
 def customers(groups: list[FeedbackGroup], week: int, covers: Callable[[str | None], bool], minimum: int,
               phrases: Counter[Gram], quotes: list[QuoteLine]) -> Customers:
-    """Figures for week index `week` against `week - 1`; themes and quotes only when the volume shows."""
+    """Figures for week index `week` against `week - 1`; themes and quotes only when the volume shows (and
+    `suppression` drops them if it hides the volume after all)."""
     this, before = tally(groups, week, covers), tally(groups, week - 1, covers)
     volume = count_figure(this.items, before.items, minimum)
     return Customers(

@@ -1,8 +1,8 @@
 """Employee figures from pulse answers counted per (run, question, week, value).
 
 Anonymity: a (run, question) with fewer answers than the minimum in a week contributes nothing anywhere, so
-no breakdown, team or total can be narrowed down to it. A figure's `n` is the largest number of answers to
-one question in one run behind it: a lower bound on the people it stands on."""
+no breakdown, team or total can be narrowed down to it. A figure's `n` is the number of answers behind it, both
+weeks: the change rule compares those totals, so a change can't be one answer's pull."""
 
 from __future__ import annotations
 
@@ -38,15 +38,20 @@ def is_workload(question: QuestionRow) -> bool:
 
 
 @dataclass
-class Mean:
-    total: float = 0.0
+class Answers:
     answers: int = 0
-    largest: int = 0
+    withheld: int = 0
+    """Answers in (run, question) groups under the minimum: left out of the figure."""
 
-    def add(self, total: float, answers: int, group_size: int) -> None:
-        self.total += total
-        self.answers += answers
-        self.largest = max(self.largest, group_size)
+    @property
+    def size(self) -> int:
+        """The answers behind the figure; with none, the withheld ones, so that it reads hidden, not absent."""
+        return self.answers or self.withheld
+
+
+@dataclass
+class Mean(Answers):
+    total: float = 0.0
 
     @property
     def value(self) -> float | None:
@@ -54,11 +59,9 @@ class Mean:
 
 
 @dataclass
-class Enps:
+class Enps(Answers):
     promoters: int = 0
     detractors: int = 0
-    answers: int = 0
-    largest: int = 0
 
     @property
     def value(self) -> float | None:
@@ -91,22 +94,24 @@ def pulse_tallies(groups: Iterable[AnswerGroup], team_of_run: dict[int, str], qu
             continue
         for key in ((team_of_run[run_id], week), ("", week)):
             if size >= minimum:
-                _add(tallies[key], question, histogram, size)
+                _add(tallies[key], question, histogram)
             else:  # withheld: it only marks the figure as hidden rather than absent
                 _withhold(tallies[key], question, size)
     return tallies
 
 
+def _scales(tally: PulseTally, question: QuestionRow) -> tuple[Mean, ...]:
+    """The means a scale question counts in: the pulse score, and the workload score for a workload question."""
+    return (tally.score, tally.workload) if is_workload(question) else (tally.score,)
+
+
 def _withhold(tally: PulseTally, question: QuestionRow, size: int) -> None:
-    if question.kind == "enps":
-        tally.enps.largest = max(tally.enps.largest, size)
-        return
-    tally.score.largest = max(tally.score.largest, size)
-    if is_workload(question):
-        tally.workload.largest = max(tally.workload.largest, size)
+    parts: tuple[Answers, ...] = (tally.enps,) if question.kind == "enps" else _scales(tally, question)
+    for part in parts:
+        part.withheld += size
 
 
-def _add(tally: PulseTally, question: QuestionRow, histogram: dict[str, int], size: int) -> None:
+def _add(tally: PulseTally, question: QuestionRow, histogram: dict[str, int]) -> None:
     parsed = [(number(value), count) for value, count in histogram.items()]
     if question.kind == "enps":
         for value, count in parsed:
@@ -116,7 +121,6 @@ def _add(tally: PulseTally, question: QuestionRow, histogram: dict[str, int], si
             tally.enps.promoters += count if value >= 9 else 0
             tally.enps.detractors += count if value <= 6 else 0
             tally.enps_histogram[int(value)] += count
-        tally.enps.largest = max(tally.enps.largest, size)
         return
     low, high = scale_bounds(question)
     total, answers = 0.0, 0
@@ -124,23 +128,22 @@ def _add(tally: PulseTally, question: QuestionRow, histogram: dict[str, int], si
         if value is not None and low <= value <= high:
             total += 100 * (value - low) / (high - low) * count
             answers += count
-    tally.score.add(total, answers, size)
-    if is_workload(question):
-        tally.workload.add(total, answers, size)
+    for mean in _scales(tally, question):
+        mean.total += total
+        mean.answers += answers
 
 
 def employees(tallies: dict[tuple[str, int], PulseTally], key: str, week: int, minimum: int,
-              participation: tuple[int, int], comments: int, themes: list[Theme] | None) -> Employees:
+              participation: tuple[int, int], themes: list[Theme] | None) -> Employees:
     this = tallies.get((key, week)) or _new_tally()
     before = tallies.get((key, week - 1)) or _new_tally()
 
-    def mean(pick: str) -> Figure:
-        now, then = getattr(this, pick), getattr(before, pick)
-        return figure(now.value, now.largest, then.value, then.largest, minimum)
+    def based_on_answers(now: Mean | Enps, then: Mean | Enps) -> Figure:
+        return figure(now.value, now.size, then.value, then.size, minimum)
 
     return Employees(
-        score=mean("score"), workload=mean("workload"),
-        enps=figure(this.enps.value, this.enps.largest, before.enps.value, before.enps.largest, minimum),
+        score=based_on_answers(this.score, before.score), workload=based_on_answers(this.workload, before.workload),
+        enps=based_on_answers(this.enps, before.enps),
         participation=count_figure(participation[0], participation[1], minimum),
-        comments=comments, themes=themes,
+        themes=themes,
     )

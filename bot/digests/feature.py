@@ -6,7 +6,9 @@ import asyncio
 import logging
 from collections.abc import Collection
 
+from sqlalchemy import tuple_
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.cards import Card
 from bot.charts import save_chart
@@ -54,12 +56,12 @@ class Digests:
         now = self._services.clock()
         async with self._services.db.session() as session:
             subscriptions = list(await session.exec(select(DigestSubscription)))
-            claimed = {(r.subscription_id, r.week) for r in await session.exec(select(DigestRun))}
+            due = [(s, week) for s in subscriptions if (week := due_week(s, now)) is not None]
+            claimed = await _claimed(session, {(s.id, week.label) for s, week in due})
         built: dict[tuple[str, str], tuple[Digest, list[tuple[str, bytes]]]] = {}
         sent = 0
-        for subscription in subscriptions:
-            week = due_week(subscription, now)
-            if week is None or (subscription.id, week.label) in claimed:
+        for subscription, week in due:
+            if (subscription.id, week.label) in claimed:
                 continue
             key = (week.label, week.zone.key)
             if key not in built:
@@ -85,6 +87,15 @@ class Digests:
             await session.commit()
         log.info("digest %s queued for %s:%s", week, subscription.platform, subscription.channel_id)
         return True
+
+
+async def _claimed(session: AsyncSession, due: set[tuple[int | None, str]]) -> set[tuple[int, str]]:
+    """Which of the due (subscription, week) pairs are claimed already: those rows only, never the whole table."""
+    if not due:
+        return set()
+    pair = tuple_(DigestRun.subscription_id, DigestRun.week)
+    rows = await session.exec(select(DigestRun.subscription_id, DigestRun.week).where(pair.in_(sorted(due))))
+    return {(subscription_id, week) for subscription_id, week in rows}
 
 
 def draw_charts(digest: Digest) -> list[tuple[str, bytes]]:

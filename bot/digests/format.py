@@ -7,6 +7,17 @@ from bot.digests.privacy import Figure
 HIDDEN = "hidden"
 
 
+def hidden_note(minimum: int, comment_minimum: int) -> str:
+    """Why figures read hidden, for the top of every format."""
+    return (f"Groups under {minimum} show as hidden, and so do others where a total minus the shown groups would "
+            f"give a hidden one away; comment themes need {comment_minimum} comments.")
+
+
+def comment_themes_hidden(comment_minimum: int) -> str:
+    """Hidden comment themes say why, never how many comments there were."""
+    return f"hidden (they need {comment_minimum} comments)"
+
+
 def number(value: float, unit: str = "") -> str:
     if unit == "h":
         return f"{value:.1f} h"

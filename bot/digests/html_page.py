@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from bot.digests.format import plural, show
+from bot.digests.format import comment_themes_hidden, hidden_note, plural, show
 from bot.digests.model import Digest, Scope
 from bot.digests.rows import all_rows
 
@@ -36,8 +36,7 @@ def _scope(digest: Digest, scope: Scope, level: str) -> list[str]:
                                                       for t in scope.customers.themes) + "</p>")
     themes = scope.employees.themes
     if themes is None:
-        out.append(f'<p class="hidden">Comment themes hidden ({scope.employees.comments} comments; shown from '
-                   f"{digest.comment_minimum})</p>")
+        out.append(f'<p class="hidden">Comment themes: {comment_themes_hidden(digest.comment_minimum)}</p>')
     elif themes:
         out.append("<p>Comment themes: " + ", ".join(escape(t.phrase) for t in themes) + "</p>")
     for quote in scope.customers.quotes:
@@ -54,8 +53,8 @@ def digest_html(digest: Digest, charts: list[tuple[str, bytes]]) -> str:
            f"<title>Weekly digest {escape(week.label)}</title><style>{STYLE}</style></head><body>",
            f"<h1>Weekly digest {escape(week.label)}</h1>",
            f'<p class="note">{week.first_day:%a %d %b} – {week.last_day:%a %d %b %Y} ({escape(week.zone.key)}). '
-           f"Changes are against the week before. Groups under {digest.minimum} show as hidden; comment themes "
-           f"need {digest.comment_minimum} comments.</p>"]
+           f"Changes are against the week before. {escape(hidden_note(digest.minimum, digest.comment_minimum))}"
+           "</p>"]
     if digest.flags:
         out.append("<h2>Worth a look</h2><ul>" + "".join(f'<li class="flag">{escape(f)}</li>' for f in digest.flags)
                    + "</ul>")

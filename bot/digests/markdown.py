@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.digests.format import plural, show
+from bot.digests.format import comment_themes_hidden, hidden_note, plural, show
 from bot.digests.model import Digest, Scope
 from bot.digests.rows import all_rows
 
@@ -20,8 +20,7 @@ def _scope(digest: Digest, scope: Scope, level: str) -> list[str]:
         lines.append("Customer themes: " + ", ".join(f"{_cell(t.phrase)} ({t.texts})" for t in themes))
     comment_themes = scope.employees.themes
     if comment_themes is None:
-        lines.append(f"Comment themes: hidden ({scope.employees.comments} comments; shown from "
-                     f"{digest.comment_minimum})")
+        lines.append(f"Comment themes: {comment_themes_hidden(digest.comment_minimum)}")
     else:
         lines.append("Comment themes: " + (", ".join(_cell(t.phrase) for t in comment_themes) or "none recurring"))
     for quote in scope.customers.quotes:
@@ -35,8 +34,7 @@ def digest_markdown(digest: Digest) -> str:
     week = digest.week
     lines = [f"# Weekly digest {week.label}", "",
              f"{week.first_day:%a %d %b} – {week.last_day:%a %d %b %Y} ({week.zone.key}). Changes are against "
-             f"the week before. Groups under {digest.minimum} show as hidden; comment themes need "
-             f"{digest.comment_minimum} comments.", ""]
+             f"the week before. {hidden_note(digest.minimum, digest.comment_minimum)}", ""]
     if digest.flags:
         lines += ["## Worth a look", "", *(f"- {_cell(flag)}" for flag in digest.flags), ""]
     lines += ["## Trend", "", "| week | feedback | NPS | pulse score |", "|---|---|---|---|"]

@@ -39,9 +39,8 @@ class Employees:
     """The same, for questions about workload only."""
     enps: Figure
     participation: Figure
-    comments: int
     themes: list[Theme] | None
-    """None while there are fewer comments than the comment minimum."""
+    """None while hidden: too few comments here (or in another team, which this one would then give away)."""
 
 
 @dataclass

@@ -17,6 +17,9 @@ BLUE, ORANGE, GREY, RED, GREEN = "#2563eb", "#ea580c", "#9ca3af", "#dc2626", "#1
 MAX_TEAMS = 12
 TITLE_Y = 1.0
 """Titles at a fixed height: matplotlib's automatic one measures every tick label to land on the same spot."""
+MARGIN_INCHES = 0.29
+"""Above and below one row of panels (scaled by the square root of the rows)."""
+CAPTION_INCHES = 0.2
 
 Panel = Callable[[Axes, Digest], None]
 
@@ -32,10 +35,17 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def hidden_caption(digest: Digest) -> str:
+    return f"Hidden: groups under {digest.minimum}, and others that would give one away."
+
+
 def _volume(ax: Axes, digest: Digest) -> None:
     weeks = [p.week[-3:] for p in digest.trend]
     values = [p.volume.value or 0 for p in digest.trend]
     ax.bar(weeks, values, color=[GREY] * (len(values) - 1) + [BLUE])
+    for index, point in enumerate(digest.trend):
+        if point.volume.hidden and point.volume.n:
+            ax.text(index, 0, "hidden", rotation=90, ha="center", va="bottom", fontsize=7, color=GREY)
     ax.set_title("Feedback items per week", fontsize=10, y=TITLE_Y)
 
 
@@ -85,18 +95,26 @@ def _teams(ax: Axes, digest: Digest) -> None:
 
 
 def _draw(panels: list[Panel], digest: Digest, columns: int = 2) -> bytes:
+    return _png(draw_figure(panels, digest, columns))
+
+
+def draw_figure(panels: list[Panel], digest: Digest, columns: int = 2) -> Figure:
+    """The panels side by side, with a caption on what is hidden and why."""
     rows = (len(panels) + columns - 1) // columns
     # Fixed margins: matplotlib's automatic layouts cost more than drawing on a small server.
-    figure = Figure(figsize=(4.4 * min(columns, len(panels)), 2.9 * rows))
-    figure.subplots_adjust(left=0.16 if _teams in panels else 0.08, right=0.97, bottom=0.1 / rows ** 0.5,
-                           top=1 - 0.1 / rows ** 0.5, wspace=0.25, hspace=0.45)
+    figure = Figure(figsize=(4.4 * min(columns, len(panels)), 2.9 * rows + CAPTION_INCHES))
+    height = figure.get_figheight()
+    figure.subplots_adjust(left=0.16 if _teams in panels else 0.08, right=0.97,
+                           bottom=(MARGIN_INCHES * rows ** 0.5 + CAPTION_INCHES) / height,
+                           top=1 - MARGIN_INCHES * rows ** 0.5 / height, wspace=0.25, hspace=0.45)
     axes = figure.subplots(rows, min(columns, len(panels)), squeeze=False).flatten()
     for ax, panel in zip(axes, panels, strict=False):
         panel(ax, digest)
         ax.tick_params(labelsize=8)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
-    return _png(figure)
+    figure.text(0.01, 0.04 / height, hidden_caption(digest), fontsize=7, color=GREY)
+    return figure
 
 
 def trend_chart(digest: Digest) -> bytes:

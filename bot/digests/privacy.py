@@ -1,7 +1,8 @@
-"""The anonymity minimum applied to every figure, and the rule that keeps week-over-week changes from being
-differenced into one person's answer.
+"""The anonymity minimum applied to every figure, the rule that keeps week-over-week changes from being
+differenced into one person's answer, and the complementary rule that keeps a total minus the shown groups from
+isolating a hidden one.
 
-A figure carries `n`, the number of people (or items) it is made of. It shows when `n >= minimum`.
+A figure carries `n`, the number of people (or items, or answers) it is made of. It shows when `n >= minimum`.
 Its change against the previous week shows only when
   * both weeks show (each `n >= minimum`), and
   * for averages and shares, the two groups are the same size or differ by at least `minimum`
@@ -12,7 +13,11 @@ Plain counts (feedback volume, reactions) reveal no answer by their difference a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -36,13 +41,20 @@ class Figure:
             return None
         return self.value - self.previous
 
+    def concealed(self) -> Figure:
+        """Hidden, keeping its sizes (they tell “hidden” from “nothing at all”, and are never shown)."""
+        return replace(self, value=None, previous=None)
+
+    def without_change(self) -> Figure:
+        return replace(self, previous=None)
+
 
 def figure(value: float | None, n: int, previous: float | None, prev_n: int, minimum: int,
            count: bool = False) -> Figure:
     """Apply the minimum and the change rule to a raw value and its previous week."""
     shown = value if value is not None and n >= minimum else None
-    before = previous if previous is not None and prev_n >= minimum else None
-    if shown is not None and before is not None and not count and n != prev_n and abs(n - prev_n) < minimum:
+    before = previous if shown is not None and previous is not None and prev_n >= minimum else None
+    if before is not None and not count and n != prev_n and abs(n - prev_n) < minimum:
         before = None
     return Figure(shown, before, n, prev_n, count)
 
@@ -52,3 +64,21 @@ def count_figure(value: int, previous: int, minimum: int, n: int | None = None,
     """A count; `n` (default: the count itself) is how many people or items it stands on."""
     return figure(float(value), value if n is None else n, float(previous), previous if prev_n is None else prev_n,
                   minimum, count=True)
+
+
+def complementary(sizes: Mapping[K, int], minimum: int, rest: int = 0, hidden: Iterable[K] = ()) -> set[K]:
+    """The groups of a breakdown to hide, given their sizes, when they add up to a total that shows.
+
+    Groups under the minimum hide, and so do those in `hidden` (keys of `sizes`, hidden for another reason).
+    If what is hidden, with `rest` (the part of the total that no group shows), adds up to more than nothing but
+    less than the minimum, the total minus the shown groups would give it away: more groups hide, smallest
+    first, until it reaches the minimum or every group is hidden. (Then the total is all there is; it hides
+    by the minimum itself when it is under it.)"""
+    out = {key for key, size in sizes.items() if size < minimum}.union(hidden)
+    withheld = rest + sum(sizes[key] for key in out)
+    for key in sorted((key for key in sizes if key not in out), key=sizes.__getitem__):
+        if withheld == 0 or withheld >= minimum:
+            break
+        out.add(key)
+        withheld += sizes[key]
+    return out

@@ -24,9 +24,21 @@ async def harness(db: Database) -> CoreHarness:
 
 
 @pytest.fixture
-async def digest(db: Database) -> Digest:
+async def seeded(db: Database) -> Database:
     await seed(db)
-    return await build_digest(db, WEEK, Privacy(3, 4), Redactor())
+    return db
+
+
+@pytest.fixture
+async def digest(seeded: Database) -> Digest:
+    return await build_digest(seeded, WEEK, Privacy(3, 4), Redactor())
+
+
+@pytest.fixture
+async def everything(seeded: Database) -> Digest:
+    """The same world with a minimum of 1, so that nothing is hidden: the arithmetic behind figures that the
+    minimum of 3 hides (or hides as the complement of a smaller group) is checked here."""
+    return await build_digest(seeded, WEEK, Privacy(1, 1), Redactor())
 
 
 def team(digest: Digest, name: str) -> Scope:

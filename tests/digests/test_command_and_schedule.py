@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, time
 
+from sqlalchemy import event
 from sqlmodel import select
 
 from bot.cards import Heading, Image
@@ -79,7 +80,7 @@ async def test_admin_preview_is_private_with_charts(harness: CoreHarness, db: Da
     card = reply.private_cards[-1]
     assert isinstance(card.blocks[0], Heading) and "2026-W47" in card.blocks[0].text
     images = [b for b in card.blocks if isinstance(b, Image)]
-    assert len(images) == 3
+    assert len(images) == 2  # trend and distributions (no team's shares show in this world)
     for image in images:
         png = await load_chart(db, image.url)
         assert png is not None and png.startswith(b"\x89PNG")
@@ -108,11 +109,35 @@ async def test_the_scheduler_sends_once_per_subscription_and_week(harness: CoreH
     [sent] = harness.adapter.sent
     assert sent.ref.channel_id == "C-hr"
     assert "2026-W47" in sent.card.blocks[0].text  # sent on a Monday: the week that just ended
-    assert sum(isinstance(b, Image) for b in sent.card.blocks) == 3
+    assert sum(isinstance(b, Image) for b in sent.card.blocks) == 2
     at(harness, datetime(2026, 11, 30, 9, 1, tzinfo=UTC))
     assert await digests.send_due() == 1  # next week, next claim
     async with db.session() as session:
         assert sorted(r.week for r in await session.exec(select(DigestRun))) == ["2026-W47", "2026-W48"]
+
+
+async def test_the_scheduler_reads_only_the_claims_that_are_due(harness: CoreHarness, db: Database) -> None:
+    await subscribe_monday_nine(harness)
+    [subscription] = await subscriptions(db)
+    async with db.write() as session:  # claims of other weeks, which a due check has no reason to read
+        session.add_all(DigestRun(subscription_id=subscription.id, week=f"2026-W{n}") for n in (40, 41))
+        await session.commit()
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        at(harness, datetime(2026, 11, 23, 8, 59, tzinfo=UTC))
+        assert await harness.features.digests.send_due() == 0
+        assert not [s for s in statements if "digest_run" in s]  # nothing due: no claim read at all
+        at(harness, datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+        assert await harness.features.digests.send_due() == 1
+        reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM digest_run" in s]
+        assert reads and all("WHERE" in s for s in reads)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def test_a_double_fire_and_a_second_worker_send_nothing_twice(harness: CoreHarness, db: Database) -> None:

@@ -41,7 +41,8 @@ def test_cli_writes_each_format(seeded_url: str, tmp_path: Path, capsys: pytest.
     markdown = (tmp_path / "d.md").read_text(encoding="utf-8")
     assert markdown.startswith("# Weekly digest 2026-W47") and "| customers | NPS | +17 |" in markdown
     html = (tmp_path / "d.html").read_text(encoding="utf-8")
-    assert html.startswith("<!doctype html>") and html.count('src="data:image/png;base64,') == 3
+    assert html.startswith("<!doctype html>") and html.count('src="data:image/png;base64,') == 2  # no team's
+    # share of feedback seen shows in the seeded world: C-pay's is the complement of C-app's one person
     rows = list(csv.DictReader(io.StringIO((tmp_path / "d.csv").read_text(encoding="utf-8"))))
     volume = next(r for r in rows if r["scope"] == "test:C-pay" and r["metric"] == "feedback items")
     assert (volume["value"], volume["previous"], volume["change"], volume["status"]) == ("8", "6", "2", "shown")
@@ -69,10 +70,17 @@ async def test_the_html_digest_opens_in_the_browser_with_its_charts(browser, dig
     await page.goto(path.as_uri())
     assert await page.title() == "Weekly digest 2026-W47"
     widths = await images_loaded(page, ".charts img")
-    assert len(widths) == 3 and all(w > 0 for w in widths)
+    assert len(widths) == 2 and all(w > 0 for w in widths)
     assert "ชำระเงินไม่ได้" in await page.inner_text("body")
     assert errors == []
     await page.close()
+
+
+async def test_every_chart_draws_when_its_figures_show(everything: Digest) -> None:
+    """With nothing hidden, the teams' shares of feedback seen and claimed are drawn too."""
+    alts = [alt for alt, png in plots.charts(everything) if png.startswith(b"\x89PNG")]
+    assert alts[-1] == "Share of feedback seen and claimed per team" and len(alts) == 3
+    assert plots.overview_chart(everything).startswith(b"\x89PNG")
 
 
 async def test_the_sandbox_shows_chart_images(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

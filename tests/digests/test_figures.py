@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.digests.model import Digest
+from bot.digests.suppression import BRIDGE_FIGURES
 from tests.digests.conftest import team
 
 
@@ -20,52 +21,65 @@ async def test_overall_customer_figures(digest: Digest) -> None:
     assert c.csat.value == approx(80)
     assert (c.detractors.value, c.detractors.previous) == (4, 2)
     assert {k: f.value for k, f in c.by_source.items()} == {"nps-survey": 8, "helpdesk": 5, "appstore": 4}
-    assert c.by_area["checkout"].value == 8 and c.by_area["mobile"].value == 7
+    assert c.by_area["checkout"].value == 8
     assert c.by_area["reports"].hidden and c.by_area["reports"].n == 2
+    assert c.by_area["mobile"].hidden  # else 17 − 8 − 7 would be reports' 2 items
 
 
-async def test_team_customer_figures_follow_the_stations_areas(digest: Digest) -> None:
+async def test_the_arithmetic_behind_hidden_overall_figures(everything: Digest) -> None:
+    c = everything.overall.customers
+    assert {k: f.value for k, f in c.by_area.items()} == {"checkout": 8, "mobile": 7, "reports": 2}
+
+
+async def test_team_customer_figures_follow_the_stations_areas(digest: Digest, everything: Digest) -> None:
     pay = team(digest, "C-pay").customers
     assert pay.volume.value == 8
     assert pay.nps.value == approx(-100 / 6) and pay.nps.previous == approx(50)
     assert pay.nps.delta == approx(-100 / 6 - 50)  # 6 against 6: the change shows
     assert pay.csat.hidden  # two CSAT answers
-    app = team(digest, "C-app").customers  # its station says "Mobile": areas match case-insensitively
+    app = team(digest, "C-app").customers  # the complement of C-tiny (volume, NPS) and of C-pay's CSAT
+    assert app.volume.hidden and app.nps.hidden and app.csat.hidden and app.detractors.hidden
+    app = team(everything, "C-app").customers  # its station says "Mobile": areas match case-insensitively
     assert app.volume.value == 7 and app.nps.value == approx(75) and app.nps.delta == approx(50)
     assert app.csat.value == approx(100)
 
 
-async def test_employee_figures(digest: Digest) -> None:
+async def test_employee_figures(digest: Digest, everything: Digest) -> None:
     pay = team(digest, "C-pay").employees
     assert pay.score.value == approx(65) and pay.score.previous == approx(85)
+    assert pay.score.n == 5  # the answers behind it
     assert pay.workload.delta == approx(-20)
     assert pay.enps.value == approx(0) and pay.enps.previous == approx(40)
-    assert (pay.participation.value, pay.participation.previous) == (5, 5)
-    assert pay.comments == 4 and pay.themes is not None
-    assert [t.phrase for t in pay.themes] == ["many meetings"]
+    assert pay.participation.hidden and pay.themes is None  # else the overall would give C-app's away
     overall = digest.overall.employees
     assert overall.score.value == approx(65)  # C-app's two answers are left out, not averaged in
     assert overall.participation.value == 7
+    assert [t.phrase for t in overall.themes or []] == ["many meetings"]
+    pay = team(everything, "C-pay").employees
+    assert (pay.participation.value, pay.participation.previous) == (5, 5)
+    assert [t.phrase for t in pay.themes or []] == ["many meetings"]
 
 
-async def test_bridge_figures(digest: Digest) -> None:
-    pay = team(digest, "C-pay").bridge
+async def test_bridge_figures(digest: Digest, everything: Digest) -> None:
+    assert all(getattr(team(digest, "C-pay").bridge, name).hidden for name in BRIDGE_FIGURES)  # C-app's complement
+    overall = digest.overall.bridge
+    assert (overall.people.value, overall.reactions.value) == (4, 5)
+    assert overall.seen_share.value == approx(100 * 4 / 17)
+    pay = team(everything, "C-pay").bridge
     assert (pay.people.value, pay.reactions.value, pay.claims.value, pay.closed.value) == (3, 4, 1, 1)
     assert pay.reactions.delta == 1
     assert pay.first_reaction_hours.value == approx(8 / 3) and pay.first_reaction_hours.previous == approx(2)
     assert pay.seen_share.value == approx(37.5) and pay.claimed_share.value == approx(12.5)
     assert pay.seen_share.previous == approx(100 * 2 / 6)
-    overall = digest.overall.bridge
-    assert (overall.people.value, overall.reactions.value) == (4, 5)
-    assert overall.seen_share.value == approx(100 * 4 / 17)
 
 
-async def test_quotes_are_the_most_reacted_and_redacted(digest: Digest) -> None:
+async def test_quotes_are_the_most_reacted_and_redacted(digest: Digest, everything: Digest) -> None:
     quotes = digest.overall.customers.quotes
     assert quotes[0].reactions == 2
     assert quotes[0].text == "Payment failed at checkout, write me at [email]"
     assert "ana@example.com" not in str(digest)
-    assert [q.reactions for q in team(digest, "C-pay").customers.quotes] == [2, 1, 1]
+    assert team(digest, "C-pay").customers.quotes == []  # they count its reactions, which are hidden
+    assert [q.reactions for q in team(everything, "C-pay").customers.quotes] == [2, 1, 1]
 
 
 async def test_flag_links_rising_detractors_to_a_falling_workload_pulse(digest: Digest) -> None:
@@ -80,7 +94,9 @@ async def test_trend_and_distributions(digest: Digest) -> None:
     assert digest.enps_distribution == {3: 1, 6: 1, 7: 1, 9: 1, 10: 1}
 
 
-async def test_customer_themes_across_scripts(digest: Digest) -> None:
+async def test_customer_themes_across_scripts(digest: Digest, everything: Digest) -> None:
     phrases = [t.phrase for t in team(digest, "C-pay").customers.themes]
     assert phrases[:2] == ["payment failed", "ชำระเงินไม่ได้"]
-    assert [t.phrase for t in team(digest, "C-app").customers.themes] == ["通知"]
+    assert "通知" in [t.phrase for t in digest.overall.customers.themes]
+    assert team(digest, "C-app").customers.themes == []  # its volume is hidden
+    assert [t.phrase for t in team(everything, "C-app").customers.themes] == ["通知"]

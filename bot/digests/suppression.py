@@ -1,0 +1,146 @@
+"""Complementary suppression across the digest's breakdowns.
+
+Wherever groups add up to a total that shows — a scope's feedback by source and by area to its volume, the teams
+to the overall figure (customers, participation, people engaging), a source's row in each team to its overall
+row — `privacy.complementary` hides enough of them that the total minus the shown ones never isolates a group
+under the minimum; the same for last week's values behind the changes. A hidden total hides its breakdown.
+
+Breakdowns share figures: every scope's row for an area is the same number (the items of that area), and teams
+that hear the same areas (or all of them, as the overall does) have the same customer figures. Those are hidden
+together, and the rules run again until nothing more hides.
+
+Pulse scores and eNPS need none of this: a (run, question) under the minimum is left out of every total, so the
+overall minus the shown teams is always nothing."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.digests.model import Scope
+from bot.digests.privacy import Figure, complementary
+
+CUSTOMER_FIGURES = ("volume", "nps", "csat", "detractors")
+BRIDGE_FIGURES = ("people", "reactions", "claims", "closed", "first_reaction_hours", "seen_share", "claimed_share")
+
+
+@dataclass(frozen=True, eq=False)
+class Slot:
+    """Where a figure lives: an attribute of a section, or a key of a breakdown."""
+
+    owner: Any
+    name: str
+
+    def get(self) -> Figure:
+        return self.owner[self.name] if isinstance(self.owner, dict) else getattr(self.owner, self.name)
+
+    def put(self, figure: Figure) -> bool:
+        """Store `figure`; True when that changed anything."""
+        if figure == self.get():
+            return False
+        if isinstance(self.owner, dict):
+            self.owner[self.name] = figure
+        else:
+            setattr(self.owner, self.name, figure)
+        return True
+
+
+@dataclass(frozen=True)
+class Sum:
+    """Groups that add up to a total."""
+
+    total: Slot
+    groups: list[Slot]
+
+    def apply(self, minimum: int) -> bool:
+        total, figures = self.total.get(), [slot.get() for slot in self.groups]
+        if total.hidden:
+            now = set(range(len(figures)))
+        else:
+            now = complementary({i: f.n for i, f in enumerate(figures)}, minimum,
+                                rest=max(0, total.n - sum(f.n for f in figures)),
+                                hidden=[i for i, f in enumerate(figures) if f.hidden])
+        before: set[int] = set()
+        if total.previous is not None:
+            before = complementary({i: f.prev_n for i, f in enumerate(figures)}, minimum,
+                                   rest=max(0, total.prev_n - sum(f.prev_n for f in figures)),
+                                   hidden=[i for i, f in enumerate(figures) if i in now or f.previous is None])
+        changed = False
+        for i, (slot, f) in enumerate(zip(self.groups, figures, strict=True)):
+            changed |= slot.put(f.concealed() if i in now else f.without_change() if i in before else f)
+        return changed
+
+
+@dataclass(frozen=True)
+class Same:
+    """Places that show one and the same figure: hidden (or without change) in one, so in all."""
+
+    slots: list[Slot]
+
+    def apply(self, minimum: int) -> bool:
+        figures = [slot.get() for slot in self.slots]
+        if any(f.hidden for f in figures):
+            return any([slot.put(f.concealed()) for slot, f in zip(self.slots, figures, strict=True)])
+        if any(f.previous is None for f in figures):
+            return any([slot.put(f.without_change()) for slot, f in zip(self.slots, figures, strict=True)])
+        return False
+
+
+def suppress(overall: Scope, teams: list[Scope], areas: Mapping[str, frozenset[str] | None], minimum: int) -> None:
+    """Hide, in place, what would give a hidden group away. `teams` must be every team (a team left out of the
+    view still counts in the totals); `areas` are the areas each team hears, by key (None: every area)."""
+    rules = _rules(overall, teams, areas)
+    while any([rule.apply(minimum) for rule in rules]):  # every rule each round, until none hides more
+        pass
+    for scope in (overall, *teams):
+        _follow(scope)
+
+
+def _rules(overall: Scope, teams: list[Scope], areas: Mapping[str, frozenset[str] | None]) -> list[Sum | Same]:
+    rules: list[Sum | Same] = []
+    for scope in (overall, *teams):
+        c = scope.customers
+        rules += [Sum(Slot(c, "volume"), _slots(c.by_source)), Sum(Slot(c, "volume"), _slots(c.by_area))]
+    # Teams with the same customer figures: those hearing the same areas; the overall with those hearing all.
+    alike: dict[frozenset[str] | None, list[Scope]] = defaultdict(list, {None: [overall]})
+    for team in teams:
+        alike[areas[team.key]].append(team)
+    for scopes in (scopes for scopes in alike.values() if len(scopes) > 1):
+        rules += [Same([Slot(s.customers, name) for s in scopes]) for name in CUSTOMER_FIGURES]
+        rules += [Same([Slot(s.customers.by_source, key) for s in scopes])
+                  for key in scopes[0].customers.by_source]
+    heard = [scopes[0] for key, scopes in alike.items() if key is not None]
+    rules += [_teams_sum(overall, heard, lambda s, name=name: Slot(s.customers, name)) for name in CUSTOMER_FIGURES]
+    rules += [_teams_sum(overall, heard, lambda s, key=key: Slot(s.customers.by_source, key), key)
+              for key in overall.customers.by_source]
+    rules += [Same([Slot(s.customers.by_area, key) for s in (overall, *teams) if key in s.customers.by_area])
+              for key in overall.customers.by_area]
+    rules.append(_teams_sum(overall, teams, lambda s: Slot(s.employees, "participation")))
+    rules.append(_teams_sum(overall, teams, lambda s: Slot(s.bridge, "people")))
+    return rules
+
+
+def _slots(breakdown: dict[str, Figure]) -> list[Slot]:
+    return [Slot(breakdown, key) for key in breakdown]
+
+
+def _teams_sum(overall: Scope, teams: Iterable[Scope], slot: Callable[[Scope], Slot],
+               source: str | None = None) -> Sum:
+    """The teams' figures against the overall one; for a source's row, only the teams that have one."""
+    return Sum(slot(overall), [slot(t) for t in teams if source is None or source in t.customers.by_source])
+
+
+def _follow(scope: Scope) -> None:
+    """What stands on a figure goes with it: the engagement figures with the people engaging, themes and quotes
+    with the feedback volume, and quotes (which count reactions) with the reactions."""
+    people, b = scope.bridge.people, scope.bridge
+    for name in BRIDGE_FIGURES:
+        f = getattr(b, name)
+        setattr(b, name, f.concealed() if people.hidden else f.without_change() if people.previous is None else f)
+    c = scope.customers
+    if c.volume.hidden:
+        c.themes = []
+    if c.volume.hidden or b.reactions.hidden:
+        c.quotes = []
