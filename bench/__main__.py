@@ -1,10 +1,10 @@
 """Every benchmark, one after another, and a table of their figures.
 
-    python -m bench [--full] [NAME ...]
+    python -m bench [--quick | --full] [NAME ...]
 
-Runs `python -m bench.NAME --quick` for each benchmark (`--full`: without --quick), collects the JSON object
-each prints last, and prints one table: benchmark, figure, value. A benchmark that fails is shown as failed
-with the end of its output, and the others still run.
+Runs `python -m bench.NAME --quick` for each benchmark (`--quick` is the default; `--full` runs them without
+--quick), collects the JSON object each prints last, and prints one table: benchmark, figure, value. A
+benchmark that fails is shown as failed with the end of its output, and the others still run.
 """
 
 from __future__ import annotations
@@ -33,8 +33,12 @@ def run(name: str, full: bool) -> tuple[dict[str, object] | None, str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--full", action="store_true", help="full runs (minutes each) instead of --quick")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="quick runs, each benchmark with --quick (the default)")
+    size.add_argument("--full", action="store_true", help="full runs (minutes each) instead of --quick")
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"only these ({', '.join(BENCHMARKS)})")
     args = parser.parse_args()
     unknown = [name for name in args.names if name not in BENCHMARKS]
