@@ -17,19 +17,26 @@ def clean(text: str) -> str:
 
 
 def cut(text: str, limit: int) -> tuple[str, str | None]:
-    """Split `text` so the head has at most `limit` characters and never breaks a grapheme (an emoji with
-    joiners, a Thai syllable with its marks). Prefers a space near the end; returns (head, rest or None)."""
+    """Split `text` so the head has at most `limit` characters (its "…" included) and never breaks a grapheme
+    (an emoji with joiners, a Thai syllable with its marks, a space carrying a combining mark). Prefers to end
+    at whitespace near the limit. Returns (head + "…", rest) where the head without its "…" plus the rest is
+    the text itself (the whitespace at the cut starts the rest), or (text, None) when it fits."""
     if len(text) <= limit:
         return text, None
-    size = 0
+    units: list[tuple[int, int, bool]] = []  # (start, end, all whitespace) of each grapheme that fits
     for match in _GRAPHEME.finditer(text):
         if match.end() > limit - 1:  # keep room for the ellipsis
             break
-        size = match.end()
-    space = text.rfind(" ", 0, size)
-    if space > size * 0.8:
-        size = space
-    return text[:size].rstrip() + "…", text[size:].lstrip()
+        units.append((match.start(), match.end(), match.group().isspace()))
+    count = len(units)
+    size = units[-1][1] if units else 0
+    space = next((i for i in range(count - 1, -1, -1) if units[i][2]), None)
+    if space is not None and units[space][0] > size * 0.8:
+        count = space
+    while count and units[count - 1][2]:  # no whitespace before the ellipsis
+        count -= 1
+    end = units[count - 1][1] if count else 0
+    return text[:end] + "…", text[end:]
 
 
 def casefold(text: str) -> str:

@@ -39,6 +39,7 @@ MESSAGE_BUDGET = 27_000
 """Bytes of card JSON, measured with non-ASCII escaped (the worst case on the wire). Teams refuses about 28 KB
 per message including the activity around the card."""
 INPUT_PREFIX = "input:"
+MULTI_KEY = "multi_inputs"  # which inputs are multi-selects: only their "a,b" answers are lists; text keeps commas
 CHOICE_PREFIX = "choice:"
 CONTINUED = "The rest follows in the next message."
 _STYLES = {"primary": "positive", "danger": "destructive"}
@@ -238,7 +239,8 @@ def render_form(form: Form, errors: FormErrors | None = None) -> dict[str, Any]:
             body.append(text_block(field.hint, size="Small", isSubtle=True, spacing="None"))
         if field.name in errors:
             body.append(text_block(errors[field.name], size="Small", color="Attention", spacing="None"))
-    data = {"form_id": form.form_id, "metadata": form.metadata, "form_title": form.title}
+    data = {"form_id": form.form_id, "metadata": form.metadata, "form_title": form.title,
+            MULTI_KEY: [field.name for field in form.inputs if field.kind == "multiselect"]}
     body.append({"type": "ActionSet", "actions": [_execute(form.submit_label, form.form_id, data)]})
     return adaptive_card(body, form.title)
 

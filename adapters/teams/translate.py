@@ -16,7 +16,7 @@ from typing import Any
 import regex
 
 from adapters.teams.ids import PLATFORM, base_conversation_id, thread_root
-from adapters.teams.render import CHOICE_PREFIX, INPUT_PREFIX
+from adapters.teams.render import CHOICE_PREFIX, INPUT_PREFIX, MULTI_KEY
 from bot.events import (
     ActionEvent,
     AnyEvent,
@@ -159,8 +159,11 @@ def submission(activity: dict[str, Any], data: dict[str, Any]) -> ActionEvent | 
     channel_id = conversation_of(activity)
     form_id = _str(data.get("form_id"))
     if form_id:
-        values = {key[len(INPUT_PREFIX):]: _input_value(value) for key, value in data.items()
-                  if key.startswith(INPUT_PREFIX)}
+        inputs = {key[len(INPUT_PREFIX):]: value for key, value in data.items() if key.startswith(INPUT_PREFIX)}
+        multi = data.get(MULTI_KEY)
+        if not isinstance(multi, list):  # a card posted before forms named their multi-selects
+            multi = list(inputs)
+        values = {name: _input_value(value) if name in multi else _input_text(value) for name, value in inputs.items()}
         return FormSubmitted(platform=PLATFORM, event_id=event_id(activity), actor=actor(activity),
                              channel_id=channel_id, form_id=form_id, values=values,
                              metadata=_str(data.get("metadata")))
@@ -178,9 +181,13 @@ def submission(activity: dict[str, Any], data: dict[str, Any]) -> ActionEvent | 
                        message=MessageRef(PLATFORM, channel_id, card) if card else None)
 
 
+def _input_text(value: object) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
 def _input_value(value: object) -> str | tuple[str, ...]:
     """Multi-select ChoiceSets answer "a,b"; one value stays a string."""
-    text = value if isinstance(value, str) else "" if value is None else str(value)
+    text = _input_text(value)
     parts = tuple(part for part in text.split(",") if part)
     return parts if len(parts) > 1 else text
 

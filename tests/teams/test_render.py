@@ -205,4 +205,5 @@ def test_a_form_is_a_card_of_inputs_that_reports_errors() -> None:
     assert any("Ask a question" in t and "Try again" in t for t in shown)
     submit = body[-1]["actions"][0]
     assert submit["type"] == "Action.Execute" and submit["title"] == "Launch"
-    assert submit["data"] == {"form_id": "pulse-new", "metadata": "C1", "form_title": "New pulse"}
+    assert submit["data"] == {"form_id": "pulse-new", "metadata": "C1", "form_title": "New pulse",
+                              "multi_inputs": ["audience"]}
