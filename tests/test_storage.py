@@ -103,3 +103,29 @@ async def test_sqlite_runs_in_wal_with_a_busy_timeout(tmp_path: Path) -> None:
         assert (await connection.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
         assert (await connection.execute(text("PRAGMA busy_timeout"))).scalar_one() >= 5000
     await database.dispose()
+
+
+def test_processes_starting_together_on_an_empty_postgresql_database_all_migrate(postgres_server: str) -> None:
+    import subprocess
+    import sys
+    import uuid
+
+    from tests.conftest import _create_database
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_create_database(postgres_server, name))  # empty: every process finds work to do
+    url = f"{postgres_server}/{name}"
+    script = "import sys; from storage.migrate import upgrade; upgrade(sys.argv[1])"
+    processes = [subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE, text=True)
+                 for _ in range(3)]
+    outcomes = [(process.communicate(timeout=120)[1], process.wait()) for process in processes]
+    assert [code for _, code in outcomes] == [0, 0, 0], [error[-500:] for error, code in outcomes if code]
+
+    async def version() -> list[str]:
+        database = Database(url)
+        async with database.engine.connect() as connection:
+            found = list((await connection.execute(text("SELECT version_num FROM alembic_version"))).scalars())
+        await database.dispose()
+        return found
+
+    assert asyncio.run(version()) == list(current_heads())

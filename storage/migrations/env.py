@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
@@ -13,6 +14,7 @@ from storage.engine import make_engine
 from storage.migrate import include_name
 
 target_metadata = SQLModel.metadata
+MIGRATION_LOCK_KEY = 0x45415253484F55  # not the scheduler's leadership key
 
 
 def _run(connection: Connection) -> None:
@@ -24,6 +26,10 @@ def _run(connection: Connection) -> None:
         include_name=include_name,
     )
     with context.begin_transaction():
+        # Web and worker processes starting together migrate one at a time; the later ones then find the schema
+        # at head. Without the lock they raced and failed on duplicate type names.
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         context.run_migrations()
 
 
