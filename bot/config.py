@@ -124,9 +124,20 @@ class Settings(BaseSettings):
             raise ValueError(f"MicrosoftAppType must be one of {', '.join(TEAMS_APP_TYPES)}")
         if self.teams_app_id and self.teams_app_type == "SingleTenant" and not self.teams_app_tenant_id:
             raise ValueError("MicrosoftAppTenantId is required when MicrosoftAppType is SingleTenant")
-        if self.comment_min < self.anon_min:
-            raise ValueError("EARSHOT_COMMENT_MIN must not be below EARSHOT_ANON_MIN")
+        self._comment_minimum()
         return self
+
+    def _comment_minimum(self) -> None:
+        """Free text can name its writer, so comments need more people than totals do (DESIGN.md). Left unset,
+        EARSHOT_COMMENT_MIN is 10, or twice EARSHOT_ANON_MIN once that reaches 10; set too low, it is an error."""
+        if self.comment_min > self.anon_min:
+            return
+        if "comment_min" not in self.model_fields_set:
+            self.comment_min = 2 * self.anon_min
+            return
+        raise ValueError(f"EARSHOT_COMMENT_MIN ({self.comment_min}) must be higher than EARSHOT_ANON_MIN "
+                         f"({self.anon_min}): free-text comments can identify their writer, so they need a higher "
+                         "minimum")
 
     def _slack_oauth_combinations(self) -> None:
         if bool(self.slack_client_id) != bool(self.slack_client_secret):

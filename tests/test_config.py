@@ -47,6 +47,19 @@ def test_invalid_settings_name_the_variable(env: dict[str, str], variable: str) 
     assert variable in str(error.value) and "\n" not in str(error.value)
 
 
+def test_comments_need_a_higher_minimum_than_answers() -> None:
+    assert load_settings().comment_min == 10
+    assert load_settings(EARSHOT_ANON_MIN="8").comment_min == 10
+    assert load_settings(EARSHOT_ANON_MIN="12").comment_min == 24  # left unset, it follows a raised minimum
+    assert load_settings(EARSHOT_ANON_MIN="3", EARSHOT_COMMENT_MIN="4").comment_min == 4
+    for anon, comments in (("5", "5"), ("6", "4")):
+        with pytest.raises(ConfigError) as error:
+            load_settings(EARSHOT_ANON_MIN=anon, EARSHOT_COMMENT_MIN=comments)
+        assert str(error.value) == (
+            f"configuration error: EARSHOT_COMMENT_MIN ({comments}) must be higher than EARSHOT_ANON_MIN ({anon}): "
+            "free-text comments can identify their writer, so they need a higher minimum")
+
+
 def test_platforms_and_admins() -> None:
     settings = load_settings(SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s",
                              EARSHOT_ADMINS="slack:U024BE7LH, teams:29:1a2b")

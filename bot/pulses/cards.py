@@ -6,17 +6,21 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.cards import Block, Button, Buttons, Card, Choices, Context, Divider, Heading, Image, Option, Text
-from bot.pulses.questions import answer_options, label_of
+from bot.pulses.questions import answer_options
 from bot.pulses.results import QuestionResult, RunResults, bars
 from bot.pulses.schedule import describe
 from storage.tables import Pulse, PulseRun, Question
 
 
 def privacy_note(pulse: Pulse, minimum: int, comment_minimum: int) -> str:
+    """What respondents are told the author (and HR) will see."""
+    shared = " Totals are shared in the channel at close." if pulse.audience.get("share") else ""
     if pulse.anonymous:
-        return (f"🔒 Anonymous: your name is never stored with your answer, and answers are final. The author "
-                f"sees totals only once {minimum} people have answered, and comments once {comment_minimum} have.")
-    return "👤 Not anonymous: the author sees who answered what. You can change your answer until it closes."
+        return (f"🔒 Anonymous: your name is never stored with your answer, and answers are final. The author and HR "
+                f"see a question's totals only once {minimum} people have answered it, and its comments only once "
+                f"{comment_minimum} people have written one, in shuffled order.{shared}")
+    return ("👤 Not anonymous: the author and HR see who answered what. You can change your answer until it "
+            f"closes.{shared}")
 
 
 def closes_text(run: PulseRun, zone: str) -> str | None:
@@ -27,23 +31,19 @@ def closes_text(run: PulseRun, zone: str) -> str | None:
 
 
 def question_card(pulse: Pulse, run: PulseRun, questions: list[Question], results: RunResults | None,
-                  minimum: int, comment_minimum: int, mine: dict[int, str] | None = None) -> Card:
-    """The card people answer from. `results` is shown when live results are on (and allowed);
-    `mine` marks this person's own answers on their DM copy."""
+                  minimum: int, comment_minimum: int) -> Card:
+    """The card people answer from. `results` is shown when live results are on (and allowed)."""
     closed = run.status == "closed"
     blocks: list[Block] = [Heading(f"📊 {pulse.title}")]
     for number, question in enumerate(questions, start=1):
         prefix = f"{number}. " if len(questions) > 1 else ""
         if prefix or question.prompt != pulse.title:  # a one-line pulse's question is its title already
             blocks.append(Text(f"{prefix}{question.prompt}"))
-        if mine and question.id in mine:
-            answer = label_of(question.kind, question.options, mine[question.id])
-            blocks.append(Context((f"✅ You answered: {answer}",)))
         if not closed:
             blocks.extend(_answer_blocks(run, question))
         result = next((r for r in results.questions if r.question.id == question.id), None) if results else None
         if results is not None and not results.hidden and result is not None and result.answered:
-            blocks.append(Text("\n".join(_summary(result))))
+            blocks.append(Text("\n".join(_summary(result, results))))
     status = "🔒 Closed — thank you!" if closed else None
     tally = f"{results.respondents} answered" if results is not None else None
     context = [x for x in (status, tally, closes_text(run, pulse.timezone)) if x]
@@ -71,14 +71,16 @@ def _answer_blocks(run: PulseRun, question: Question) -> list[Block]:
     return blocks
 
 
-def _summary(result: QuestionResult) -> list[str]:
+def _summary(result: QuestionResult, results: RunResults) -> list[str]:
+    if result.hidden:
+        return [f"🔒 hidden until {results.minimum} people answer this question (anonymity)"]
     lines = [] if result.question.kind == "text" else bars(result)
     if result.mean is not None:
         lines.append(f"average {result.mean:.2f} / 5")
     if result.enps is not None:
         lines.append(f"eNPS {result.enps:+.0f}")
     if result.comments_hidden:
-        lines.append("comments show once enough people have answered")
+        lines.append(f"comments show once {results.comment_minimum} people have written one")
     lines.extend(f"“{comment}”" for comment in result.comments[:10])
     return lines
 
@@ -98,7 +100,7 @@ def results_card(results: RunResults, final: bool, chart_url: str | None = None,
     else:
         for result in results.questions:
             blocks.append(Text(result.question.prompt))
-            blocks.append(Text("\n".join(_summary(result)) or "no answers"))
+            blocks.append(Text("\n".join(_summary(result, results)) or "no answers"))
         if chart_url:
             blocks.append(Image(chart_url, f"Bar chart of the answers to “{pulse.title}”"))
     if trend:

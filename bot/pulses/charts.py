@@ -22,8 +22,8 @@ def _png(figure: plt.Figure) -> bytes:
 
 
 def bar_chart(results: list[QuestionResult]) -> bytes | None:
-    """One horizontal bar chart per question with options (free text has none)."""
-    charted = [r for r in results if r.question.kind != "text" and r.answered]
+    """One horizontal bar chart per question with options (free text has none) whose counts are shown."""
+    charted = [r for r in results if r.question.kind != "text" and r.answered and not r.hidden]
     if not charted:
         return None
     figure, axes = plt.subplots(len(charted), 1, figsize=(6, 1.2 + 0.45 * sum(

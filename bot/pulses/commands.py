@@ -7,25 +7,17 @@ import io
 
 from sqlmodel import col, select
 
-from bot.adapter import Responder
-from bot.cards import Card, Context, Form, FormErrors, Heading, Input, Option, Text
+from bot.adapter import DeliveryError, Responder
+from bot.cards import Card, Context, FormErrors, Heading, Text
 from bot.commands import Command, UsageError, channel_of
 from bot.core import Services
 from bot.events import CommandEvent, FormSubmitted, Person
 from bot.pulses.cards import results_card
+from bot.pulses.form import creation_form, spec_from_form
 from bot.pulses.questions import label_of
-from bot.pulses.schedule import describe, parse_duration, parse_every
+from bot.pulses.schedule import describe
 from bot.pulses.service import Pulses
-from bot.pulses.spec import (
-    ONE_LINE_HELP,
-    PulseSpec,
-    audience,
-    finish,
-    from_template,
-    parse_one_line,
-    parse_question_lines,
-    zone_name,
-)
+from bot.pulses.spec import ONE_LINE_HELP, PulseSpec, from_template, parse_one_line, words_of
 from bot.pulses.templates import TEMPLATES
 from bot.roles import has_any_role
 from storage.tables import Pulse, PulseRun, Response
@@ -37,6 +29,7 @@ class PulseCommands:
     def __init__(self, services: Services, pulses: Pulses) -> None:
         self._services = services
         self._pulses = pulses
+        self._subcommands: tuple[str, ...] = ()
 
     def command(self) -> Command:
         command = Command("pulse", "short polls for your team", default=self.launch_or_form,
@@ -48,6 +41,7 @@ class PulseCommands:
         command.add("results", "[id]", "results of a pulse (its latest run)")(self.results)
         command.add("close", "[id]", "close a pulse now (no id: your latest open one here)")(self.close)
         command.add("export", "[id]", "answers as CSV (no names for anonymous pulses)")(self.export)
+        self._subcommands = tuple(command.subcommands)
         return command
 
     # -- launching -------------------------------------------------------------------------------
@@ -55,10 +49,10 @@ class PulseCommands:
         if not await self._may_launch(event, responder):
             return
         if not words:
-            await responder.open_form(self.creation_form(event))
+            await responder.open_form(creation_form(self._channel(event), self._services.settings.timezone))
             return
-        spec = parse_one_line(words, self._channel(event), self._services.settings.timezone,
-                              self._services.clock().date())
+        spec = parse_one_line(words_of(event.text), self._channel(event), self._services.settings.timezone,
+                              self._services.clock().date(), subcommands=self._subcommands)
         await self._launch(event, spec, responder)
 
     async def template(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
@@ -78,7 +72,11 @@ class PulseCommands:
             Context(("/pulse template enps to:dm anonymous every:fri@16:00",)))))
 
     async def _launch(self, event: CommandEvent, spec: PulseSpec, responder: Responder) -> None:
-        pulse, run = await self._pulses.launch(spec, event.actor, self._channel(event))
+        try:
+            pulse, run = await self._pulses.launch(spec, event.actor, self._channel(event))
+        except DeliveryError as error:  # the audience could not be read: nothing was stored
+            raise UsageError(f"I couldn't get the audience from {event.platform.title()} just now ({error.reason}), "
+                             "so nothing was launched. Please try again in a minute.") from None
         when = "now" if run is not None else describe(pulse.recurrence, pulse.timezone,
                                                       bool((pulse.recurrence or {}).get("local")))
         who = {"channel": "this channel" if spec.audience.get("channel_id") == event.channel_id else "that channel",
@@ -91,54 +89,10 @@ class PulseCommands:
                      ("live results" if pulse.results_live else "results at close") +
                      " · /pulse results " + str(pulse.id) + " · /pulse close " + str(pulse.id),)))))
 
-    def creation_form(self, event: CommandEvent) -> Form:
-        yes_no = (Option("No", "no"), Option("Yes", "yes"))
-        return Form(form_id="pulse-new", title="New pulse", submit_label="Launch",
-                    metadata=self._channel(event), inputs=(
-            Input("title", "Title", placeholder="Friday check-in"),
-            Input("questions", "Questions, one per line (up to 10)", kind="textarea",
-                  placeholder="scale: How was this week?\nsingle: What helps most? | Focus time, Fewer meetings\n"
-                              "text: Anything else?",
-                  hint="kinds: scale (1–5), enps (0–10), yesno, single, multi, text; options after “|”."),
-            Input("audience", "Who answers", kind="select", initial="channel", options=(
-                Option("This channel", "channel"), Option("A DM to each member of this channel", "dm"))),
-            Input("anonymous", "Anonymous", kind="select", initial="yes", options=yes_no),
-            Input("results", "Results", kind="select", initial="live", options=(
-                Option("Live", "live"), Option("At close", "close"))),
-            Input("close", "Close after", required=False, placeholder="2d",
-                  hint="30m, 4h, 2d or 1w; empty = close it yourself"),
-            Input("every", "Repeat", required=False, placeholder="fri@16:00",
-                  hint="empty = once; fri@16:00, weekdays@09:00, 2w:mon@10:00, month:1@09:00"),
-            Input("tz", "Timezone", required=False, initial=self._services.settings.timezone),
-        ))
-
     async def on_form(self, event: FormSubmitted, responder: Responder) -> FormErrors | None:
-        values = {k: (v if isinstance(v, str) else ",".join(v)).strip() for k, v in event.values.items()}
         channel = event.metadata or event.channel_id or ""
-        errors: FormErrors = {}
-        spec = PulseSpec(title=values.get("title", "")[:300], questions=[],
-                         audience={"kind": "channel", "channel_id": channel},
-                         anonymous=values.get("anonymous", "yes") == "yes",
-                         results_live=values.get("results", "live") == "live",
-                         timezone=self._services.settings.timezone)
-        for field, apply in (
-                ("audience", lambda v: setattr(spec, "audience", audience(v or "channel", channel))),
-                ("questions", lambda v: setattr(spec, "questions", parse_question_lines(v))),
-                ("close", lambda v: setattr(spec, "close_after", parse_duration(v) if v else None)),
-                ("every", lambda v: setattr(spec, "recurrence", parse_every(v, self._services.clock().date())
-                                            if v else None)),
-                ("tz", lambda v: setattr(spec, "timezone", zone_name(v) if v else spec.timezone))):
-            try:
-                apply(values.get(field, ""))
-            except UsageError as error:
-                errors[field] = str(error)
-        if not spec.title:
-            errors["title"] = "Give the pulse a title."
-        if not errors:
-            try:
-                finish(spec)
-            except UsageError as error:
-                errors["questions"] = str(error)
+        spec, errors = spec_from_form(event.values, channel, self._services.settings.timezone,
+                                      self._services.clock().date())
         if errors:
             return errors
         synthetic = CommandEvent(platform=event.platform, event_id=event.event_id, actor=event.actor,
@@ -205,24 +159,27 @@ class PulseCommands:
             Heading(f"CSV: {pulse.title}{note}"), Text(shown))))
 
     async def csv(self, pulse: Pulse, run: PulseRun) -> str:
-        """One row per answer; anonymous pulses carry no names, only the day answered; shuffled order."""
+        """One row per answer; anonymous pulses carry no names, only the day answered, and leave out what the
+        minimums hide (a question with too few answers, comments with too few others)."""
         async with self._services.db.session() as session:
-            questions = {q.id: q for q in await self._pulses.questions(session, pulse.id or 0)}
-            results = await self._pulses.results(session, pulse, run, list(questions.values()))
+            questions = await self._pulses.questions(session, pulse.id or 0)
+            results = await self._pulses.results(session, pulse, run, questions)
+            shown = {r.question.id: r for r in results.questions if not r.hidden}
             rows = [] if results.hidden else list(await session.exec(
-                select(Response).where(Response.run_id == run.id).order_by(col(Response.id))))
+                select(Response).where(Response.run_id == run.id, col(Response.question_id).in_(list(shown)))
+                .order_by(col(Response.id))))
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["question", "answer", "comment", "answered_on"] + ([] if pulse.anonymous else ["person"]))
         for row in rows:
-            question = questions.get(row.question_id)
-            if question is None:
-                continue
-            comment = row.comment if not (pulse.anonymous and results.questions[0].comments_hidden) else ""
-            writer.writerow([question.prompt, label_of(question.kind, question.options, row.value), comment or "",
+            result = shown[row.question_id]
+            question = result.question
+            comment = "" if result.comments_hidden else row.comment or ""
+            writer.writerow([question.prompt, label_of(question.kind, question.options, row.value), comment,
                              row.answered_on.isoformat()] + ([] if pulse.anonymous else [row.respondent_id]))
-        if results.hidden:
-            writer.writerow([f"hidden: fewer than {results.minimum} answers", "", "", ""])
+        for result in results.questions:
+            if results.hidden or result.hidden:
+                writer.writerow([result.question.prompt, f"hidden: fewer than {results.minimum} answers", "", ""])
         return out.getvalue()
 
     # -- helpers ---------------------------------------------------------------------------------

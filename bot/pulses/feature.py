@@ -9,11 +9,16 @@ from sqlmodel import col, select
 from bot.cards import Block, Context, Text
 from bot.core import Earshot
 from bot.events import Person
+from bot.pulses.audience import Members, in_audience
 from bot.pulses.commands import PulseCommands
+from bot.pulses.form import FORM_ID
 from bot.pulses.jobs import PulseSchedule
 from bot.pulses.service import Pulses
 from bot.pulses.voting import Voting
 from storage.tables import Participation, Pulse, PulseRun
+
+HOME_CANDIDATES = 50
+"""Open runs looked at for a person's Home tab, newest first; the first five they are in the audience of show."""
 
 
 class PulseChecks:
@@ -24,11 +29,12 @@ class PulseChecks:
         self.commands = PulseCommands(services, self.pulses)
         voting = Voting(services, self.pulses)
         self._services = services
+        self._members = Members(services.adapters)
         self._tasks: set[asyncio.Task[int]] = set()
         core.commands.register(self.commands.command())
         core.handlers.actions["pulse"] = voting.on_action
         core.handlers.forms["pulse-answer"] = voting.on_form
-        core.handlers.forms["pulse-new"] = self.commands.on_form
+        core.handlers.forms[FORM_ID] = self.commands.on_form
         core.handlers.home.append(self.home_section)
 
     def _changed(self) -> None:
@@ -39,14 +45,17 @@ class PulseChecks:
         task.add_done_callback(self._tasks.discard)
 
     async def home_section(self, person: Person) -> tuple[Block, ...]:
+        """The open pulses this person is in the audience of and hasn't answered (never anyone else's)."""
         answered = select(Participation.run_id).where(Participation.platform == person.platform,
                                                       Participation.user_id == person.user_id)
         async with self._services.db.session() as session:
-            waiting = list(await session.exec(
-                select(Pulse).join(PulseRun, col(PulseRun.pulse_id) == Pulse.id).where(
+            candidates = list(await session.exec(
+                select(Pulse, PulseRun.id).join(PulseRun, col(PulseRun.pulse_id) == Pulse.id).where(
                     Pulse.platform == person.platform, PulseRun.status == "open",
-                    col(PulseRun.id).not_in(answered)).order_by(col(PulseRun.id).desc()).limit(5)))
+                    col(PulseRun.id).not_in(answered)).order_by(col(PulseRun.id).desc()).limit(HOME_CANDIDATES)))
+            waiting = await in_audience(session, self._members, person.user_id,
+                                        [(pulse, run_id or 0) for pulse, run_id in candidates])
         if not waiting:
             return (Text("📊 No open pulses waiting for you."),)
-        return (Text("📊 Open pulses you haven't answered:\n" + "\n".join(f"• {p.title}" for p in waiting)),
+        return (Text("📊 Open pulses you haven't answered:\n" + "\n".join(f"• {p.title}" for p, _ in waiting[:5])),
                 Context(("Answer them where they were posted or in your DMs.",)))

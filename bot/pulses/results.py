@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func
@@ -20,18 +21,21 @@ class QuestionResult:
     counts: dict[str, int] = field(default_factory=dict)
     answered: int = 0
     comments: list[str] = field(default_factory=list)
+    hidden: bool = False
+    """Anonymous, and answered by fewer than the minimum: no counts are given."""
     comments_hidden: bool = False
+    """Anonymous, with comments from fewer than the comment minimum: none are given."""
 
     @property
     def mean(self) -> float | None:
-        if self.question.kind != "scale" or not self.answered:
+        if self.question.kind != "scale" or self.hidden or not self.answered:
             return None
         return sum(int(v) * n for v, n in self.counts.items()) / self.answered
 
     @property
     def enps(self) -> float | None:
         """% promoters (9–10) − % detractors (0–6)."""
-        if self.question.kind != "enps" or not self.answered:
+        if self.question.kind != "enps" or self.hidden or not self.answered:
             return None
         promoters = sum(n for v, n in self.counts.items() if int(v) >= 9)
         detractors = sum(n for v, n in self.counts.items() if int(v) <= 6)
@@ -47,6 +51,7 @@ class RunResults:
     questions: list[QuestionResult]
     minimum: int
     hidden: bool
+    comment_minimum: int
 
     @property
     def participation(self) -> float | None:
@@ -55,8 +60,9 @@ class RunResults:
 
 async def run_results(session: AsyncSession, settings: Settings, pulse: Pulse, run: PulseRun,
                       questions: list[Question], audience: int | None = None) -> RunResults:
-    """Counts per question and value; below `anon_min` respondents an anonymous run shows nothing but the
-    count, and its comments need `comment_min`."""
+    """Counts per question and value. An anonymous run shows nothing but its respondent count below `anon_min`
+    respondents; each of its questions needs `anon_min` answers of its own, and each question's comments
+    `comment_min` comments, before they show (comments in shuffled order)."""
     respondents = (await session.exec(
         select(func.count()).select_from(
             select(Participation.platform, Participation.user_id).where(Participation.run_id == run.id)
@@ -64,29 +70,44 @@ async def run_results(session: AsyncSession, settings: Settings, pulse: Pulse, r
     hidden = pulse.anonymous and respondents < settings.anon_min
     results = {q.id: QuestionResult(q) for q in questions}
     if not hidden:
-        rows = await session.exec(
-            select(Response.question_id, Response.value, func.count()).where(Response.run_id == run.id)
-            .group_by(col(Response.question_id), col(Response.value)))
-        for question_id, value, count in rows:
-            result = results.get(question_id)
-            if result is None:
-                continue
-            result.answered += count
-            for part in value.split(",") if result.question.kind == "multi" else [value]:
-                result.counts[part] = result.counts.get(part, 0) + count
-        comments_hidden = pulse.anonymous and respondents < settings.comment_min
-        for result in results.values():
-            result.comments_hidden = comments_hidden
-        if not comments_hidden:
-            texts = await session.exec(select(Response.question_id, Response.comment).where(
-                Response.run_id == run.id, col(Response.comment).is_not(None)))
-            for question_id, comment in texts:
-                if question_id in results and comment:
-                    results[question_id].comments.append(comment)
-            for result in results.values():
-                random.shuffle(result.comments)  # order must not hint at who wrote what
+        await _tally(session, run, results)
+        await _comments(session, run, results)
+        if pulse.anonymous:
+            _apply_minimums(results.values(), settings.anon_min, settings.comment_min)
+    for result in results.values():
+        random.shuffle(result.comments)  # order must not hint at who wrote what
     return RunResults(pulse, run, respondents, audience, [results[q.id] for q in questions],
-                      settings.anon_min, hidden)
+                      settings.anon_min, hidden, settings.comment_min)
+
+
+async def _tally(session: AsyncSession, run: PulseRun, results: dict[int | None, QuestionResult]) -> None:
+    rows = await session.exec(
+        select(Response.question_id, Response.value, func.count()).where(Response.run_id == run.id)
+        .group_by(col(Response.question_id), col(Response.value)))
+    for question_id, value, count in rows:
+        result = results.get(question_id)
+        if result is None:
+            continue
+        result.answered += count
+        for part in value.split(",") if result.question.kind == "multi" else [value]:
+            result.counts[part] = result.counts.get(part, 0) + count
+
+
+async def _comments(session: AsyncSession, run: PulseRun, results: dict[int | None, QuestionResult]) -> None:
+    texts = await session.exec(select(Response.question_id, Response.comment).where(
+        Response.run_id == run.id, col(Response.comment).is_not(None)))
+    for question_id, comment in texts:
+        if question_id in results and comment:
+            results[question_id].comments.append(comment)
+
+
+def _apply_minimums(results: Iterable[QuestionResult], minimum: int, comment_minimum: int) -> None:
+    """Withhold each question's counts below `minimum` answers, and its comments below `comment_minimum`."""
+    for result in results:
+        if result.answered < minimum:
+            result.hidden, result.counts = True, {}
+        if result.comments and (result.hidden or len(result.comments) < comment_minimum):
+            result.comments_hidden, result.comments = True, []
 
 
 def bars(result: QuestionResult, width: int = 10) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,11 +13,14 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.adapter import DeliveryError
 from bot.cards import Card, Context, Text
 from bot.charts import save_chart
 from bot.core import Services
 from bot.events import Person, Target
+from bot.pulses.audience import dm_key, dm_times, member_count
 from bot.pulses.cards import question_card, results_card
+from bot.pulses.mixing import mix_answers
 from bot.pulses.results import RunResults, run_results
 from bot.pulses.schedule import EARLIEST_ZONE, wall_clock
 from bot.pulses.spec import PulseSpec
@@ -27,6 +31,14 @@ from storage.upsert import insert_ignore
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Audience:
+    recipients: list[Person] | None
+    """Who gets the questions by DM; None: they are posted in the channel."""
+    size: int | None
+    """How many can answer, for the participation rate (None when unknown)."""
+
+
 class Pulses:
     def __init__(self, services: Services, on_change: Callable[[], None] = lambda: None) -> None:
         self._services = services
@@ -35,25 +47,32 @@ class Pulses:
 
     # -- launching ---------------------------------------------------------------------------------
     async def launch(self, spec: PulseSpec, author: Person, channel_id: str) -> tuple[Pulse, PulseRun | None]:
+        """Store a pulse and, unless it recurs, open its first run in the same transaction. The audience is
+        read first, so a platform error (a DeliveryError, raised) leaves nothing half-launched."""
         recurrence = dict(spec.recurrence, local=spec.local_time) if spec.recurrence else None
-        async with self._services.db.session() as session:
-            pulse = Pulse(platform=author.platform, channel_id=channel_id, author_id=author.user_id,
-                          title=spec.title, anonymous=spec.anonymous, results_live=spec.results_live,
-                          audience={**spec.audience, "share": spec.share_results}, recurrence=recurrence,
-                          timezone=spec.timezone, close_after_minutes=spec.close_after,
-                          remind_after_minutes=spec.remind_after)
+        pulse = Pulse(platform=author.platform, channel_id=channel_id, author_id=author.user_id,
+                      title=spec.title, anonymous=spec.anonymous, results_live=spec.results_live,
+                      audience={**spec.audience, "share": spec.share_results}, recurrence=recurrence,
+                      timezone=spec.timezone, close_after_minutes=spec.close_after,
+                      remind_after_minutes=spec.remind_after)
+        audience = None if recurrence else await self._audience(pulse)
+        async with self._services.db.write() as session:
             session.add(pulse)
             await session.flush()
-            for position, question in enumerate(spec.questions):
-                session.add(Question(pulse_id=pulse.id, position=position, kind=question.kind,
-                                     prompt=question.prompt, options=list(question.options),
-                                     allow_comment=question.allow_comment))
+            questions = [Question(pulse_id=pulse.id, position=position, kind=question.kind, prompt=question.prompt,
+                                  options=list(question.options), allow_comment=question.allow_comment)
+                         for position, question in enumerate(spec.questions)]
+            session.add_all(questions)
+            await session.flush()
+            run = None
+            if audience is not None:
+                run = await self._open(session, pulse, questions, self._services.clock().replace(microsecond=0),
+                                       audience)
             await session.commit()
-        run = None
-        if recurrence is None:
-            run = await self.open_run(pulse.id or 0, self._services.clock().replace(microsecond=0))
-        else:
+        if recurrence is not None:
             self._on_change()
+        else:
+            self._services.metrics.scheduler_runs.labels("pulse-run", "opened").inc()
         return pulse, run
 
     # -- opening a run -----------------------------------------------------------------------------
@@ -64,33 +83,42 @@ class Pulses:
             if pulse is None or pulse.status != "active":
                 return None
             questions = await self.questions(session, pulse_id)
-        recipients = await self._recipients(pulse)
-        closes_at = slot + timedelta(minutes=pulse.close_after_minutes) if pulse.close_after_minutes else None
-        if closes_at is not None and (pulse.recurrence or {}).get("local"):
-            closes_at += timedelta(hours=26)  # the last time zone reaches the local time a day later
+        audience = await self._audience(pulse)
         async with self._services.db.write() as session:
-            claimed = await insert_ignore(session, PulseRun, {
-                "pulse_id": pulse_id, "scheduled_for": slot, "status": "open", "opened_at": self._services.clock(),
-                "closes_at": closes_at, "audience_size": None if recipients is None else len(recipients)})
-            if not claimed:
+            run = await self._open(session, pulse, questions, slot, audience)
+            if run is None:
                 return None
-            run = (await session.exec(select(PulseRun).where(PulseRun.pulse_id == pulse_id,
-                                                             PulseRun.scheduled_for == slot))).one()
-            await self._fan_out(session, pulse, run, questions, recipients)
             await session.commit()
         self._services.metrics.scheduler_runs.labels("pulse-run", "opened").inc()
         return run
 
-    async def _recipients(self, pulse: Pulse) -> list[Person] | None:
-        """Who gets a DM (None: the pulse is posted in a channel, whose members are counted)."""
+    async def _open(self, session: AsyncSession, pulse: Pulse, questions: list[Question], slot: datetime,
+                    audience: Audience) -> PulseRun | None:
+        closes_at = slot + timedelta(minutes=pulse.close_after_minutes) if pulse.close_after_minutes else None
+        if closes_at is not None and (pulse.recurrence or {}).get("local"):
+            closes_at += timedelta(hours=26)  # the last time zone reaches the local time a day later
+        claimed = await insert_ignore(session, PulseRun, {
+            "pulse_id": pulse.id, "scheduled_for": slot, "status": "open", "opened_at": self._services.clock(),
+            "closes_at": closes_at, "audience_size": audience.size})
+        if not claimed:
+            return None
+        run = (await session.exec(select(PulseRun).where(PulseRun.pulse_id == pulse.id,
+                                                         PulseRun.scheduled_for == slot))).one()
+        await self._fan_out(session, pulse, run, questions, audience.recipients)
+        return run
+
+    async def _audience(self, pulse: Pulse) -> Audience:
+        """Who gets a DM (none for a channel pulse, whose members are only counted, and only where the
+        platform can count them without looking up each person)."""
         kind = pulse.audience.get("kind")
         if kind == "people":
-            return [Person(pulse.platform, user) for user in pulse.audience["users"]]
+            users = [Person(pulse.platform, user) for user in pulse.audience["users"]]
+            return Audience(users, len(users))
         adapter = self._services.adapters.get(pulse.platform)
-        if adapter is None:
-            return None if kind == "channel" else []
-        members = await adapter.list_members(pulse.audience["channel_id"])
-        return members if kind == "dm" else None
+        if kind == "channel":
+            return Audience(None, await member_count(adapter, pulse.audience["channel_id"]))
+        members = await adapter.list_members(pulse.audience["channel_id"]) if adapter else []
+        return Audience(members, len(members))
 
     async def _fan_out(self, session: AsyncSession, pulse: Pulse, run: PulseRun, questions: list[Question],
                        recipients: list[Person] | None) -> None:
@@ -112,7 +140,7 @@ class Pulses:
                     zone = ZoneInfo(person.timezone or zones.get(person.user_id) or pulse.timezone)
                     not_before = wall_clock(day, pulse.recurrence["at"], zone)  # type: ignore[index]
                 await self._services.outbox.send(session, Target.user(pulse.platform, person.user_id), card,
-                                                  dedupe_key=f"pulse:{run.id}:{person.user_id}", subject=subject,
+                                                  dedupe_key=dm_key(run.id, person.user_id), subject=subject,
                                                   created_by=author, not_before=not_before)
         if pulse.results_live:
             results = await self.results(session, pulse, run, questions)
@@ -175,6 +203,8 @@ class Pulses:
                 status = (await session.exec(select(PulseRun.status).where(PulseRun.id == run_id))).first()
                 if status != "open":
                     return  # closed since the count: closing showed the final figures
+                if pulse.anonymous:  # the votes since the last refresh lose their order and transaction
+                    await mix_answers(session, run_id)
                 await self.refresh(session, pulse, run, questions, results)
                 await session.commit()
         except Exception:  # the next vote schedules another refresh; the votes themselves are stored
@@ -197,6 +227,8 @@ class Pulses:
             assert pulse is not None
             run.status, run.closed_at = "closed", self._services.clock()
             session.add(run)
+            if pulse.anonymous:  # the last votes lose their order and transaction too
+                await mix_answers(session, run_id)
             if pulse.recurrence is None:
                 pulse.status = "ended"
                 session.add(pulse)
@@ -233,8 +265,8 @@ class Pulses:
         points: list[tuple[datetime, float | None]] = []
         for past in runs[-12:]:
             result = await self.results(session, pulse, past, [scored])
-            value = None if result.hidden else (result.questions[0].mean if scored.kind == "scale"
-                                                else result.questions[0].enps)
+            first = result.questions[0]  # mean and eNPS are None where the minimum hides the question
+            value = None if result.hidden else first.mean if scored.kind == "scale" else first.enps
             points.append((past.scheduled_for, value))
         from bot.pulses.charts import trend_chart
 
@@ -243,7 +275,7 @@ class Pulses:
 
     # -- timed work --------------------------------------------------------------------------------
     async def due(self) -> None:
-        """Close runs past their deadline and remind those who have not answered (once per run)."""
+        """Close runs past their deadline and remind those who have not answered (each person once)."""
         now = self._services.clock()
         async with self._services.db.session() as session:
             closing = list(await session.exec(select(PulseRun.id).where(
@@ -259,25 +291,38 @@ class Pulses:
                 await self.remind(run, pulse)
 
     async def remind(self, run: PulseRun, pulse: Pulse) -> int:
-        """DM everyone in the audience who has not answered yet. Returns how many were reminded."""
-        recipients = await self._recipients(pulse)
-        if recipients is None:  # a channel pulse: remind the channel's members
+        """DM those in the audience who have not answered, `remind_after` after the run opened or, with
+        per-person local time, after their own question went out. Called until every reminder was due; each
+        is queued once (by its key). Returns how many were queued now."""
+        after = timedelta(minutes=pulse.remind_after_minutes or 0)
+        members: list[Person] | None = None
+        if pulse.audience.get("kind") == "channel":  # a channel pulse: remind the channel's members by DM
             adapter = self._services.adapters.get(pulse.platform)
-            recipients = await adapter.list_members(pulse.audience["channel_id"]) if adapter else []
-        async with self._services.db.write() as session:
-            claimed = await session.exec(update(PulseRun).where(  # type: ignore[call-overload]
-                col(PulseRun.id) == run.id, col(PulseRun.reminded_at).is_(None)).values(
-                reminded_at=self._services.clock()))
-            if not claimed.rowcount:
+            try:
+                members = await adapter.list_members(pulse.audience["channel_id"]) if adapter else []
+            except DeliveryError as error:
+                log.warning("reminders of run %s wait: members unknown (%s)", run.id, error.reason)
                 return 0
+        local = bool((pulse.recurrence or {}).get("local"))
+        async with self._services.db.write() as session:
+            if members is not None:
+                due = {p.user_id: run.opened_at + after for p in members}
+            else:
+                due = {user: (sent if local else run.opened_at) + after
+                       for user, sent in (await dm_times(session, run.id)).items()}
             answered = set(await session.exec(select(Participation.user_id).where(
                 Participation.run_id == run.id, Participation.platform == pulse.platform)))
-            waiting = [p for p in recipients if p.user_id not in answered and p.user_id != pulse.author_id]
+            now = self._services.clock()
             card = Card(fallback=f"Reminder: {pulse.title}", blocks=(
                 Text(f"⏰ A quick reminder: “{pulse.title}” is waiting for your answer."),
                 Context(("It takes a few seconds. " + ("It's anonymous." if pulse.anonymous else ""),))))
-            for person in waiting:
-                await self._services.outbox.send(session, Target.user(pulse.platform, person.user_id), card,
-                                                  dedupe_key=f"remind:{run.id}:{person.user_id}")
+            queued = 0
+            for user, at in due.items():
+                if at <= now and user not in answered and user != pulse.author_id:
+                    queued += await self._services.outbox.send(session, Target.user(pulse.platform, user), card,
+                                                               dedupe_key=f"remind:{run.id}:{user}")
+            if all(at <= now for at in due.values()):  # everyone's time has come: this run is done
+                await session.exec(update(PulseRun).where(  # type: ignore[call-overload]
+                    col(PulseRun.id) == run.id).values(reminded_at=now))
             await session.commit()
-        return len(waiting)
+        return queued

@@ -3,59 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
-from bot.cards import Card
-from bot.events import ActionEvent, CommandEvent, MessageRef, Person
-from storage.engine import Database
+from bot.events import Person
 from storage.tables import Participation, Pulse, PulseRun, Response
-from tests.support.core import CoreHarness, make_harness
+from tests.pulses.support import MEMBERS, buttons, channel_card, command, launched_card, vote
+from tests.support.core import CoreHarness
 from tests.support.recording import RecordingResponder
-
-MEMBERS = [f"u{n}" for n in range(8)]
-
-
-@pytest.fixture
-async def harness(db: Database) -> CoreHarness:
-    h = make_harness(db, EARSHOT_ANON_MIN="3", EARSHOT_COMMENT_MIN="5")
-    h.adapter.members["C1"] = MEMBERS
-    await h.grant("boss", "manager")
-    await h.grant("hr", "hr")
-    return h
-
-
-async def command(h: CoreHarness, text: str, user: str = "boss") -> RecordingResponder:
-    responder = RecordingResponder()
-    await h.core.handle(CommandEvent(platform="test", event_id=uuid.uuid4().hex, actor=Person("test", user),
-                                     channel_id="C1", command="pulse", text=text), responder)
-    return responder
-
-
-def buttons(card: Card) -> list[tuple[str, str, str]]:
-    return [(b.action_id, b.label, b.value) for block in card.blocks if block.type == "buttons"
-            for b in block.buttons]  # type: ignore[union-attr]
-
-
-async def vote(h: CoreHarness, user: str, action: str, value: str | tuple[str, ...]) -> RecordingResponder:
-    responder = RecordingResponder()
-    await h.core.handle(ActionEvent(platform="test", event_id=uuid.uuid4().hex, actor=Person("test", user),
-                                    channel_id="C1", action_id=action, value=value,
-                                    message=MessageRef("test", "C1", "m1")), responder)
-    return responder
-
-
-def channel_card(h: CoreHarness) -> Card:
-    """The latest edit of the question card in the channel (not the author's live results DM)."""
-    return [card for ref, card in h.adapter.updates if ref.channel_id == "C1"][-1]
-
-
-async def launched_card(h: CoreHarness) -> Card:
-    await h.deliver()
-    return next(s.card for s in h.adapter.sent if s.card.fallback.startswith("Pulse:"))
 
 
 async def test_one_line_pulse_in_the_channel_with_live_results(harness: CoreHarness) -> None:

@@ -125,3 +125,33 @@ async def test_per_person_local_time_defers_each_dm(harness: CoreHarness) -> Non
     assert due["ana"] == datetime.combine(day, time(9), ZoneInfo("America/Sao_Paulo"))
     assert due["ben"] == datetime.combine(day, time(9), ZoneInfo("Asia/Tokyo"))
     assert len(runs) == 1
+
+
+async def test_per_person_local_time_reminds_each_person_after_their_own_question(harness: CoreHarness) -> None:
+    from storage.tables import Person as PersonRow
+
+    async with harness.db.session() as session:
+        session.add(PersonRow(platform="test", user_id="ana", timezone="America/Sao_Paulo"))
+        session.add(PersonRow(platform="test", user_id="ben", timezone="Asia/Tokyo"))
+        await session.commit()
+    await launch(harness, '"Morning?" yesno to:dm every:weekdays@09:00 local remind:1h')
+    day = datetime.now(UTC).date() + timedelta(days=7)
+    pulses = harness.features.pulses.pulses
+    run = await pulses.open_run(1, datetime.combine(day, time(9), ZoneInfo("Pacific/Kiritimati")).astimezone(UTC))
+    assert run is not None
+
+    async def reminded_at(local: datetime) -> set[str]:
+        harness.core.services.clock = lambda: local.astimezone(UTC)
+        await pulses.due()
+        async with harness.db.session() as session:
+            return {d.target["user_id"] for d in await session.exec(select(Delivery))
+                    if d.dedupe_key.startswith("remind:") and d.target}
+
+    tokyo, sao_paulo = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/Sao_Paulo")
+    assert await reminded_at(datetime.combine(day, time(9, 59), tokyo)) == set()  # ben's question is 59 min old
+    assert await reminded_at(datetime.combine(day, time(10, 1), tokyo)) == {"ben"}  # ana's hasn't even gone out
+    assert await reminded_at(datetime.combine(day, time(9, 30), sao_paulo)) == {"ben"}
+    assert await reminded_at(datetime.combine(day, time(10, 1), sao_paulo)) == {"ana", "ben"}
+    async with harness.db.session() as session:
+        reminders = [d for d in await session.exec(select(Delivery)) if d.dedupe_key.startswith("remind:")]
+        assert len(reminders) == 2 and (await session.get(PulseRun, run.id)).reminded_at is not None  # type: ignore[union-attr]

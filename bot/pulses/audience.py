@@ -1,0 +1,96 @@
+"""Who a pulse is for: channel members as the platform tells them, and the DMs a run actually sent."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.adapter import Adapter, DeliveryError
+from storage.tables import Delivery, Pulse
+
+MEMBERS_TTL_SECONDS = 300.0
+
+
+@runtime_checkable
+class MemberIds(Protocol):
+    """Optional adapter capability: a channel's member ids from its member listing alone, with no per-person
+    lookups (Slack's list_members also calls users.info once per member, for names and timezones)."""
+
+    async def member_ids(self, channel_id: str) -> list[str]: ...
+
+
+async def member_count(adapter: Adapter | None, channel_id: str) -> int | None:
+    """How many people are in a channel, if the platform can say cheaply (MemberIds); None otherwise or when
+    it fails: the count only feeds the participation rate, never worth failing a launch for."""
+    if not isinstance(adapter, MemberIds):
+        return None
+    try:
+        return len(await adapter.member_ids(channel_id))
+    except DeliveryError:
+        return None
+
+
+def dm_key(run_id: int | None, user_id: str) -> str:
+    """The outbox key of a run's question sent to one person by DM."""
+    return f"pulse:{run_id}:{user_id}"
+
+
+async def dm_times(session: AsyncSession, run_id: int | None) -> dict[str, datetime]:
+    """Each person a run's questions went to by DM, with when it went (or is due, for per-person local time);
+    DMs the platform refused for good are left out."""
+    rows = await session.exec(select(Delivery.target, Delivery.sent_at, Delivery.next_attempt_at).where(
+        Delivery.subject_kind == "pulse_run", Delivery.subject_id == run_id, Delivery.kind == "send",
+        Delivery.status != "failed"))
+    return {target["user_id"]: sent or due for target, sent, due in rows if target and target.get("user_id")}
+
+
+class Members:
+    """Channel members by platform, kept a few minutes: the Home tab asks on every open. A platform error
+    counts as "not known" (the caller shows less, never more)."""
+
+    def __init__(self, adapters: Mapping[str, Adapter], clock: Callable[[], float] = time.monotonic) -> None:
+        self._adapters = adapters
+        self._clock = clock
+        self._cache: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+
+    async def of(self, platform: str, channel_id: str) -> frozenset[str]:
+        cached = self._cache.get((platform, channel_id))
+        if cached is not None and self._clock() - cached[0] < MEMBERS_TTL_SECONDS:
+            return cached[1]
+        adapter = self._adapters.get(platform)
+        try:
+            if isinstance(adapter, MemberIds):
+                ids = frozenset(await adapter.member_ids(channel_id))
+            else:
+                ids = frozenset(p.user_id for p in await adapter.list_members(channel_id)) if adapter else frozenset()
+        except DeliveryError:
+            return frozenset()
+        self._cache[(platform, channel_id)] = (self._clock(), ids)
+        return ids
+
+
+async def in_audience(session: AsyncSession, members: Members, user_id: str,
+                      runs: list[tuple[Pulse, int]]) -> list[tuple[Pulse, int]]:
+    """The (pulse, run id) pairs whose audience holds `user_id`: listed people, those a run's DM went to, and
+    the members of a channel pulse's channel. A person sees only their own workspace's pulses this way (or a
+    channel shared with it), since membership is asked of the channel's own workspace."""
+    dm_runs = [run_id for pulse, run_id in runs if pulse.audience.get("kind") == "dm"]
+    sent = set(await session.exec(select(Delivery.dedupe_key).where(
+        col(Delivery.dedupe_key).in_([dm_key(run_id, user_id) for run_id in dm_runs])))) if dm_runs else set()
+    found = []
+    for pulse, run_id in runs:
+        match pulse.audience.get("kind"):
+            case "people":
+                mine = user_id in pulse.audience.get("users", ())
+            case "dm":
+                mine = dm_key(run_id, user_id) in sent
+            case _:
+                mine = user_id in await members.of(pulse.platform, pulse.audience.get("channel_id", ""))
+        if mine:
+            found.append((pulse, run_id))
+    return found

@@ -1,0 +1,54 @@
+"""Helpers for pulse tests through the core: launching by command, answering by button, reading the cards."""
+
+from __future__ import annotations
+
+import uuid
+
+from bot.cards import Card
+from bot.events import ActionEvent, CommandEvent, FormSubmitted, MessageRef, Person
+from tests.support.core import CoreHarness
+from tests.support.recording import RecordingResponder
+
+MEMBERS = [f"u{n}" for n in range(8)]
+
+
+async def command(h: CoreHarness, text: str, user: str = "boss", channel: str = "C1") -> RecordingResponder:
+    responder = RecordingResponder()
+    await h.core.handle(CommandEvent(platform="test", event_id=uuid.uuid4().hex, actor=Person("test", user),
+                                     channel_id=channel, command="pulse", text=text), responder)
+    return responder
+
+
+def buttons(card: Card) -> list[tuple[str, str, str]]:
+    return [(b.action_id, b.label, b.value) for block in card.blocks if block.type == "buttons"
+            for b in block.buttons]  # type: ignore[union-attr]
+
+
+async def vote(h: CoreHarness, user: str, action: str, value: str | tuple[str, ...]) -> RecordingResponder:
+    responder = RecordingResponder()
+    await h.core.handle(ActionEvent(platform="test", event_id=uuid.uuid4().hex, actor=Person("test", user),
+                                    channel_id="C1", action_id=action, value=value,
+                                    message=MessageRef("test", "C1", "m1")), responder)
+    return responder
+
+
+async def submit(h: CoreHarness, user: str, form_id: str, values: dict[str, str], metadata: str = "") -> object:
+    """Send a form back; returns the form errors (None when accepted)."""
+    return await h.core.handle(FormSubmitted(platform="test", event_id=uuid.uuid4().hex, actor=Person("test", user),
+                                             channel_id=None, form_id=form_id, values=values, metadata=metadata),
+                               RecordingResponder())
+
+
+def channel_card(h: CoreHarness) -> Card:
+    """The latest edit of the question card in the channel (not the author's live results DM)."""
+    return [card for ref, card in h.adapter.updates if ref.channel_id == "C1"][-1]
+
+
+async def launched_card(h: CoreHarness) -> Card:
+    await h.deliver()
+    return next(s.card for s in h.adapter.sent if s.card.fallback.startswith("Pulse:"))
+
+
+def sent(h: CoreHarness, prefix: str) -> list[Card]:
+    """Cards sent (not edits) whose fallback starts with `prefix`."""
+    return [s.card for s in h.adapter.sent if s.card.fallback.startswith(prefix)]
