@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import difflib
 import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from adapters.heap import freeze_startup_heap
 from bot import roles
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import PLATFORMS, ConfigError, Settings, load_settings
 from bot.feedback.demo import replay
 from bot.feedback.importer import batches, detect_format, read_items
 from bot.feedback.ingest import IngestResult
@@ -328,8 +329,11 @@ async def _roles_async(settings: Settings, args: argparse.Namespace) -> int:
                     print("no roles granted yet")
                 return 0
             platform, _, user_id = args.person.partition(":")
-            if not user_id:
-                print("earshot: give the person as platform:user_id, e.g. slack:U024BE7LH", file=sys.stderr)
+            if not user_id or platform not in PLATFORMS:
+                close = difflib.get_close_matches(platform, PLATFORMS, n=1)
+                hint = f" (did you mean {close[0]}:{user_id}?)" if close and user_id else ""
+                print(f"earshot: give the person as platform:user_id with platform one of {', '.join(PLATFORMS)}, "
+                      f"e.g. slack:U024BE7LH{hint}", file=sys.stderr)
                 return 2
             if args.roles_command == "grant":
                 changed = await roles.grant(session, platform, user_id, args.role, by="cli")

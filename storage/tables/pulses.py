@@ -63,8 +63,9 @@ class PulseRun(SQLModel, table=True):
 
 
 class Response(SQLModel, table=True):
-    """An answer. `respondent_id` is NULL for anonymous pulses; the id is random, not sequential, and on SQLite
-    the table has no rowid, so neither ids nor storage order follow the order people answered in."""
+    """An answer. `respondent_id` is NULL for anonymous pulses and the id is random, not sequential. Rows are
+    still stored in the order they are written, so an anonymous run's answers are rewritten in random order
+    after votes and at close (bot/pulses/mixing.py)."""
 
     __tablename__ = "response"
     __table_args__ = (UniqueConstraint("run_id", "question_id", "respondent_id"),

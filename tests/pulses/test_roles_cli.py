@@ -47,7 +47,11 @@ def test_a_person_without_a_platform_is_refused_clearly(tmp_path: Path, monkeypa
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'earshot.db'}")
     assert run(capsys, "grant", "U024BE7LH", "manager") == (
-        2, "", "earshot: give the person as platform:user_id, e.g. slack:U024BE7LH")
+        2, "", "earshot: give the person as platform:user_id with platform one of slack, teams, sandbox, "
+               "e.g. slack:U024BE7LH")
+    assert run(capsys, "grant", "slakc:U1", "manager") == (
+        2, "", "earshot: give the person as platform:user_id with platform one of slack, teams, sandbox, "
+               "e.g. slack:U024BE7LH (did you mean slack:U1?)")
     with pytest.raises(SystemExit) as exit_:  # argparse refuses an unknown role before anything runs
         main(["roles", "grant", "slack:U024BE7LH", "boss"])
     assert exit_.value.code == 2 and "invalid choice: 'boss'" in capsys.readouterr().err
