@@ -3,8 +3,10 @@
 Limits (Slack's Block Kit reference): 50 blocks a message (100 in a Home tab), 3,000 characters a section text,
 2,000 a field, 10 fields a section, 10 context elements, 25 elements an actions block, 150 characters a header,
 75 a button or option label, 100 options a menu. Slack answers `msg_blocks_too_long` somewhere near 13,000
-characters of blocks in total, so the whole payload is kept under `PAYLOAD_BUDGET`: buttons and menus are kept
-whole and text gives way (cut at a grapheme, with an ellipsis).
+characters of blocks in total, so the whole payload (buttons and images included) is kept under
+`PAYLOAD_BUDGET`. Headers, buttons and menus are kept whole; the rest gives way: text is cut at a grapheme (with
+an ellipsis), adjacent text sections are merged when there are too many blocks, and dividers, images, context
+and text are dropped last-first. A card whose headers and buttons alone break a limit is refused (ValueError).
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ FALLBACK_LIMIT = 3_000
 PAYLOAD_BUDGET = 11_000
 MIN_CUT = 200
 """A text section that would keep fewer characters than this is dropped rather than cut."""
+ESSENTIAL = frozenset({"header", "actions"})
+"""Blocks kept whole whatever the limits: a card without its buttons cannot be answered."""
+LOSSY_DROPS = (frozenset({"image", "context"}), frozenset({"section"}))
+"""What gives way, in this order, when a card has more blocks than Slack takes even with its text merged."""
+MORE = {"type": "context", "elements": [{"type": "mrkdwn", "text": "… more in Earshot", "verbatim": True}]}
 
 Json = dict[str, Any]
 _ACTION_SUFFIX = re.compile(r"#(\d+)(u?)$")
@@ -201,8 +208,8 @@ def _size(node: Any) -> int:
     return len(json.dumps(node, ensure_ascii=False)) + 2
 
 
-def _cut(units: list[str], room: int) -> str:
-    """Whole units whose JSON-escaped length fits in `room`, plus an ellipsis."""
+def _cut(units: list[str], room: int) -> list[str]:
+    """The leading units whose JSON-escaped length fits in `room`, plus an ellipsis."""
     kept: list[str] = []
     used = len(ELLIPSIS)
     for unit in units:
@@ -210,38 +217,98 @@ def _cut(units: list[str], room: int) -> str:
         if used > room:
             break
         kept.append(unit)
-    return "".join(kept).rstrip() + ELLIPSIS
+    while kept and kept[-1].isspace():
+        kept.pop()
+    return [*kept, ELLIPSIS]
+
+
+def _text_piece(units: list[str]) -> _Piece:
+    return _Piece(_section("".join(units)), units)
+
+
+def _essential(piece: _Piece) -> bool:
+    return piece.block["type"] in ESSENTIAL
+
+
+def _within_budget(pieces: list[_Piece], budget: int) -> list[_Piece]:
+    """Headers and buttons whole; then the other non-text blocks in order while they fit; then text, in order,
+    cutting the one that overflows and dropping the text after it."""
+    room = budget - sum(_size(p.block) for p in pieces if _essential(p))
+    if room < 0:
+        raise ValueError(f"headers and buttons alone are over Slack's message size ({PAYLOAD_BUDGET} characters)")
+    kept: set[int] = set()
+    for index, piece in enumerate(pieces):
+        if piece.units is None and not _essential(piece) and _size(piece.block) <= room:
+            kept.add(index)
+            room -= _size(piece.block)
+    out: list[_Piece] = []
+    cut = False
+    for index, piece in enumerate(pieces):
+        if piece.units is None:
+            if index in kept or _essential(piece):
+                out.append(piece)
+        elif not cut and _size(piece.block) <= room:
+            out.append(piece)
+            room -= _size(piece.block)
+        elif not cut:
+            cut = True
+            left = room - _size(_section(""))
+            if left >= MIN_CUT:
+                out.append(_text_piece(_cut(piece.units, left)))
+    return out
+
+
+def _merged(pieces: list[_Piece]) -> list[_Piece]:
+    """Adjacent text sections joined into as few sections as fit Slack's section limit (one block each)."""
+    out: list[_Piece] = []
+    for piece in pieces:
+        last = out[-1] if out else None
+        if piece.units is not None and last is not None and last.units is not None:
+            units = [*last.units, "\n", *piece.units]
+            if len("".join(units)) <= SECTION_LIMIT:
+                out[-1] = _text_piece(units)
+                continue
+        out.append(piece)
+    return out
+
+
+def _dropped(pieces: list[_Piece], kinds: frozenset[str], excess: int) -> list[_Piece]:
+    """Without the last `excess` blocks of these kinds (or all of them, if there are fewer)."""
+    dropped: set[int] = set()
+    for index in reversed(range(len(pieces))):
+        if len(dropped) < excess and pieces[index].block["type"] in kinds:
+            dropped.add(index)
+    return [p for i, p in enumerate(pieces) if i not in dropped]
+
+
+def _within_count(pieces: list[_Piece], limit: int) -> list[_Piece]:
+    """At most `limit` blocks: adjacent text merged, then without dividers (they carry nothing); if that is not
+    enough, images and context, then text, dropped from the end, and a note that there is more."""
+    pieces = _merged(pieces)
+    if len(pieces) > limit:
+        pieces = _merged([p for p in pieces if p.block["type"] != "divider"])
+    if len(pieces) <= limit:
+        return pieces
+    if sum(_essential(p) for p in pieces) >= limit:
+        raise ValueError(f"more than {limit - 1} headers and button rows")
+    for kinds in LOSSY_DROPS:
+        pieces = _dropped(pieces, kinds, len(pieces) - (limit - 1))
+    return [*pieces, _Piece(MORE)]
 
 
 def _fit(pieces: list[_Piece], max_blocks: int) -> list[Json]:
-    """Keep every non-text block; give text what is left of the budget, in order, cutting the one that
-    overflows and dropping the text after it. Then respect the block count."""
-    budget = PAYLOAD_BUDGET - sum(_size(p.block) for p in pieces if p.units is None)
-    kept: list[Json] = []
-    cut = False
-    for piece in pieces:
-        if piece.units is None:
-            kept.append(piece.block)
-            continue
-        if cut:
-            continue
-        size = _size(piece.block)
-        if size <= budget:
-            kept.append(piece.block)
-            budget -= size
-            continue
-        cut = True
-        room = budget - _size(_section(""))
-        if room >= MIN_CUT:
-            kept.append(_section(_cut(piece.units, room)))
-    if len(kept) > max_blocks:
-        kept = [*kept[: max_blocks - 1], {"type": "context", "elements": [mrkdwn_text("… more in Earshot")]}]
-    return kept
+    """Slack's limits with headers and buttons kept whole: the size budget first (with room for the "more"
+    note), then the block count."""
+    fitted = _within_budget(pieces, PAYLOAD_BUDGET - _size(MORE))
+    if len(fitted) > max_blocks:
+        fitted = _within_count(fitted, max_blocks)
+    return [p.block for p in fitted]
 
 
 def render_card(card: Card, *, max_blocks: int = MAX_BLOCKS) -> Rendered:
-    """A card as Block Kit plus its fallback text. Raises ValueError for what Slack cannot show at all
-    (an over-long button value or menu option), which is a bug in the card, not a reason to retry."""
+    """A card as Block Kit plus its fallback text. Raises ValueError for what Slack cannot show at all (an
+    over-long button value or menu option, more buttons than a message holds), which is a bug in the card, not a
+    reason to retry."""
     renderer = _Renderer()
     for block in card.blocks:
         renderer.add(block)

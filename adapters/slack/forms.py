@@ -1,11 +1,13 @@
-"""Neutral forms → Slack modal views, and form errors → the `response_action: errors` answer. Pure."""
+"""Neutral forms → Slack modal views, and form errors → the `response_action: errors` answer (or, once the
+modal has closed, a private card). Pure."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from adapters.slack.blocks import PLACEHOLDER_LIMIT, option, options, plain
-from bot.cards import Form, FormErrors, Input
+from bot.cards import Card, Form, FormErrors, Input
+from bot.commands import error_card
 
 TITLE_LIMIT = 24
 INPUT_LABEL_LIMIT = 2_000
@@ -82,3 +84,12 @@ def error_answer(errors: FormErrors, view_blocks: list[Json]) -> Json | None:
         block_id = name if name in inputs else inputs[0]
         shown[block_id] = f"{shown[block_id]} {message}" if block_id in shown else message
     return {"response_action": "errors", "errors": shown}
+
+
+def late_errors_card(errors: FormErrors, view: Json) -> Card:
+    """The errors of a form whose modal Slack had already closed: it was not saved, and why, by field label."""
+    labels = {b["block_id"]: (b.get("label") or {}).get("text") or b["block_id"] for b in view.get("blocks") or ()
+              if b.get("type") == "input" and b.get("block_id")}
+    title = (view.get("title") or {}).get("text") or "The form"
+    lines = [f"• {labels[name]}: {message}" if name in labels else f"• {message}" for name, message in errors.items()]
+    return error_card(f"“{title}” was not saved:\n" + "\n".join(lines), "Please open it again and try once more.")

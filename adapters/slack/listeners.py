@@ -3,11 +3,13 @@
 The app runs with `process_before_response=True`, so each listener decides when Slack gets its answer: commands
 and clicks are acknowledged first and handled in a background task this class tracks (and drains on stop);
 a view submission waits for the core (up to `FORM_DEADLINE_SECONDS`) because validation errors must travel in
-the acknowledgement itself.
+the acknowledgement itself. Errors the core finds after that, once the modal has closed, go to the person
+privately.
 
-Clicks and events run at most `WORK_CONCURRENCY` at a time. A burst (a poll in a big channel) then queues as
-parked tasks instead of crowding the event loop, so the acknowledgements of the requests behind it stay fast.
-Slash commands skip that queue: they are typed by hand, and may open a modal within the 3 s trigger window.
+Events and the clicks that come in bursts (`BURST_ACTIONS`: votes and reactions on a card in a big channel) run
+at most `WORK_CONCURRENCY` at a time. A burst then queues as parked tasks instead of crowding the event loop, so
+the acknowledgements of the requests behind it stay fast. Every other click, slash commands and form submissions
+skip that queue: they are rare, and may open a modal, whose views.open needs the trigger_id within 3 s.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from adapters.slack import translate
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.blocks import HOME_MAX_BLOCKS, render_card
 from adapters.slack.errors import calling
-from adapters.slack.forms import error_answer
+from adapters.slack.forms import error_answer, late_errors_card
 from adapters.slack.responder import SlackResponder
 from adapters.slack.translate import PLATFORM, BadPayload
 from bot.adapter import DeliveryError
+from bot.cards import FormErrors
 from bot.core import Earshot
 from bot.events import AnyEvent, Person
 
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 WORK_CONCURRENCY = 8
 FORM_DEADLINE_SECONDS = 2.5
 """Slack closes a view_submission request after 3 s; past this the modal is closed and the work goes on."""
+BURST_ACTIONS = re.compile(r"^(pulse:vote|fb:react):")
+"""Clicks that arrive in bursts and never open a form: they wait their turn in the work queue."""
 ANY = re.compile(r".+")
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -106,7 +111,8 @@ class SlackListeners:
             return
         for event in events:
             self._handle(event, SlackResponder(self._adapter, event.actor.user_id, channel_id=event.channel_id,
-                                               response_url=body.get("response_url"), trigger_id=event.trigger_id))
+                                               response_url=body.get("response_url"), trigger_id=event.trigger_id),
+                         queued=BURST_ACTIONS.match(event.action_id) is not None)
 
     async def on_view_submission(self, ack: AsyncAck, body: Json) -> None:
         try:
@@ -115,15 +121,27 @@ class SlackListeners:
             log.warning("ignoring a view submission: %s", error)
             await ack()
             return
-        task = self._handle(event, SlackResponder(self._adapter, event.actor.user_id,  # not behind a queue:
-                                                  trigger_id=body.get("trigger_id")), queued=False)  # 3 s limit
+        responder = SlackResponder(self._adapter, event.actor.user_id, trigger_id=body.get("trigger_id"))
+        task = self._handle(event, responder, queued=False)  # not behind the queue: the 3 s limit
+        view: Json = body.get("view") or {}
         done, _ = await asyncio.wait({task}, timeout=FORM_DEADLINE_SECONDS)
-        errors = task.result() if task in done and not task.cancelled() and task.exception() is None else None
-        answer = error_answer(errors, (body.get("view") or {}).get("blocks") or []) if errors else None
+        if task not in done:
+            await ack()
+            self._spawn(self._tell_late_errors(task, responder, view), queued=False)
+            return
+        errors = _form_errors(task)
+        answer = error_answer(errors, view.get("blocks") or []) if errors else None
         if answer is None:
             await ack()
         else:
             await ack(**answer)
+
+    async def _tell_late_errors(self, task: asyncio.Task[Any], responder: SlackResponder, view: Json) -> None:
+        """The modal closed before the core answered: errors it finds now reach the person privately."""
+        await asyncio.wait({task})
+        errors = _form_errors(task)
+        if errors:
+            await responder.private(late_errors_card(errors, view))
 
     # -- Events API: bolt acknowledges once the listener returns, so return at once ---------------------
     async def on_reaction(self, body: Json) -> None:
@@ -153,6 +171,11 @@ class SlackListeners:
             await calling(self._adapter.client.views_publish(user_id=user_id, view=view))
         except DeliveryError as error:
             log.warning("publishing the Home tab for %s failed: %s", user_id, error.reason)
+
+
+def _form_errors(task: asyncio.Task[Any]) -> FormErrors | None:
+    """What a finished form handler returned (a failure was logged and answered by the core)."""
+    return task.result() if not task.cancelled() and task.exception() is None else None
 
 
 def _translated(translate_fn: Callable[..., T], *args: Any) -> T | None:

@@ -1,7 +1,8 @@
 """How employees engage with a quote card: named reactions, emoji, claims, closing the loop, threads.
 
 Everything is stored once (Engagement.event_key is the platform's event id) and every copy of the card is
-re-rendered through the outbox, coalesced."""
+re-rendered through the outbox, coalesced. An emoji that means what a reaction button means (views.EMOJI_REACTIONS)
+counts on that button; other emoji are stored for the digest only."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from bot.core import Services
 from bot.events import ActionEvent, Event, FormSubmitted, MessageEvent, ReactionEvent, Target
 from bot.feedback.card import REACTIONS
 from bot.feedback.redact import Redactor
-from bot.feedback.views import display_name, refresh_cards
+from bot.feedback.views import EMOJI_PREFIX, EMOJI_REACTIONS, display_name, refresh_cards
 from bot.outbox import Outbox
 from bot.roles import has_any_role
 from bot.text import clean
@@ -175,7 +176,7 @@ class Engagements:
                                             event.message.message_id)
             if delivery is None or delivery.subject_id is None:
                 return
-            name = f"emoji:{event.emoji}"[:64]
+            name = f"{EMOJI_PREFIX}{event.emoji}"[:64]
             if not await self._first_reaction(session, event, delivery.subject_id, name, active=event.added):
                 state = await self._reaction_state(session, event, delivery.subject_id, name)
                 if state is not None:
@@ -184,6 +185,8 @@ class Engagements:
                     session.add(state)
             await self._log(session, event, delivery.subject_id, "reaction" if event.added else "unreaction",
                             event.emoji)
+            if event.emoji in EMOJI_REACTIONS:  # other emoji change nothing on the card
+                await refresh_cards(session, self._services.outbox, self._redact, delivery.subject_id)
             await session.commit()
 
     async def on_message(self, event: MessageEvent) -> None:

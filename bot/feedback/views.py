@@ -11,6 +11,17 @@ from bot.feedback.redact import Redactor
 from bot.outbox import Outbox
 from storage.tables import Claim, Engagement, Feedback, FeedbackReaction, Person
 
+EMOJI_PREFIX = "emoji:"
+"""How an emoji reaction is stored in FeedbackReaction.reaction (a button's reaction is stored by its name)."""
+EMOJI_REACTIONS = {
+    "bulb": "insight", "💡": "insight",
+    "heart": "moved", "❤️": "moved", "❤": "moved",
+    "hammer_and_wrench": "fixable", "🛠️": "fixable", "🛠": "fixable",
+    "fire": "urgent", "🔥": "urgent",
+}
+"""Emoji (Slack and Teams names, and the characters) that say what a reaction button says: they count on that
+button, once per person whether they clicked, reacted, or both. Other emoji are stored but not shown."""
+
 
 async def display_name(session: AsyncSession, platform: str, user_id: str) -> str:
     name = (await session.exec(select(Person.display_name).where(
@@ -22,14 +33,17 @@ async def load_view(session: AsyncSession, feedback_id: int) -> FeedbackView | N
     feedback = await session.get(Feedback, feedback_id)
     if feedback is None:
         return None
-    counts = dict((await session.exec(
-        select(FeedbackReaction.reaction, func.count()).where(
-            FeedbackReaction.feedback_id == feedback_id, col(FeedbackReaction.active).is_(True),
-            col(FeedbackReaction.reaction).in_(list(REACTIONS)))
-        .group_by(col(FeedbackReaction.reaction)))).all())
+    reacted = await session.exec(select(FeedbackReaction.reaction, FeedbackReaction.platform,
+                                        FeedbackReaction.user_id).where(
+        FeedbackReaction.feedback_id == feedback_id, col(FeedbackReaction.active).is_(True),
+        col(FeedbackReaction.reaction).in_([*REACTIONS, *(EMOJI_PREFIX + e for e in EMOJI_REACTIONS)])))
+    people: dict[str, set[tuple[str, str]]] = {}
+    for reaction, platform, user_id in reacted:
+        key = EMOJI_REACTIONS[reaction.removeprefix(EMOJI_PREFIX)] if reaction.startswith(EMOJI_PREFIX) else reaction
+        people.setdefault(key, set()).add((platform, user_id))
     comments = (await session.exec(select(func.count()).where(
         Engagement.feedback_id == feedback_id, Engagement.kind == "comment"))).one()
-    view = FeedbackView(feedback, counts=counts, comments=comments)
+    view = FeedbackView(feedback, counts={key: len(who) for key, who in people.items()}, comments=comments)
     claim = await session.get(Claim, feedback_id)
     if claim is not None:
         view.owner = await display_name(session, claim.platform, claim.user_id)

@@ -135,3 +135,28 @@ async def test_emoji_and_thread_replies_are_stored(posted) -> None:  # type: ign
     assert "1 reply in thread" in str(h.adapter.updates[-1][1].blocks)
     async with h.db.session() as session:
         assert len(list(await session.exec(select(Delivery).where(Delivery.kind == "send")))) == 3
+
+
+def emoji(ref: MessageRef, name: str, user: str, added: bool = True) -> ReactionEvent:
+    return ReactionEvent(platform="test", event_id=uuid.uuid4().hex, actor=Person("test", user),
+                         channel_id=ref.channel_id, emoji=name, added=added, message=ref)
+
+
+async def test_an_emoji_that_means_a_button_counts_on_it_once_per_person(posted) -> None:  # type: ignore[no-untyped-def]
+    h, ref, fid = posted
+    await h.core.handle(emoji(ref, "bulb", "ana"), RecordingResponder())
+    await h.core.handle(emoji(ref, "🔥", "ben"), RecordingResponder())
+    await h.deliver()
+    assert "💡 Insight · 1" in button_labels(h) and "🔥 Urgent · 1" in button_labels(h)
+    assert {r.channel_id for r, _ in h.adapter.updates} == {"C1", "C2"}
+    await h.core.handle(click(ref, "fb:react:insight", fid, "ana"), RecordingResponder())  # the button as well
+    await h.core.handle(emoji(ref, "bulb", "ana", added=False), RecordingResponder())
+    await h.deliver()
+    assert "💡 Insight · 1" in button_labels(h)  # Ana once, while her button click stands
+    edits = len(h.adapter.updates)
+    await h.core.handle(emoji(ref, "eyes", "cy"), RecordingResponder())
+    await h.deliver()
+    assert len(h.adapter.updates) == edits  # an emoji the card does not show edits nothing
+    assert await engagement(h) == [
+        ("reaction", "ana", "bulb"), ("reaction", "ben", "🔥"), ("reaction", "ana", "insight"),
+        ("unreaction", "ana", "bulb"), ("reaction", "cy", "eyes")]

@@ -151,12 +151,45 @@ def test_buttons_survive_when_text_overflows_the_budget() -> None:
     assert texts[-1].endswith("…") and not any("more" in t for t in texts)  # the second text had no room left
 
 
-def test_block_count_is_capped() -> None:
-    rendered = render_card(Card("many", tuple(Text(f"item {n}") for n in range(80))))
-    assert len(rendered.blocks) == MAX_BLOCKS
-    assert rendered.blocks[-1]["type"] == "context"
+def test_over_the_block_count_text_is_merged_and_the_buttons_stay() -> None:
+    buttons = Buttons((Button("vote:1", "Yes", "yes"), Button("vote:1", "No", "no")))
+    card = Card("many", (Heading("Poll"), *(Text(f"item {n}") for n in range(60)), buttons))
+    blocks = render_card(card).blocks
+    assert len(blocks) <= MAX_BLOCKS
+    assert blocks[0]["type"] == "header" and blocks[-1]["type"] == "actions"
+    assert [e["value"] for e in blocks[-1]["elements"]] == ["yes", "no"]
+    shown = "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    assert shown.split("\n") == [f"item {n}" for n in range(60)]  # merged, nothing lost
     home = render_card(Card("many", tuple(Text(f"item {n}") for n in range(80))), max_blocks=HOME_MAX_BLOCKS)
-    assert len(home.blocks) == 80
+    assert len(home.blocks) == 80  # under the Home tab's limit nothing changes
+
+
+def test_over_the_block_count_dividers_then_images_and_context_then_text_give_way() -> None:
+    buttons = Buttons(tuple(Button("b", f"B{n}", str(n)) for n in range(30)))
+    rows = [block for n in range(40) for block in (Text(f"row {n}"), Image(f"https://example.com/{n}.png", "pic"))]
+    card = Card("many", (Heading("Digest"), Context(("cue",)), *rows, *(Divider() for _ in range(5)), buttons))
+    blocks = render_card(card).blocks
+    kinds = [b["type"] for b in blocks]
+    assert len(blocks) == MAX_BLOCKS and size(blocks) <= PAYLOAD_BUDGET
+    assert kinds[:2] == ["header", "context"] and kinds[-3:] == ["actions", "actions", "context"]
+    assert [len(b["elements"]) for b in blocks if b["type"] == "actions"] == [25, 5]
+    assert "divider" not in kinds and kinds.count("image") == 5 and kinds.count("section") == 40
+    assert blocks[-1]["elements"][0]["text"] == "… more in Earshot"
+    table = Card("table", (Heading("Table"), *(Fields((Field(f"k{n}", "v"),)) for n in range(60)), buttons))
+    kinds = [b["type"] for b in render_card(table).blocks]
+    assert kinds == ["header", *["section"] * 46, "actions", "actions", "context"]
+
+
+def test_buttons_and_images_count_against_the_size_budget() -> None:
+    pictures = tuple(Image(f"https://example.com/{'p' * 900}/{n}.png", "a chart " * 50) for n in range(30))
+    buttons = Buttons(tuple(Button("vote:1", f"Option {n} " + "label" * 20, "v" * 150) for n in range(25)))
+    blocks = render_card(Card("big", (Heading("Big"), Text("words " * 400), *pictures, buttons))).blocks
+    assert size(blocks) <= PAYLOAD_BUDGET
+    assert blocks[0]["type"] == "header" and len(blocks[-1]["elements"]) == 25
+    assert 0 < sum(b["type"] == "image" for b in blocks) < 30  # the images that fit, in order
+    too_many = Buttons(tuple(Button("vote:1", "long " * 20, "v" * 2_000) for n in range(75)))
+    with pytest.raises(ValueError, match="message size"):  # was rendered, to 164k characters Slack refuses
+        render_card(Card("huge", (Heading("Huge"), too_many)))
 
 
 def test_action_ids_are_unique_in_a_message_and_decode_back() -> None:

@@ -1,9 +1,9 @@
 """End to end over real HTTP: signed requests → neutral events → core → outbox → Web API → chat.update.
 
-The first two tests use TEST-ONLY features registered on the core inside the test, standing in for features
-still being built: `PollStandIn` for pulses (command → modal → submission → card posted → votes → card updated)
-and `StationStandIn` for stations (quote card → emoji reaction and thread reply → card updated). The last test
-runs the real stations feature, which has landed.
+These tests use TEST-ONLY features registered on the core inside the test, so the plumbing is checked apart
+from any feature: `PollStandIn` (command → modal → submission → card posted → votes → card updated) and
+`StationStandIn` (quote card → emoji reaction and thread reply → card updated). The real features run end to end
+in test_e2e_pulses.py and test_e2e_stations.py.
 """
 
 from __future__ import annotations
@@ -22,11 +22,9 @@ from bot.core import Earshot
 from bot.events import ActionEvent, CommandEvent, FormSubmitted, MessageEvent, ReactionEvent, Target
 from bot.outbox import Outbox
 from tests.slack import signing
-from tests.slack.conftest import ADMIN
 from tests.slack.fake_api import Call, FakeSlack
-from tests.slack.signing import SECRET
 from tests.slack.test_translate import load
-from tests.support.server import Running, running_app
+from tests.support.server import Running
 
 CHANNEL = "C2147483705"
 
@@ -210,34 +208,3 @@ async def test_e2e_test_only_station_quote_card_reaction_and_reply_update_it(ser
     assert (updated.args["channel"], updated.args["ts"]) == (CHANNEL, ts)
     assert station.reactions == {"thumbsup": {"U0ANA0001"}}
     assert [r.text for r in station.replies] == ["I'll call them today — <@U0MEI0001> fyi"]
-
-
-async def test_e2e_real_stations_subscribe_ingest_quote_card_button_reaction_update(db_url: str,
-                                                                                    fake: FakeSlack) -> None:
-    """The real stations feature (bot/feedback): /station add → POST /api/feedback → quote card → a reaction
-    button → chat.update of that card."""
-    async with running_app(db_url, demo=False, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
-                           SLACK_API_URL=fake.api_url, EARSHOT_ADMINS=f"slack:{ADMIN}",
-                           EARSHOT_INGEST_TOKEN="ingest-secret") as server:
-        add = {**load("command_station_help"), "text": "add", "user_id": ADMIN, "trigger_id": "t-station-add",
-               "response_url": fake.response_url("station")}
-        assert await post(server, *signing.command(add)) == (200, "")
-        (confirmed,) = await fake.wait_for("chat.postMessage")
-        assert confirmed.args["channel"] == CHANNEL
-        item = {"id": "zd-1", "source": "zendesk", "text": "<!channel> checkout *always* crashes", "score": 2,
-                "score_type": "csat"}
-        async with aiohttp.ClientSession() as session, session.post(
-                f"{server.url}/api/feedback", json=item, headers={"Authorization": "Bearer ingest-secret"}) as answer:
-            assert answer.status == 202
-        posted = await until(fake, "chat.postMessage", lambda c: "checkout" in c.args["text"])
-        assert posted.answer is not None and posted.args["channel"] == CHANNEL
-        assert "&lt;!channel&gt;" in texts(posted) and "<!channel>" not in texts(posted)
-        first = next(b for b in decoded(posted.args["blocks"]) if b["type"] == "actions")["elements"][0]
-        click = load("block_actions_vote")
-        click |= {"trigger_id": "t-react-1", "response_url": fake.response_url("react"),
-                  "container": {"type": "message", "message_ts": posted.answer["ts"], "channel_id": CHANNEL,
-                                "is_ephemeral": False}}
-        click["actions"] = [{**click["actions"][0], "action_id": first["action_id"], "value": first["value"]}]
-        assert await post(server, *signing.interaction(click)) == (200, "")
-        updated = await until(fake, "chat.update", lambda c: c.args["ts"] == posted.answer["ts"])
-        assert updated.args["channel"] == CHANNEL

@@ -10,8 +10,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from adapters.slack.listeners import FORM_DEADLINE_SECONDS
+from bot.adapter import Responder
 from bot.cards import FormErrors
-from bot.events import FormSubmitted, Person
+from bot.commands import Command
+from bot.events import ActionEvent, CommandEvent, FormSubmitted, Person
 from bot.roles import has_any_role
 from tests.slack import signing
 from tests.slack.conftest import ADMIN
@@ -106,6 +109,53 @@ async def test_view_submission_errors_travel_in_the_ack(server: Running, fake: F
     assert seen[0].metadata == '{"channel":"C2147483705"}' and seen[0].actor == Person("slack", "U2147483697")
 
 
+async def test_form_errors_found_after_the_deadline_reach_the_person_privately(server: Running,
+                                                                             fake: FakeSlack) -> None:
+    async def slow(_event: FormSubmitted, _responder: object) -> FormErrors | None:
+        await asyncio.sleep(FORM_DEADLINE_SECONDS + 1)
+        return {"question": "Ask a <!channel> question first", "_": "Pick at least one team"}
+
+    server.runtime.core.handlers.forms["pulse"] = slow
+    started = time.perf_counter()
+    assert await post(server, *signing.interaction(load("view_submission"))) == (200, "")  # the modal closes
+    assert time.perf_counter() - started < 3
+    (dm,) = await fake.wait_for("chat.postMessage", seconds=FORM_DEADLINE_SECONDS + 5)
+    assert dm.args["channel"] == "D2147483697" and fake.of("conversations.open")[0].args["users"] == ADMIN
+    shown = json.dumps(dm.args["blocks"], ensure_ascii=False)
+    assert "“New pulse” was not saved" in shown and "• Question: Ask a &lt;!channel&gt; question first" in shown
+    assert "• Pick at least one team" in shown
+
+
+async def test_a_slow_command_and_click_are_still_acked_within_3_seconds(server: Running) -> None:
+    finished: list[str] = []
+    both = asyncio.Event()
+
+    async def slow(name: str) -> None:
+        await asyncio.sleep(4)
+        finished.append(name)
+        if len(finished) == 2:
+            both.set()
+
+    async def slow_command(event: CommandEvent, _words: list[str], _responder: Responder) -> None:
+        await slow(event.command)
+
+    async def slow_click(event: ActionEvent, _responder: Responder) -> None:
+        await slow(event.action_id)
+
+    core = server.runtime.core
+    core.commands.register(Command("slowtest", "test-only: takes 4 s", default=slow_command))
+    core.handlers.actions["slowtest"] = slow_click
+    click = load("block_actions_vote")
+    click["actions"] = [{**click["actions"][0], "action_id": "slowtest:1#0"}]
+    for request in (signing.command({**load("command_station_help"), "command": "/slowtest", "text": ""}),
+                    signing.interaction(click)):
+        started = time.perf_counter()
+        assert await post(server, *request) == (200, "")
+        assert time.perf_counter() - started < 3
+    await asyncio.wait_for(both.wait(), 6)
+    assert sorted(finished) == ["slowtest", "slowtest:1"]
+
+
 async def test_an_expired_form_says_so_under_its_first_field(server: Running) -> None:
     payload = load("view_submission")
     payload["view"]["callback_id"] = "retired:form"
@@ -121,6 +171,8 @@ async def test_opening_the_home_tab_publishes_the_home_card(server: Running, fak
     view = publish.args["view"] if isinstance(publish.args["view"], dict) else json.loads(publish.args["view"])
     assert view["type"] == "home" and view["blocks"][0] == {
         "type": "header", "text": {"type": "plain_text", "text": "Earshot", "emoji": True}}
+    shown = json.dumps(view["blocks"], ensure_ascii=False)  # what it lists: see test_e2e_stations.py
+    assert "No open pulses waiting for you" in shown and "No feedback from your stations yet" in shown
 
 
 async def test_web_api_calls_go_to_the_configured_url_with_the_bot_token(server: Running, fake: FakeSlack) -> None:
