@@ -17,14 +17,16 @@ transaction's `xmin` on PostgreSQL, and on both backends its place in the pages 
 permutation. Values, comments, days and ids are kept as they were (nothing refers to an answer's position or
 needs anything but its id, which is random already).
 
-It runs (a) in `Pulses._refresh_later`, in the write transaction that follows a burst of votes by one
-coalescing interval (`outbox.update_interval`, a few seconds), and (b) when a run closes.
+It runs (a) in `Pulses._refresh_later`, in the write transaction that follows votes by one coalescing interval
+(`outbox.update_interval`, a few seconds), once the votes pause (no further refresh pending) and during a long
+burst at least every `MIX_EVERY` (30 s), and (b) when a run closes.
 
 What remains, honestly:
 
 - The window: answers written since the last mixing still carry their vote's `xmin` and sit in answer order at
-  the end of the table until the next mixing, that is up to one coalescing interval after the vote (longer if
-  the refresh fails or the process stops first: then until the next vote's refresh or the close).
+  the end of the table until the next mixing, that is up to one coalescing interval after the vote, or up to
+  `MIX_EVERY` while a burst goes on (when group commits hold many votes each); longer if the refresh fails or
+  the process stops first: then until the next vote's refresh or the close.
 - Below the SQL level: on PostgreSQL the old row versions the mixing deleted stay in the heap and index pages,
   with their original `xmin` and place, until vacuum (or page pruning) removes them; someone who can read the
   data files, or a superuser with pageinspect, can link answers until then. Both write-ahead logs (`pg_wal`;

@@ -29,6 +29,7 @@ from storage.tables import Person as PersonRow
 from storage.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
+MIX_EVERY = timedelta(seconds=30)  # the longest a burst's answers keep their order (bot/pulses/mixing.py)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Pulses:
         self._services = services
         self._on_change = on_change
         self._refreshing: dict[int, asyncio.Task[None]] = {}
+        self._mixed_at: dict[int, datetime] = {}
 
     # -- launching ---------------------------------------------------------------------------------
     async def launch(self, spec: PulseSpec, author: Person, channel_id: str) -> tuple[Pulse, PulseRun | None]:
@@ -203,13 +205,23 @@ class Pulses:
                 status = (await session.exec(select(PulseRun.status).where(PulseRun.id == run_id))).first()
                 if status != "open":
                     return  # closed since the count: closing showed the final figures
-                if pulse.anonymous:  # the votes since the last refresh lose their order and transaction
+                mixing = pulse.anonymous and self._mixing_due(run_id)
+                if mixing:  # the votes since the last mixing lose their order and transaction
                     await mix_answers(session, run_id)
                 await self.refresh(session, pulse, run, questions, results)
                 await session.commit()
+            if mixing:
+                self._mixed_at[run_id] = self._services.clock()
         except Exception:  # the next vote schedules another refresh; the votes themselves are stored
             log.exception("refreshing the cards of run %s failed", run_id)
             self._refreshing.pop(run_id, None)
+
+    def _mixing_due(self, run_id: int) -> bool:
+        """Mix once the votes pause (no further refresh is pending), and during a long burst every
+        MIX_EVERY: each mixing rewrites the whole run under the write lock the burst's votes queue on."""
+        last = self._mixed_at.get(run_id)
+        return (run_id not in self._refreshing or last is None
+                or self._services.clock() - last >= MIX_EVERY)
 
     async def settle(self) -> None:
         """Wait for pending card refreshes (shutdown, tests)."""
@@ -229,6 +241,7 @@ class Pulses:
             session.add(run)
             if pulse.anonymous:  # the last votes lose their order and transaction too
                 await mix_answers(session, run_id)
+            self._mixed_at.pop(run_id, None)
             if pulse.recurrence is None:
                 pulse.status = "ended"
                 session.add(pulse)

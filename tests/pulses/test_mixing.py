@@ -215,3 +215,23 @@ async def test_mixing_leaves_named_pulses_alone(harness: CoreHarness) -> None:
     assert await snapshot(harness.db, run_id) == before  # on PostgreSQL: same transaction ids and places too
     assert await harness.features.pulses.pulses.close(run_id)
     assert await snapshot(harness.db, run_id) == before
+
+
+async def test_a_long_burst_is_mixed_every_half_minute_and_when_the_votes_pause(harness: CoreHarness) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    from bot.pulses.service import MIX_EVERY
+
+    pulses = harness.features.pulses.pulses
+    now = harness.core.services.clock()
+    assert pulses._mixing_due(7)  # never mixed yet
+    pulses._mixed_at[7] = now
+    assert pulses._mixing_due(7)  # the votes paused: no refresh pending
+    pulses._refreshing[7] = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
+    try:
+        assert not pulses._mixing_due(7)  # more votes coming, mixed a moment ago: the next refresh mixes
+        pulses._mixed_at[7] = now - MIX_EVERY - timedelta(seconds=1)
+        assert pulses._mixing_due(7)  # a burst still going on after MIX_EVERY: mix now
+    finally:
+        del pulses._refreshing[7]
