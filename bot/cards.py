@@ -26,11 +26,17 @@ class Text:
 
 @dataclass(frozen=True)
 class Quote:
-    """Customer words. `more` holds the rest when `text` was cut, for a "show more" affordance."""
+    """Customer words. `more` holds the rest when `text` was cut (bot.text.cut: `text` then ends in "…"),
+    for a "show more" affordance."""
 
     text: str
     more: str | None = None
     type: ClassVar[str] = "quote"
+
+    @property
+    def full(self) -> str:
+        """The whole text, for renderers that show it at once."""
+        return self.text.removesuffix("…") + self.more if self.more else self.text
 
 
 @dataclass(frozen=True)

@@ -60,3 +60,21 @@ async def test_switching_person_hides_private_replies(browser, server: Running) 
     await page.wait_for_timeout(300)
     assert await page.locator("#messages [data-testid=message]", has_text="/pulse").count() == 0
     await page.close()
+
+
+async def test_show_more_reveals_a_cut_quote_whole(browser, server: Running) -> None:  # type: ignore[no-untyped-def]
+    from bot.text import cut
+
+    words = "สั่งของแล้วไม่ได้รับ รอมาสองสัปดาห์ " * 12 + "Доставка опоздала. "
+    head, rest = cut(words, 120)
+    async with server.runtime.db.session() as session:
+        await server.runtime.outbox.send(session, Target.channel("sandbox", "C-cx"),
+                                         Card("long", (Quote(head, more=rest),)), dedupe_key="long-1")
+        await session.commit()
+    page = await browser.new_page()
+    await page.goto(f"{server.url}/sandbox?as=ana&channel=C-cx")
+    quote = page.locator("#messages blockquote", has_text=head[:20])
+    await quote.wait_for(timeout=10_000)
+    await quote.locator(".show-more").click()
+    assert await quote.evaluate("q => q.firstChild.data") == words
+    await page.close()

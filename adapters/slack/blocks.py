@@ -113,8 +113,8 @@ class _Renderer:
                 self.pieces.append(_Piece({"type": "header", "text": plain(text, HEADER_LIMIT)}))
             case Text(text=text) if text.strip():
                 self._sections(escape_units(text))
-            case Quote(text=text, more=more) if (text + (more or "")).strip():
-                self._sections(_quoted(escape_units(text + (more or ""))), prefix="> ")
+            case Quote() if block.full.strip():  # Slack folds long sections behind its own "See more"
+                self._sections(_quoted(escape_units(block.full)), prefix="> ")
             case Fields(fields=fields):
                 cells = [_field(f.label, f.value) for f in fields]
                 for start in range(0, len(cells), FIELDS_PER_SECTION):

@@ -142,6 +142,16 @@ def test_a_long_quote_continues_in_several_quoted_sections() -> None:
     assert shown.split() == text.split()  # nothing lost or doubled across the sections
 
 
+def test_a_cut_quote_is_shown_whole_with_no_ellipsis_at_the_cut() -> None:
+    from bot.text import cut
+
+    text = "The refund took three weeks and nobody answered my emails. " * 30 + "Please fix this, thank you."
+    head, rest = cut(text, 500)
+    rendered = render_card(Card("q", (Quote(head, more=rest),)))
+    shown = "\n".join(line.removeprefix("> ") for b in rendered.blocks for line in b["text"]["text"].split("\n"))
+    assert shown == text  # one piece, the space at the cut kept, no "…" inside
+
+
 def test_buttons_survive_when_text_overflows_the_budget() -> None:
     buttons = Buttons(tuple(Button(f"vote:{n}", f"Option {n}", value=str(n)) for n in range(5)))
     rendered = render_card(Card("poll", (Heading("Poll"), Text("x " * 20_000), Text("more " * 3_000), buttons)))

@@ -304,7 +304,7 @@ function renderBlock(m, b, i) {
 
 function renderQuote(m, b, i) {
   const key = `${m.id}:${i}`;
-  const full = str(b.text) + str(b.more);
+  const full = b.more ? str(b.text).replace(/…$/, '') + str(b.more) : str(b.text); // the head ends in "…"
   const q = el('blockquote', 'block-quote', null, { dir: 'auto' });
   // A bare text node, so the blockquote's own dir="auto" is decided by this text.
   const text = document.createTextNode(S.expanded.has(key) ? full : str(b.text));
