@@ -152,7 +152,9 @@ class Engagements:
                 claim.done_at = self._services.clock()
                 claim.note = note
                 session.add(claim)
-                await self._log(session, event, claim.feedback_id, "done", note)
+                # A modal's submission has no channel (Slack's view_submission); the form carried it.
+                await self._log(session, event, claim.feedback_id, "done", note,
+                                channel_id=event.channel_id or event.metadata)
                 await refresh_cards(session, self._services.outbox, self._redact, claim.feedback_id)
             await session.commit()
         return None
@@ -201,10 +203,11 @@ class Engagements:
             await session.commit()
 
     async def _log(self, session: AsyncSession, event: Event, feedback_id: int, kind: str,
-                   value: str | None) -> None:
+                   value: str | None, channel_id: str | None = None) -> None:
         await insert_ignore(session, Engagement, {
             "event_key": f"{event.platform}:{event.event_id}:{kind}"[:300], "feedback_id": feedback_id,
-            "platform": event.platform, "channel_id": event.channel_id or "", "user_id": event.actor.user_id,
+            "platform": event.platform, "channel_id": channel_id or event.channel_id or "",
+            "user_id": event.actor.user_id,
             "kind": kind, "value": value, "created_at": self._services.clock()})
 
 

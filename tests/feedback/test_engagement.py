@@ -103,7 +103,8 @@ async def test_claims_are_exclusive_and_the_owner_closes_the_loop(posted) -> Non
                            form_id=form.form_id, values={"note": "   "}, metadata=form.metadata)
     assert await h.core.handle(submit, ana) == {"note": "Say in a few words what was done."}
     done = FormSubmitted(platform="test", event_id="f2", actor=Person("test", "ana"), channel_id=None,
-                         form_id=form.form_id, values={"note": "Fixed the card form; refunded"}, metadata="")
+                         form_id=form.form_id, values={"note": "Fixed the card form; refunded"},
+                         metadata=form.metadata)
     assert await h.core.handle(done, ana) is None
     await h.deliver()
     _, card = h.adapter.updates[-1]
@@ -111,6 +112,11 @@ async def test_claims_are_exclusive_and_the_owner_closes_the_loop(posted) -> Non
     async with h.db.session() as session:
         claim = (await session.exec(select(Claim))).one()
     assert claim.user_id == "ana" and claim.note == "Fixed the card form; refunded" and claim.done_at
+    assert [k for k, _, _ in await engagement(h)] == ["claim", "done"]
+    async with h.db.session() as session:  # a modal submission has no channel: the one it was opened in is stored
+        assert [e.channel_id for e in await session.exec(select(Engagement).order_by(Engagement.id))] == [
+            ref.channel_id, ref.channel_id]
+    await h.core.handle(click(ref, "fb:claim", fid, "ana"), ana)  # claiming again changes nothing
     assert [k for k, _, _ in await engagement(h)] == ["claim", "done"]
 
 
