@@ -114,6 +114,19 @@ class SlackAdapter:
     async def list_members(self, channel_id: str) -> list[Person]:
         """Every person in a channel (all pages of conversations.members), with names and timezones from
         users.info, cached for an hour. Bots, deactivated accounts and the app itself are left out."""
+        slots = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+        async def lookup(user_id: str) -> Person | None:
+            async with slots:
+                return await self.person(user_id)
+
+        people = await asyncio.gather(*(lookup(u) for u in await self.member_ids(channel_id)))
+        return [p for p in people if p is not None]
+
+    async def member_ids(self, channel_id: str) -> list[str]:
+        """A channel's members from conversations.members alone (paged), without the app itself or anyone
+        already known to be a bot or deactivated: one call per 200 members, where list_members also looks
+        up each person (participation rates and audiences need no names)."""
         team, client = await self._workspace(channel_id)
         ids: list[str] = []
         cursor: str | None = None
@@ -126,14 +139,8 @@ class SlackAdapter:
                 break
         await self.clients.remember(ids, team)  # their DMs (a pulse's questions) go through this workspace
         me = await self.bot_user_id(team)
-        slots = asyncio.Semaphore(LOOKUP_CONCURRENCY)
-
-        async def lookup(user_id: str) -> Person | None:
-            async with slots:
-                return await self.person(user_id)
-
-        people = await asyncio.gather(*(lookup(u) for u in dict.fromkeys(ids) if u != me))
-        return [p for p in people if p is not None]
+        not_people = {user for user, (_, person) in self._people.items() if person is None}
+        return [user for user in dict.fromkeys(ids) if user != me and user not in not_people]
 
     async def person(self, user_id: str) -> Person | None:
         """A person with display name and timezone; None for bots and deactivated accounts."""

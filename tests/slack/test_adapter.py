@@ -86,6 +86,15 @@ async def test_members_are_paged_named_zoned_and_cached(adapter: SlackAdapter, f
     assert len(fake.of("users.info")) == 5  # names and timezones came from the cache
 
 
+async def test_member_ids_need_no_lookups(adapter: SlackAdapter, fake: FakeSlack) -> None:
+    fake.members["C1"] = ["U0ANA0001", BOT_USER, "U0MEI0001", "U0HELPER1", "U0ANA0001"]
+    fake.add_user("U0HELPER1", "helper", "UTC", is_bot=True)
+    assert await adapter.member_ids("C1") == ["U0ANA0001", "U0MEI0001", "U0HELPER1"]
+    assert fake.of("users.info") == []  # one conversations.members page per 200 people, nothing per person
+    await adapter.person("U0HELPER1")
+    assert await adapter.member_ids("C1") == ["U0ANA0001", "U0MEI0001"]  # known to be a bot: left out
+
+
 @pytest.mark.parametrize("code", ["channel_not_found", "not_in_channel", "is_archived", "account_inactive",
                                   "invalid_auth", "msg_too_long", "invalid_blocks"])
 async def test_permanent_errors_are_not_retried(adapter: SlackAdapter, fake: FakeSlack, code: str) -> None:
