@@ -39,6 +39,8 @@ MESSAGE_BUDGET = 27_000
 """Bytes of card JSON, measured with non-ASCII escaped (the worst case on the wire). Teams refuses about 28 KB
 per message including the activity around the card."""
 INPUT_PREFIX = "input:"
+# Teams shows at most 6 actions in a set (its host config's maxActions) and hides the rest; the quote card has 7.
+ACTIONS_PER_SET = 5
 MULTI_KEY = "multi_inputs"  # which inputs are multi-selects: only their "a,b" answers are lists; text keeps commas
 CHOICE_PREFIX = "choice:"
 CONTINUED = "The rest follows in the next message."
@@ -112,7 +114,9 @@ class _CardBuilder:
             case Context(items=items):
                 self.text(" · ".join(items), size="Small", isSubtle=True)
             case Buttons(buttons=buttons):
-                self.add({"type": "ActionSet", "actions": [button_action(b) for b in buttons]})
+                actions = [button_action(b) for b in buttons]
+                for start in range(0, len(actions), ACTIONS_PER_SET):
+                    self.add({"type": "ActionSet", "actions": actions[start:start + ACTIONS_PER_SET]})
             case Choices():
                 self.choices(block)
             case Image():

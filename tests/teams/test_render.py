@@ -207,3 +207,19 @@ def test_a_form_is_a_card_of_inputs_that_reports_errors() -> None:
     assert submit["type"] == "Action.Execute" and submit["title"] == "Launch"
     assert submit["data"] == {"form_id": "pulse-new", "metadata": "C1", "form_title": "New pulse",
                               "multi_inputs": ["audience"]}
+
+
+def test_the_quote_card_keeps_every_button_in_sets_teams_shows_whole() -> None:
+    from bot.feedback.card import FeedbackView, feedback_card
+    from bot.feedback.redact import Redactor
+    from storage.tables import Feedback
+
+    item = Feedback(id=7, source="g2", external_id="x", text="Оплата не проходит", score=2, score_type="nps",
+                    url="https://g2.example/r/1", segment="enterprise", customer={"plan": "pro"})
+    neutral = feedback_card(FeedbackView(item), Redactor())
+    labels = [b.label for b in next(b for b in neutral.blocks if b.type == "buttons").buttons]  # type: ignore
+    (card,) = render_card(neutral)
+    sets = [e for e in card["body"] if e.get("type") == "ActionSet"]
+    assert all(len(s["actions"]) <= 6 for s in sets)  # Teams hides actions past six in one set
+    assert [a["title"] for s in sets for a in s["actions"]] == labels and len(labels) == 7
+    assert any("enterprise" in t and "pro plan" in t for t in texts(card))  # segment and plan on the card
