@@ -19,7 +19,7 @@ needs anything but its id, which is random already).
 
 It runs (a) in `Pulses._refresh_later`, in the write transaction that follows votes by one coalescing interval
 (`outbox.update_interval`, a few seconds), once the votes pause (no further refresh pending) and during a long
-burst at least every `MIX_EVERY` (30 s), and (b) when a run closes.
+burst every `MIX_EVERY` (30 s) from its first refresh, and (b) when a run closes.
 
 What remains, honestly:
 

@@ -217,11 +217,11 @@ class Pulses:
             self._refreshing.pop(run_id, None)
 
     def _mixing_due(self, run_id: int) -> bool:
-        """Mix once the votes pause (no further refresh is pending), and during a long burst every
-        MIX_EVERY: each mixing rewrites the whole run under the write lock the burst's votes queue on."""
-        last = self._mixed_at.get(run_id)
-        return (run_id not in self._refreshing or last is None
-                or self._services.clock() - last >= MIX_EVERY)
+        """Mix once the votes pause (no further refresh is pending), and during a long burst every MIX_EVERY
+        from its first refresh: each mixing rewrites the whole run under the write lock the votes queue on."""
+        now = self._services.clock()
+        since = self._mixed_at.setdefault(run_id, now)
+        return run_id not in self._refreshing or now - since >= MIX_EVERY
 
     async def settle(self) -> None:
         """Wait for pending card refreshes (shutdown, tests)."""

@@ -225,13 +225,14 @@ async def test_a_long_burst_is_mixed_every_half_minute_and_when_the_votes_pause(
 
     pulses = harness.features.pulses.pulses
     now = harness.core.services.clock()
-    assert pulses._mixing_due(7)  # never mixed yet
-    pulses._mixed_at[7] = now
     assert pulses._mixing_due(7)  # the votes paused: no refresh pending
-    pulses._refreshing[7] = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
+    for run in (7, 8):
+        pulses._refreshing[run] = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
     try:
-        assert not pulses._mixing_due(7)  # more votes coming, mixed a moment ago: the next refresh mixes
+        assert not pulses._mixing_due(8)  # a burst's first refresh: more votes coming, mixing waits
+        pulses._mixed_at[7] = now
+        assert not pulses._mixing_due(7)  # more votes coming, mixed a moment ago: a later refresh mixes
         pulses._mixed_at[7] = now - MIX_EVERY - timedelta(seconds=1)
         assert pulses._mixing_due(7)  # a burst still going on after MIX_EVERY: mix now
     finally:
-        del pulses._refreshing[7]
+        del pulses._refreshing[7], pulses._refreshing[8]
