@@ -150,14 +150,17 @@ class Earshot:
             await session.commit()
 
     async def report_failure(self, delivery: Delivery) -> None:
-        """A delivery failed for good: tell whoever set it up, by DM, once."""
+        """A delivery failed for good: tell whoever set it up, by DM, once a day per place and reason (a
+        station in an archived channel fails on every new item; one notice says it all)."""
         if not delivery.created_by or ":" not in delivery.created_by:
             return
         platform, user_id = delivery.created_by.split(":", 1)
-        where = (delivery.target or {}).get("channel_id") or "a direct message"
-        card = error_card(f"I couldn't deliver a message to {where}: {delivery.last_error}.",
-                          hint="Invite me to the channel or check its settings; I won't retry this one.")
+        channel = (delivery.target or {}).get("channel_id")
+        card = error_card(f"I couldn't deliver a message to {channel or 'a direct message'}: {delivery.last_error}.",
+                          hint="Invite me to the channel or check its settings. I won't retry, and I'll tell you "
+                               "about this place again tomorrow at the earliest.")
+        day = self.services.clock().date().isoformat()
+        key = f"failure:{delivery.created_by}:{channel or delivery.id}:{delivery.last_error}:{day}"[:300]
         async with self.services.db.session() as session:
-            await self.services.outbox.send(session, Target.user(platform, user_id), card,
-                                            dedupe_key=f"failure:{delivery.id}")
+            await self.services.outbox.send(session, Target.user(platform, user_id), card, dedupe_key=key)
             await session.commit()

@@ -94,6 +94,16 @@ async def test_permanent_errors_fail_and_tell_whoever_set_it_up(harness: CoreHar
     assert "channel_not_found" in harness.adapter.sent[0].card.fallback
 
 
+async def test_a_place_that_keeps_failing_is_reported_once_a_day(harness: CoreHarness) -> None:
+    harness.adapter.failures = [DeliveryError("is_archived", retryable=False) for _ in range(3)]
+    for key in ("a", "b", "c"):  # a station in an archived channel: every new item fails the same way
+        await enqueue(harness, key, created_by="test:U1")
+    await harness.deliver()
+    failed = [r for r in await rows(harness) if r.status == "failed"]
+    notices = [s for s in harness.adapter.sent if s.target == Target.user("test", "U1")]
+    assert len(failed) == 3 and len(notices) == 1 and "is_archived" in notices[0].card.fallback
+
+
 async def test_retries_stop_after_the_last_attempt(harness: CoreHarness) -> None:
     harness.adapter.failures = [DeliveryError("500", retryable=True) for _ in range(MAX_ATTEMPTS)]
     await enqueue(harness, "k")

@@ -87,8 +87,10 @@ class BallotBox:
         today = self._today()
         async with self._db.write() as session:
             runs = {b.run_id for b in ballots}
+            # FOR SHARE on PostgreSQL (SQLite has one writer anyway): closing a run waits for the batches that
+            # saw it open, so its final figures and mixing include them, and later batches see it closed.
             open_runs = set(await session.exec(select(PulseRun.id).where(
-                col(PulseRun.id).in_(runs), PulseRun.status == "open")))
+                col(PulseRun.id).in_(runs), PulseRun.status == "open").with_for_update(read=True)))
             keys: dict[tuple[int, int, str, str], int] = {}
             for index, ballot in enumerate(ballots):
                 if ballot.run_id not in open_runs:
