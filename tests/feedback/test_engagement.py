@@ -95,6 +95,9 @@ async def test_claims_are_exclusive_and_the_owner_closes_the_loop(posted) -> Non
     await h.core.handle(click(ref, "fb:claim", fid, "ana"), ana)
     await h.core.handle(click(ref, "fb:claim", fid, "ben"), ben)
     assert "You're following up" in ana.last_text and "is already following up" in ben.last_text
+    await h.deliver()
+    _, claimed = h.adapter.updates[-1]
+    assert "🙋 ana follows up" in str(claimed.blocks) and "🙋 I'll follow up" not in button_labels(h)
     await h.core.handle(click(ref, "fb:done", fid, "ben"), ben)
     assert "can close it" in ben.last_text and ben.forms == []
     await h.core.handle(click(ref, "fb:done", fid, "ana"), ana)
