@@ -95,13 +95,24 @@ class Image:
 
 
 @dataclass(frozen=True)
+class File:
+    """A file for the reader (bot.files: `url` is `file:<id>`). `elsewhere` says how to get it where a platform
+    can't take files from the bot."""
+
+    url: str
+    name: str
+    elsewhere: str = ""
+    type: ClassVar[str] = "file"
+
+
+@dataclass(frozen=True)
 class Divider:
     type: ClassVar[str] = "divider"
 
 
-Block = Heading | Text | Quote | Fields | Context | Buttons | Choices | Image | Divider
+Block = Heading | Text | Quote | Fields | Context | Buttons | Choices | Image | File | Divider
 _BLOCK_TYPES: dict[str, type] = {
-    cls.type: cls for cls in (Heading, Text, Quote, Fields, Context, Buttons, Choices, Image, Divider)
+    cls.type: cls for cls in (Heading, Text, Quote, Fields, Context, Buttons, Choices, Image, File, Divider)
 }
 
 
@@ -197,6 +208,6 @@ FormErrors = dict[str, str]
 """Field name → message, shown beside the field while the form stays open."""
 
 __all__ = [
-    "Block", "Button", "Buttons", "Card", "Choices", "Context", "Divider", "Field", "Fields", "Form",
-    "FormErrors", "Heading", "Image", "Input", "Option", "Quote", "Text", "text_card",
+    "Block", "Button", "Buttons", "Card", "Choices", "Context", "Divider", "Field", "Fields", "File",
+    "Form", "FormErrors", "Heading", "Image", "Input", "Option", "Quote", "Text", "text_card",
 ]

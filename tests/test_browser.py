@@ -78,3 +78,24 @@ async def test_show_more_reveals_a_cut_quote_whole(browser, server: Running) -> 
     await quote.locator(".show-more").click()
     assert await quote.evaluate("q => q.firstChild.data") == words
     await page.close()
+
+
+async def test_a_file_in_a_card_is_a_download_link(browser, server: Running) -> None:  # type: ignore[no-untyped-def]
+    from bot.cards import File
+    from bot.files import save_file
+
+    async with server.runtime.db.session() as session:
+        url = await save_file(session, "pulse-1-run-1.csv", "text/csv", "question,answer\r\nОк?,👍 Yes\r\n".encode())
+        await server.runtime.outbox.send(session, Target.channel("sandbox", "C-cx"),
+                                         Card("CSV", (File(url, "pulse-1-run-1.csv"),)), dedupe_key="file-1")
+        await session.commit()
+    page = await browser.new_page()
+    await page.goto(f"{server.url}/sandbox?as=ana&channel=C-cx")
+    link = page.locator("#messages a.block-file")
+    await link.wait_for(timeout=10_000)
+    assert await link.get_attribute("download") == "pulse-1-run-1.csv"
+    href = await link.get_attribute("href")
+    assert href == f"/sandbox/files/{url.removeprefix('file:')}"
+    fetched = await page.evaluate("async (href) => (await (await fetch(href)).text())", href)
+    assert fetched == "question,answer\r\nОк?,👍 Yes\r\n"
+    await page.close()

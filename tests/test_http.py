@@ -126,3 +126,19 @@ async def test_private_replies_are_kept_for_reloads_newest_fifty_per_person(serv
         mine = [m for m in (await response.json())["messages"] if m.get("ephemeral_to")]
     assert [m["card"]["fallback"] for m in mine] == [f"reply {n} — ответ {n}" for n in range(10, EPHEMERAL_KEPT + 10)]
     assert {m["ephemeral_to"] for m in mine} == {"ana"}
+
+
+async def test_a_stored_file_downloads_under_its_name(server: Running) -> None:
+    from bot.files import save_file
+
+    data = "question,answer\r\nКак дела?,4 🙂\r\n".encode()
+    async with server.runtime.db.session() as db_session:
+        url = await save_file(db_session, "pulse-1-run-1.csv", "text/csv", data)
+        await db_session.commit()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{server.url}/sandbox/files/{url.removeprefix('file:')}") as response:
+            assert response.status == 200 and await response.read() == data
+            assert response.headers["Content-Type"].startswith("text/csv")
+            assert response.headers["Content-Disposition"] == 'attachment; filename="pulse-1-run-1.csv"'
+        async with session.get(f"{server.url}/sandbox/files/0123abcd") as response:
+            assert response.status == 404

@@ -16,6 +16,7 @@ from adapters.sandbox.workspace import CHART_URL, Workspace
 from bot.cards import text_card
 from bot.charts import load_chart
 from bot.core import Earshot
+from bot.files import load_file
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class SandboxRoutes:
         app.router.add_post("/sandbox/api/form", self.form)
         app.router.add_get("/sandbox/ws", self.socket)
         app.router.add_get(CHART_URL.format("{id:[0-9a-f]+}"), self.chart)
+        app.router.add_get("/sandbox/files/{id:[0-9a-f]+}", self.file)
 
     async def chart(self, request: web.Request) -> web.Response:
         """A stored chart image (cards point at `chart:<id>`; message_json maps that to this URL)."""
@@ -46,6 +48,14 @@ class SandboxRoutes:
         if png is None:
             raise web.HTTPNotFound()
         return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "max-age=86400"})
+
+    async def file(self, request: web.Request) -> web.Response:
+        """A stored file (a CSV export), downloaded under its own name; cards point at `file:<id>`."""
+        stored = await load_file(self._core.services.db, request.match_info["id"])
+        if stored is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=stored.data, content_type=stored.mime, charset="utf-8" if stored.mime.startswith(
+            "text/") else None, headers={"Content-Disposition": f'attachment; filename="{stored.name}"'})
 
     async def page(self, _request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})

@@ -16,9 +16,10 @@ from adapters.slack.errors import calling
 from adapters.slack.history import find_marked, mark
 from adapters.slack.translate import PLATFORM
 from bot.adapter import DeliveryError
-from bot.cards import Card, Image
+from bot.cards import Card, File, Image
 from bot.charts import chart_id, load_chart
 from bot.events import MessageRef, Person, Target
+from bot.files import load_file
 from bot.pacing import Pacing
 from storage.engine import Database
 
@@ -80,6 +81,7 @@ class SlackAdapter:
             unfurl_links=False, unfurl_media=False, metadata=mark(key) if key else None))
         posted_in = str(response.get("channel") or channel)
         await self._upload_charts(client, posted_in, target.thread_id, rendered.charts)
+        await self._upload_files(client, posted_in, target.thread_id, rendered.files)
         return MessageRef(PLATFORM, posted_in, str(response["ts"]))
 
     async def find_sent(self, target: Target, key: str, since: datetime) -> MessageRef | None:
@@ -165,9 +167,26 @@ class SlackAdapter:
             if png is None:
                 log.warning("chart %s is gone; posting the message without it", chart.url)
                 continue
-            try:
-                await calling(client.files_upload_v2(
-                    channel=channel, thread_ts=thread_ts, file=png, filename=f"chart-{chart_id(chart.url)}.png",
-                    title=chart.alt or "Chart", alt_txt=chart.alt or "Chart"))
-            except DeliveryError as error:
-                log.warning("uploading chart %s to %s failed: %s", chart.url, channel, error.reason)
+            await _upload(client, channel, thread_ts, png, f"chart-{chart_id(chart.url)}.png", chart.alt or "Chart",
+                          alt=chart.alt or "Chart")
+
+    async def _upload_files(self, client: AsyncWebClient, channel: str, thread_ts: str | None,
+                            files: tuple[File, ...]) -> None:
+        """Files (a CSV export) go up after the message the same way, and like charts are not retried."""
+        for attached in files:
+            stored = await load_file(self._db, attached.url)
+            if stored is None:
+                log.warning("file %s is gone; posting the message without it", attached.url)
+                continue
+            await _upload(client, channel, thread_ts, stored.data, attached.name, attached.name)
+
+
+async def _upload(client: AsyncWebClient, channel: str, thread_ts: str | None, content: bytes, filename: str,
+                  title: str, alt: str | None = None) -> None:
+    """One file through the files upload v2 flow; a failure is logged (the message is already posted)."""
+    extra = {"alt_txt": alt} if alt else {}
+    try:
+        await calling(client.files_upload_v2(channel=channel, thread_ts=thread_ts, file=content, filename=filename,
+                                             title=title, **extra))
+    except DeliveryError as error:
+        log.warning("uploading %s to %s failed: %s", filename, channel, error.reason)

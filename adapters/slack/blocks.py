@@ -26,6 +26,7 @@ from bot.cards import (
     Context,
     Divider,
     Fields,
+    File,
     Heading,
     Image,
     Option,
@@ -92,6 +93,8 @@ class Rendered:
     blocks: list[Json]
     charts: tuple[Image, ...] = ()
     """`chart:` images: not blocks; the adapter uploads them to the conversation after the message."""
+    files: tuple[File, ...] = ()
+    """Files (a CSV export): uploaded after the message too."""
 
 
 @dataclass
@@ -105,6 +108,7 @@ class _Piece:
 class _Renderer:
     pieces: list[_Piece] = field(default_factory=list)
     charts: list[Image] = field(default_factory=list)
+    files: list[File] = field(default_factory=list)
     actions: int = 0
 
     def add(self, block: Block) -> None:
@@ -136,6 +140,8 @@ class _Renderer:
                 else:
                     self.pieces.append(_Piece({"type": "image", "image_url": url,
                                                "alt_text": cut_plain(alt.strip() or "image", ALT_LIMIT)}))
+            case File():
+                self.files.append(block)
             case Divider():
                 self.pieces.append(_Piece({"type": "divider"}))
 
@@ -313,4 +319,5 @@ def render_card(card: Card, *, max_blocks: int = MAX_BLOCKS) -> Rendered:
     for block in card.blocks:
         renderer.add(block)
     text = mrkdwn(card.fallback.strip() or "Earshot", FALLBACK_LIMIT)
-    return Rendered(text=text, blocks=_fit(renderer.pieces, max_blocks), charts=tuple(renderer.charts))
+    return Rendered(text=text, blocks=_fit(renderer.pieces, max_blocks), charts=tuple(renderer.charts),
+                    files=tuple(renderer.files))

@@ -23,6 +23,7 @@ from bot.cards import (
     Context,
     Divider,
     Fields,
+    File,
     Form,
     FormErrors,
     Heading,
@@ -123,6 +124,10 @@ class _CardBuilder:
                 placeholder = self.text(f"📊 {block.alt}", isSubtle=True)
                 self.slots.pop()  # the alt text is replaced by the image, never cut
                 self.images.append((placeholder, block))
+            case File(name=name, elsewhere=elsewhere):
+                # A bot can hand Teams users a file only through a file-consent card in a personal chat and the
+                # user's OneDrive; until that exists, the card names the file and says where to get it.
+                self.text(f"📎 {name}: Teams doesn't take files from Earshot. {elsewhere}".strip())
             case Divider():
                 self._separator = True
 

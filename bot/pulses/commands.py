@@ -8,10 +8,11 @@ import io
 from sqlmodel import col, select
 
 from bot.adapter import DeliveryError, Responder
-from bot.cards import Card, Context, FormErrors, Heading, Text
+from bot.cards import Card, Context, File, FormErrors, Heading, Text, text_card
 from bot.commands import Command, UsageError, channel_of
 from bot.core import Services
-from bot.events import CommandEvent, FormSubmitted, Person
+from bot.events import CommandEvent, FormSubmitted, Person, Target
+from bot.files import save_file
 from bot.pulses.cards import results_card
 from bot.pulses.form import creation_form, spec_from_form
 from bot.pulses.questions import label_of
@@ -21,8 +22,6 @@ from bot.pulses.spec import ONE_LINE_HELP, PulseSpec, from_template, parse_one_l
 from bot.pulses.templates import TEMPLATES
 from bot.roles import has_any_role
 from storage.tables import Pulse, PulseRun, Response
-
-EXPORT_INLINE_LIMIT = 2_500
 
 
 class PulseCommands:
@@ -40,7 +39,7 @@ class PulseCommands:
         command.add("list", "", "open pulses in this channel")(self.list)
         command.add("results", "[id]", "results of a pulse (its latest run)")(self.results)
         command.add("close", "[id]", "close a pulse now (no id: your latest open one here)")(self.close)
-        command.add("export", "[id]", "answers as CSV (no names for anonymous pulses)")(self.export)
+        command.add("export", "[id]", "answers as a CSV file by DM (no names if anonymous)")(self.export)
         self._subcommands = tuple(command.subcommands)
         return command
 
@@ -150,13 +149,24 @@ class PulseCommands:
         await responder.private(Card(fallback=text, blocks=(Text(text),)))
 
     async def export(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
+        """The CSV goes to the asker by DM, as a file (a private reply can't carry one)."""
         pulse, run = await self._find(event, words)
         await self._may_read(event.actor, pulse)
         text = await self.csv(pulse, run)
-        shown = text if len(text) <= EXPORT_INLINE_LIMIT else text[:EXPORT_INLINE_LIMIT].rsplit("\n", 1)[0]
-        note = "" if shown == text else f" (first rows; `earshot pulse-export {pulse.id}` writes all of it)"
-        await responder.private(Card(fallback=f"CSV of pulse #{pulse.id}", blocks=(
-            Heading(f"CSV: {pulse.title}{note}"), Text(shown))))
+        rows = text.count("\n") - 1
+        name = f"pulse-{pulse.id}-run-{run.id}.csv"
+        async with self._services.db.session() as session:
+            url = await save_file(session, name, "text/csv", text.encode("utf-8"))
+            card = Card(fallback=f"CSV of pulse #{pulse.id}: {pulse.title}", blocks=(
+                Heading(f"CSV: {pulse.title}"),
+                Text(f"{rows} row{'s' if rows != 1 else ''}" + (", no names (anonymous pulse)" if pulse.anonymous
+                                                                 else "")),
+                File(url, name, elsewhere=f"`earshot pulse-export {pulse.id}` writes it on the server.")))
+            await self._services.outbox.send(session, Target.user(event.platform, event.actor.user_id), card,
+                                              dedupe_key=f"export:{event.platform}:{event.event_id}"[:300],
+                                              created_by=f"{event.platform}:{event.actor.user_id}")
+            await session.commit()
+        await responder.private(text_card(f"📎 I've sent you the CSV of “{pulse.title}” by direct message."))
 
     async def csv(self, pulse: Pulse, run: PulseRun) -> str:
         """One row per answer; anonymous pulses carry no names, only the day answered, and leave out what the

@@ -3,6 +3,7 @@
 from storage.tables.charts import Chart
 from storage.tables.digests import DigestRun, DigestSubscription
 from storage.tables.feedback import Claim, Engagement, Feedback, FeedbackReaction, Station, StationItem
+from storage.tables.files import StoredFile
 from storage.tables.outbox import Delivery, ProcessedEvent
 from storage.tables.people import ConversationRef, Person, RoleGrant
 from storage.tables.pulses import Participation, Pulse, PulseRun, Question, Response
@@ -13,5 +14,5 @@ __all__ = [
     "Chart", "Claim", "ConversationRef", "Delivery", "DigestRun", "DigestSubscription", "Engagement", "Feedback",
     "FeedbackReaction", "Participation", "Person", "ProcessedEvent", "Pulse", "PulseRun", "Question", "Response",
     "RoleGrant", "SandboxChannel", "SandboxMember", "SandboxMessage", "SlackConversationTeam", "Station",
-    "StationItem",
+    "StationItem", "StoredFile",
 ]

@@ -52,3 +52,19 @@ async def launched_card(h: CoreHarness) -> Card:
 def sent(h: CoreHarness, prefix: str) -> list[Card]:
     """Cards sent (not edits) whose fallback starts with `prefix`."""
     return [s.card for s in h.adapter.sent if s.card.fallback.startswith(prefix)]
+
+
+async def exported_csv(h: CoreHarness, user: str = "boss") -> str:
+    """`/pulse export` as `user`: the reply says it went by DM; the DM carries the CSV as a file."""
+    from bot.events import Target
+    from bot.files import load_file
+
+    reply = await command(h, "export", user=user)
+    assert "sent you the CSV" in reply.last_text
+    await h.deliver()
+    card = next(s.card for s in reversed(h.adapter.sent) if s.target == Target.user("test", user)
+                and s.card.fallback.startswith("CSV of pulse"))
+    (attached,) = [b for b in card.blocks if b.type == "file"]
+    stored = await load_file(h.db, attached.url)  # type: ignore[union-attr]
+    assert stored is not None and stored.mime == "text/csv" and stored.name == attached.name  # type: ignore
+    return stored.data.decode("utf-8")

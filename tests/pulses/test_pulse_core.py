@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bot.events import Person
 from storage.tables import Participation, Pulse, PulseRun, Response
-from tests.pulses.support import MEMBERS, buttons, channel_card, command, launched_card, vote
+from tests.pulses.support import MEMBERS, buttons, channel_card, command, exported_csv, launched_card, vote
 from tests.support.core import CoreHarness
 from tests.support.recording import RecordingResponder
 
@@ -190,9 +190,8 @@ async def test_export_is_csv_without_names_for_anonymous_pulses(harness: CoreHar
     action = buttons(card)[0][0]
     for user in ("u1", "u2", "u3"):
         await vote(harness, user, action, "yes")
-    reply = await command(harness, "export")
-    csv_text = str(reply.private_cards[-1].blocks)
-    assert "question,answer,comment,answered_on" in csv_text and "person" not in csv_text
+    csv_text = await exported_csv(harness)
+    assert csv_text.startswith("question,answer,comment,answered_on\r\n") and "person" not in csv_text
     assert "u1" not in csv_text and csv_text.count("Fair pay?,👍 Yes") == 3
     out = tmp_path / "pulse.csv"
     result = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "adapters.cli", "pulse-export", "1",
@@ -201,3 +200,16 @@ async def test_export_is_csv_without_names_for_anonymous_pulses(harness: CoreHar
     assert result.returncode == 0, result.stderr
     lines = out.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "question,answer,comment,answered_on" and len(lines) == 4
+
+
+async def test_a_named_export_goes_whole_by_dm_with_a_person_column(harness: CoreHarness) -> None:
+    await command(harness, '"Lunch together on Friday?" yesno')
+    action = buttons(await launched_card(harness))[0][0]
+    voters = [f"person-{n:03d}" for n in range(90)]
+    for user in voters:
+        await vote(harness, user, action, "yes")
+    csv_text = await exported_csv(harness)
+    lines = csv_text.splitlines()
+    assert len(csv_text) > 2_500 and len(lines) == 1 + len(voters)  # all of it, not the first rows
+    assert lines[0] == "question,answer,comment,answered_on,person"
+    assert sorted(line.rsplit(",", 1)[1] for line in lines[1:]) == [f"test:{u}" for u in voters]

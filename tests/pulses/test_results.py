@@ -13,7 +13,7 @@ from bot.cards import Card, Image
 from bot.charts import load_chart
 from bot.pulses.cards import privacy_note
 from storage.tables import Pulse, PulseRun, Question
-from tests.pulses.support import buttons, channel_card, command, launched_card, sent, submit, vote
+from tests.pulses.support import buttons, channel_card, command, exported_csv, launched_card, sent, submit, vote
 from tests.support.core import CoreHarness
 
 
@@ -39,7 +39,7 @@ async def test_each_anonymous_question_needs_the_minimum_of_its_own(harness: Cor
     shown = await results_text(harness)
     assert "average 4.00 / 5" in shown
     assert "🔒 hidden until 3 people answer this question (anonymity)" in shown and "👍 Yes" not in shown
-    export = text_of((await command(harness, "export")).private_cards[-1])
+    export = await exported_csv(harness)
     assert "Do you have the support you need right now?,hidden: fewer than 3 answers" in export
     assert "👍 Yes" not in export and export.count("How are you feeling this week?,4 🙂") == 3
 

@@ -150,6 +150,27 @@ async def test_charts_are_uploaded_after_the_message(adapter: SlackAdapter, fake
     assert ref == MessageRef("slack", "C1", post.answer["ts"])
 
 
+async def test_a_file_is_uploaded_into_the_dm_after_the_message(adapter: SlackAdapter, fake: FakeSlack,
+                                                                db: Database) -> None:
+    from bot.cards import File
+    from bot.files import save_file
+
+    data = "question,answer\n" + "".join(f"Как дела?,{n % 5 + 1}\n" for n in range(400))
+    async with db.session() as session:
+        url = await save_file(session, "pulse-3-run-4.csv", "text/csv", data.encode())
+        await session.commit()
+    card = Card("CSV", (Heading("CSV: Как дела?"), File(url, "pulse-3-run-4.csv", elsewhere="use the CLI")))
+    await adapter.send(Target.user("slack", "U0ANA0001"), card)
+    (opened,) = fake.of("conversations.open")
+    (post,) = fake.of("chat.postMessage")
+    assert post.args["channel"] == opened.answer["channel"]["id"]
+    (ask,) = fake.of("files.getUploadURLExternal")
+    assert ask.args["filename"] == "pulse-3-run-4.csv" and "alt_txt" not in ask.args
+    (complete,) = fake.of("files.completeUploadExternal")
+    assert complete.args["channel_id"] == opened.answer["channel"]["id"]
+    assert list(fake.uploads.values()) == [data.encode()]  # the whole export, not the first rows
+
+
 async def test_a_failed_chart_upload_does_not_fail_the_posted_message(adapter: SlackAdapter, fake: FakeSlack,
                                                                      db: Database) -> None:
     async with db.session() as session:

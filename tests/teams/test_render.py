@@ -224,3 +224,12 @@ def test_the_quote_card_keeps_every_button_in_sets_teams_shows_whole() -> None:
     assert all(len(s["actions"]) <= 6 for s in sets)  # Teams hides actions past six in one set
     assert [a["title"] for s in sets for a in s["actions"]] == labels and len(labels) == 7
     assert any("enterprise" in t and "pro plan" in t for t in texts(card))  # segment and plan on the card
+
+
+def test_a_file_is_named_with_where_to_get_it() -> None:
+    from bot.cards import File
+
+    (card,) = render_card(Card("CSV", (Heading("CSV: Pulse"), File("file:abc", "pulse-3-run-4.csv",
+                                                                  elsewhere="`earshot pulse-export 3` writes it."))))
+    shown = " ".join(texts(card))
+    assert "pulse-3-run-4.csv" in shown and "earshot pulse-export 3" in shown

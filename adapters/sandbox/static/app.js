@@ -297,6 +297,11 @@ function renderBlock(m, b, i) {
       img.addEventListener('error', repin);
       return img;
     }
+    case 'file': {
+      const id = /^file:([0-9a-f]+)$/.exec(str(b.url));
+      if (!id) return el('div', 'block-context', `📎 ${str(b.name)}`);
+      return el('a', 'block-file', `📎 ${str(b.name)}`, { href: `/sandbox/files/${id[1]}`, download: str(b.name) });
+    }
     case 'divider': return el('hr', 'block-divider');
     default: return b.text ? el('div', 'block-text', str(b.text)) : null; // unknown block type
   }
