@@ -45,6 +45,7 @@ class Pulses:
         self._services = services
         self._on_change = on_change
         self._refreshing: dict[int, asyncio.Task[None]] = {}
+        self._voted: set[int] = set()  # runs voted on since their running refresh began counting
         self._mixed_at: dict[int, datetime] = {}
 
     # -- launching ---------------------------------------------------------------------------------
@@ -183,45 +184,55 @@ class Pulses:
 
     def refresh_soon(self, run_id: int) -> None:
         """Votes only mark their run; one refresh per run per coalescing interval follows, so a burst of
-        votes costs a handful of card edits, not one computation and edit per vote."""
+        votes costs a handful of card edits, not one computation and edit per vote. One task per run does
+        them one after another, so a slower, older count can never be written over a newer one."""
         if run_id in self._refreshing:
+            self._voted.add(run_id)  # the running refresh may have counted already: it goes round once more
             return
-        task = asyncio.get_running_loop().create_task(self._refresh_later(run_id))
-        self._refreshing[run_id] = task
+        self._refreshing[run_id] = asyncio.get_running_loop().create_task(self._refresh_later(run_id))
 
     async def _refresh_later(self, run_id: int) -> None:
         try:
-            await asyncio.sleep(self._services.outbox.update_interval)
-            del self._refreshing[run_id]  # votes from now on schedule the next refresh
-            # Counted outside the write lock: the votes of a burst queue for it, and waited out the count.
-            async with self._services.db.session() as session:
-                run = await session.get(PulseRun, run_id)
-                pulse = await session.get(Pulse, run.pulse_id) if run else None
-                if run is None or pulse is None or run.status != "open":
-                    return  # closing showed the final figures
-                questions = await self.questions(session, pulse.id or 0)
-                results = await self.results(session, pulse, run, questions)
-            async with self._services.db.write() as session:
-                status = (await session.exec(select(PulseRun.status).where(PulseRun.id == run_id))).first()
-                if status != "open":
-                    return  # closed since the count: closing showed the final figures
-                mixing = pulse.anonymous and self._mixing_due(run_id)
-                if mixing:  # the votes since the last mixing lose their order and transaction
-                    await mix_answers(session, run_id)
-                await self.refresh(session, pulse, run, questions, results)
-                await session.commit()
-            if mixing:
-                self._mixed_at[run_id] = self._services.clock()
+            while True:
+                await asyncio.sleep(self._services.outbox.update_interval)
+                self._voted.discard(run_id)  # this round counts every vote so far
+                if not await self._refresh_once(run_id) or run_id not in self._voted:
+                    return
         except Exception:  # the next vote schedules another refresh; the votes themselves are stored
             log.exception("refreshing the cards of run %s failed", run_id)
+        finally:
             self._refreshing.pop(run_id, None)
+            self._voted.discard(run_id)
+
+    async def _refresh_once(self, run_id: int) -> bool:
+        """Count and queue the card edits; False once the run is gone or closed (closing showed the final
+        figures). Counted outside the write lock: the votes of a burst queue for it, and waited out the count."""
+        async with self._services.db.session() as session:
+            run = await session.get(PulseRun, run_id)
+            pulse = await session.get(Pulse, run.pulse_id) if run else None
+            if run is None or pulse is None or run.status != "open":
+                return False
+            questions = await self.questions(session, pulse.id or 0)
+            results = await self.results(session, pulse, run, questions)
+        async with self._services.db.write() as session:
+            status = (await session.exec(select(PulseRun.status).where(PulseRun.id == run_id))).first()
+            if status != "open":
+                return False
+            mixing = pulse.anonymous and self._mixing_due(run_id)
+            if mixing:  # the votes since the last mixing lose their order and transaction
+                await mix_answers(session, run_id)
+            await self.refresh(session, pulse, run, questions, results)
+            await session.commit()
+        if mixing:
+            self._mixed_at[run_id] = self._services.clock()
+        return True
 
     def _mixing_due(self, run_id: int) -> bool:
-        """Mix once the votes pause (no further refresh is pending), and during a long burst every MIX_EVERY
+        """Mix once the votes pause (none since this round began), and during a long burst every MIX_EVERY
         from its first refresh: each mixing rewrites the whole run under the write lock the votes queue on."""
         now = self._services.clock()
         since = self._mixed_at.setdefault(run_id, now)
-        return run_id not in self._refreshing or now - since >= MIX_EVERY
+        return run_id not in self._voted or now - since >= MIX_EVERY
 
     async def settle(self) -> None:
         """Wait for pending card refreshes (shutdown, tests)."""

@@ -218,21 +218,16 @@ async def test_mixing_leaves_named_pulses_alone(harness: CoreHarness) -> None:
 
 
 async def test_a_long_burst_is_mixed_every_half_minute_and_when_the_votes_pause(harness: CoreHarness) -> None:
-    import asyncio
     from datetime import timedelta
 
     from bot.pulses.service import MIX_EVERY
 
     pulses = harness.features.pulses.pulses
     now = harness.core.services.clock()
-    assert pulses._mixing_due(7)  # the votes paused: no refresh pending
-    for run in (7, 8):
-        pulses._refreshing[run] = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
-    try:
-        assert not pulses._mixing_due(8)  # a burst's first refresh: more votes coming, mixing waits
-        pulses._mixed_at[7] = now
-        assert not pulses._mixing_due(7)  # more votes coming, mixed a moment ago: a later refresh mixes
-        pulses._mixed_at[7] = now - MIX_EVERY - timedelta(seconds=1)
-        assert pulses._mixing_due(7)  # a burst still going on after MIX_EVERY: mix now
-    finally:
-        del pulses._refreshing[7], pulses._refreshing[8]
+    assert pulses._mixing_due(7)  # the votes paused: none since this round began
+    pulses._voted.update({7, 8})  # votes arrived while the rounds counted
+    assert not pulses._mixing_due(8)  # a burst's first refresh: more votes coming, mixing waits
+    pulses._mixed_at[7] = now
+    assert not pulses._mixing_due(7)  # more votes coming, mixed a moment ago: a later round mixes
+    pulses._mixed_at[7] = now - MIX_EVERY - timedelta(seconds=1)
+    assert pulses._mixing_due(7)  # a burst still going on after MIX_EVERY: mix now

@@ -213,3 +213,31 @@ async def test_a_named_export_goes_whole_by_dm_with_a_person_column(harness: Cor
     assert len(csv_text) > 2_500 and len(lines) == 1 + len(voters)  # all of it, not the first rows
     assert lines[0] == "question,answer,comment,answered_on,person"
     assert sorted(line.rsplit(",", 1)[1] for line in lines[1:]) == [f"test:{u}" for u in voters]
+
+
+async def test_refreshes_of_one_run_never_overlap_and_the_last_count_wins(harness: CoreHarness) -> None:
+    import asyncio
+
+    await command(harness, '"Coffee machine fixed?" scale:1-5')
+    action = buttons(await launched_card(harness))[0][0]
+    pulses = harness.features.pulses.pulses
+    real_results = pulses.results
+    running, most = 0, 0
+
+    async def slow_results(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            await asyncio.sleep(0.05)  # a slow count, overtaken by newer votes
+            return await real_results(*args, **kwargs)
+        finally:
+            running -= 1
+
+    pulses.results = slow_results  # type: ignore[method-assign]
+    for n in range(6):
+        await vote(harness, f"u{n}", action, "5")
+        await asyncio.sleep(0.02)
+    await harness.deliver()
+    assert most == 1
+    assert "6 answered" in str(channel_card(harness).blocks)
