@@ -170,7 +170,9 @@ def text_card(text: str, heading: str | None = None) -> Card:
     return Card(fallback=text if heading is None else f"{heading}\n{text}", blocks=blocks)
 
 
-InputKind = Literal["text", "textarea", "select", "multiselect", "number"]
+InputKind = Literal["text", "textarea", "select", "multiselect", "number", "people"]
+"""`people`: pick people of the workspace (Slack's user picker, the sandbox's list); where a platform has no
+picker it is a text box taking mentions or user ids."""
 
 
 @dataclass(frozen=True)

@@ -99,3 +99,17 @@ async def test_a_file_in_a_card_is_a_download_link(browser, server: Running) -> 
     fetched = await page.evaluate("async (href) => (await (await fetch(href)).text())", href)
     assert fetched == "question,answer\r\nОк?,👍 Yes\r\n"
     await page.close()
+
+
+async def test_the_pulse_form_picks_people_from_the_workspace(browser, server: Running) -> None:  # type: ignore[no-untyped-def]
+    page = await browser.new_page()
+    await page.goto(f"{server.url}/sandbox?as=maria&channel=C-cx")
+    await page.wait_for_selector("#status:text('live')", timeout=10_000)
+    await page.fill("#composer", "/pulse")
+    await page.press("#composer", "Enter")
+    picker = page.locator("form.modal select[name=people]")
+    await picker.wait_for(timeout=10_000)
+    assert await picker.evaluate("s => s.multiple")
+    names = await picker.locator("option").all_inner_texts()
+    assert "Ana Souza" in names and "María García" in names
+    await page.close()

@@ -63,6 +63,10 @@ def _element(item: Input) -> Json:
             chosen = [option(o) for o in item.options if o.value == initial]
             if chosen:
                 element["initial_option"] = chosen[0]
+        case "people":  # answers with user ids, never the names people type
+            element.update(type="multi_users_select")
+            if isinstance(initial, tuple) and initial:
+                element["initial_users"] = list(initial)
         case "multiselect":
             element.update(type="multi_static_select", options=options(item.options))
             wanted = set(initial) if isinstance(initial, tuple) else {initial}

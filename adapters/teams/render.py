@@ -269,6 +269,7 @@ def _input(field: Input) -> dict[str, Any]:
                 "choices": [{"title": inert(o.label), "value": o.value} for o in field.options]}
     if field.kind == "number":
         return {"type": "Input.Number", **common}
+    # `people` too: Teams' people picker answers with Azure AD object ids, not the ids its bots address people by.
     return {"type": "Input.Text", **common, "isMultiline": field.kind == "textarea"}
 
 

@@ -28,8 +28,8 @@ def creation_form(channel_id: str, timezone: str) -> Form:
         Input("audience", "Who answers", kind="select", initial="channel", options=(
             Option("This channel", "channel"), Option("A DM to each member of this channel", "dm"),
             Option("A list of people (by DM)", "people"))),
-        Input("people", "People", required=False, placeholder="@ana, @ben",
-              hint="for “a list of people”: mentions or user ids, separated by commas"),
+        Input("people", "People", kind="people", required=False, placeholder="@ana, @ben",
+              hint="for “a list of people”"),
         Input("anonymous", "Anonymous", kind="select", initial="yes", options=YES_NO),
         Input("results", "Results", kind="select", initial="live", options=(
             Option("Live", "live"), Option("At close", "close"))),

@@ -94,6 +94,16 @@ async def test_the_form_launches_with_people_reminders_local_time_sharing_and_co
     assert runs == []  # it waits for Monday 09:00 in each person's zone
 
 
+async def test_people_picked_in_the_form_arrive_as_ids(harness: CoreHarness) -> None:
+    form = (await command(harness, "")).forms[0]
+    assert next(i for i in form.inputs if i.name == "people").kind == "people"  # a picker where there is one
+    values: dict[str, Any] = {"title": "Lunch?", "questions": "yesno: Lunch on Friday?", "audience": "people",
+                              "people": ("U0ANA0001", "U0BEN0001")}  # what Slack's user picker answers
+    assert await submit(harness, "boss", form.form_id, values, form.metadata) is None
+    (pulse,), _, _ = await stored(harness)
+    assert pulse.audience["users"] == ["U0ANA0001", "U0BEN0001"]
+
+
 @pytest.mark.parametrize("changes, field, message", [
     ({"audience": "people", "people": ""}, "people", "list the people"),
     ({"when": "local", "every": "mon@09:00"}, "when", "needs DMs"),

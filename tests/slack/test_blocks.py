@@ -304,3 +304,10 @@ def test_form_errors_go_under_their_fields() -> None:
 def test_oversized_form_metadata_is_refused() -> None:
     with pytest.raises(ValueError, match="metadata"):
         render_modal(Form("f", "T", (), metadata="x" * 3_001))
+
+
+def test_a_people_input_is_slacks_user_picker() -> None:
+    from bot.pulses.form import creation_form
+
+    blocks = {b["block_id"]: b for b in render_modal(creation_form("C1", "UTC"))["blocks"]}
+    assert blocks["people"]["element"]["type"] == "multi_users_select" and blocks["people"]["optional"]

@@ -655,7 +655,15 @@ function renderFormInput(inp, id) {
   let control;
   const kind = inp.kind || 'text';
   const initial = inp.initial;
-  if (kind === 'select' || kind === 'multiselect') {
+  if (kind === 'people') { // a pick list of the workspace's people, answering with their ids
+    control = el('select');
+    control.multiple = true;
+    const chosen = Array.isArray(initial) ? initial.map(str) : [];
+    for (const p of S.people) {
+      control.append(el('option', null, str(p.name), { value: str(p.id), selected: chosen.includes(str(p.id)) }));
+    }
+    control.size = Math.min(Math.max(S.people.length, 2), 6);
+  } else if (kind === 'select' || kind === 'multiselect') {
     control = el('select');
     control.multiple = kind === 'multiselect';
     const chosen = Array.isArray(initial) ? initial.map(str) : initial == null ? [] : [str(initial)];
