@@ -18,6 +18,26 @@ async def server(tmp_path: Path) -> AsyncIterator[Running]:
         yield running
 
 
+async def open_sandbox(browser, server: Running, person: str = "ana"):  # type: ignore[no-untyped-def]
+    """The sandbox page as `person` in #cx-feedback, once its live connection is up."""
+    page = await browser.new_page()
+    await page.goto(f"{server.url}/sandbox?as={person}&channel=C-cx")
+    await page.wait_for_selector("#status:text('live')", timeout=10_000)
+    return page
+
+
+async def type_command(page, text: str) -> None:  # type: ignore[no-untyped-def]
+    await page.fill("#composer", text)
+    await page.press("#composer", "Enter")
+
+
+async def post_card(server: Running, card: Card, key: str) -> None:
+    """A card from the core to #cx-feedback, through the outbox like any other."""
+    async with server.runtime.db.session() as session:
+        await server.runtime.outbox.send(session, Target.channel("sandbox", "C-cx"), card, dedupe_key=key)
+        await session.commit()
+
+
 async def test_a_command_reply_and_a_live_core_message_appear(browser, server: Running) -> None:  # type: ignore[no-untyped-def]
     page = await browser.new_page()
     errors: list[str] = []
@@ -25,8 +45,7 @@ async def test_a_command_reply_and_a_live_core_message_appear(browser, server: R
     await page.goto(f"{server.url}/sandbox?as=ana&channel=C-cx")
     await page.wait_for_selector("#status:text('live')", timeout=10_000)
 
-    await page.fill("#composer", "/station help")
-    await page.press("#composer", "Enter")
+    await type_command(page, "/station help")
     reply = page.locator("#messages [data-testid=message]", has_text="/station")
     await reply.first.wait_for(timeout=10_000)
     assert "Only visible to you" in await reply.first.inner_text()
@@ -34,9 +53,7 @@ async def test_a_command_reply_and_a_live_core_message_appear(browser, server: R
     card = Card(fallback="A customer said something",
                 blocks=(Quote("«Поддержка ответила за 5 минут» — <!channel> سلام"), Text("Live from the core"),
                         Buttons((Button("fb:react:insight", "💡 Insight", "1"),))))
-    async with server.runtime.db.session() as session:
-        await server.runtime.outbox.send(session, Target.channel("sandbox", "C-cx"), card, dedupe_key="live-1")
-        await session.commit()
+    await post_card(server, card, "live-1")
     live = page.locator("#messages [data-testid=message]", has_text="Live from the core")
     await live.wait_for(timeout=10_000)
     text = await live.inner_text()
@@ -47,11 +64,8 @@ async def test_a_command_reply_and_a_live_core_message_appear(browser, server: R
 
 
 async def test_switching_person_hides_private_replies(browser, server: Running) -> None:  # type: ignore[no-untyped-def]
-    page = await browser.new_page()
-    await page.goto(f"{server.url}/sandbox?as=ana&channel=C-cx")
-    await page.wait_for_selector("#status:text('live')", timeout=10_000)
-    await page.fill("#composer", "/pulse help")
-    await page.press("#composer", "Enter")
+    page = await open_sandbox(browser, server)
+    await type_command(page, "/pulse help")
     await page.locator("#messages [data-testid=message]", has_text="/pulse").first.wait_for(timeout=10_000)
     await page.select_option("#whoami", "ben")
     await page.wait_for_selector("#status:text('live')", timeout=10_000)
@@ -67,12 +81,8 @@ async def test_show_more_reveals_a_cut_quote_whole(browser, server: Running) -> 
 
     words = "สั่งของแล้วไม่ได้รับ รอมาสองสัปดาห์ " * 12 + "Доставка опоздала. "
     head, rest = cut(words, 120)
-    async with server.runtime.db.session() as session:
-        await server.runtime.outbox.send(session, Target.channel("sandbox", "C-cx"),
-                                         Card("long", (Quote(head, more=rest),)), dedupe_key="long-1")
-        await session.commit()
-    page = await browser.new_page()
-    await page.goto(f"{server.url}/sandbox?as=ana&channel=C-cx")
+    await post_card(server, Card("long", (Quote(head, more=rest),)), "long-1")
+    page = await open_sandbox(browser, server)
     quote = page.locator("#messages blockquote", has_text=head[:20])
     await quote.wait_for(timeout=10_000)
     await quote.locator(".show-more").click()
@@ -86,11 +96,9 @@ async def test_a_file_in_a_card_is_a_download_link(browser, server: Running) -> 
 
     async with server.runtime.db.session() as session:
         url = await save_file(session, "pulse-1-run-1.csv", "text/csv", "question,answer\r\nОк?,👍 Yes\r\n".encode())
-        await server.runtime.outbox.send(session, Target.channel("sandbox", "C-cx"),
-                                         Card("CSV", (File(url, "pulse-1-run-1.csv"),)), dedupe_key="file-1")
         await session.commit()
-    page = await browser.new_page()
-    await page.goto(f"{server.url}/sandbox?as=ana&channel=C-cx")
+    await post_card(server, Card("CSV", (File(url, "pulse-1-run-1.csv"),)), "file-1")
+    page = await open_sandbox(browser, server)
     link = page.locator("#messages a.block-file")
     await link.wait_for(timeout=10_000)
     assert await link.get_attribute("download") == "pulse-1-run-1.csv"
@@ -102,11 +110,8 @@ async def test_a_file_in_a_card_is_a_download_link(browser, server: Running) -> 
 
 
 async def test_the_pulse_form_picks_people_from_the_workspace(browser, server: Running) -> None:  # type: ignore[no-untyped-def]
-    page = await browser.new_page()
-    await page.goto(f"{server.url}/sandbox?as=maria&channel=C-cx")
-    await page.wait_for_selector("#status:text('live')", timeout=10_000)
-    await page.fill("#composer", "/pulse")
-    await page.press("#composer", "Enter")
+    page = await open_sandbox(browser, server, "maria")
+    await type_command(page, "/pulse")
     picker = page.locator("form.modal select[name=people]")
     await picker.wait_for(timeout=10_000)
     assert await picker.evaluate("s => s.multiple")

@@ -144,7 +144,7 @@ class Workspace:
         data = {"id": f"e{self._ephemeral_count}", "channel_id": channel_id, "thread_id": None,
                 "author": {"id": BOT_ID, "name": BOT_NAME, "bot": True}, "created_at": utcnow().isoformat(),
                 "edited": False, "ephemeral_to": user_id, "card": _served_charts(card.to_json()), "reactions": {}}
-        kept = self._ephemeral.get(user_id, ())[1 - EPHEMERAL_KEPT:]
+        kept = self._ephemeral.get(user_id, ())[-(EPHEMERAL_KEPT - 1):]
         self._ephemeral[user_id] = (*kept, (channel_id, json.dumps(data, ensure_ascii=False)))
         await self.push([user_id], {"type": "message", "message": data})
         return data

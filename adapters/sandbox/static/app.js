@@ -655,23 +655,17 @@ function renderFormInput(inp, id) {
   let control;
   const kind = inp.kind || 'text';
   const initial = inp.initial;
-  if (kind === 'people') { // a pick list of the workspace's people, answering with their ids
+  if (kind === 'select' || kind === 'multiselect' || kind === 'people') {
+    // `people`: a pick list of the workspace's people, answering with their ids.
+    const choices = kind === 'people' ? S.people.map((p) => ({ label: p.name, value: p.id })) : inp.options || [];
     control = el('select');
-    control.multiple = true;
-    const chosen = Array.isArray(initial) ? initial.map(str) : [];
-    for (const p of S.people) {
-      control.append(el('option', null, str(p.name), { value: str(p.id), selected: chosen.includes(str(p.id)) }));
-    }
-    control.size = Math.min(Math.max(S.people.length, 2), 6);
-  } else if (kind === 'select' || kind === 'multiselect') {
-    control = el('select');
-    control.multiple = kind === 'multiselect';
+    control.multiple = kind !== 'select';
     const chosen = Array.isArray(initial) ? initial.map(str) : initial == null ? [] : [str(initial)];
     if (!control.multiple) control.append(el('option', null, str(inp.placeholder) || 'Choose…', { value: '' }));
-    for (const o of inp.options || []) {
+    for (const o of choices) {
       control.append(el('option', null, str(o.label), { value: str(o.value), selected: chosen.includes(str(o.value)) }));
     }
-    if (control.multiple) control.size = Math.min(Math.max((inp.options || []).length, 2), 6);
+    if (control.multiple) control.size = Math.min(Math.max(choices.length, 2), 6);
   } else {
     control = kind === 'textarea' ? el('textarea', null, null, { rows: 4 })
       : el('input', null, null, kind === 'number' ? { type: 'number', step: 'any' } : { type: 'text' });
