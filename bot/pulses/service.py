@@ -289,8 +289,8 @@ class Pulses:
         points: list[tuple[datetime, float | None]] = []
         for past in runs[-12:]:
             result = await self.results(session, pulse, past, [scored])
-            first = result.questions[0]  # mean and eNPS are None where the minimum hides the question
-            value = None if result.hidden else first.mean if scored.kind == "scale" else first.enps
+            first = result.questions[0]  # mean and eNPS are None where a minimum hides the run or the question
+            value = first.mean if scored.kind == "scale" else first.enps
             points.append((past.scheduled_for, value))
         from bot.pulses.charts import trend_chart
 

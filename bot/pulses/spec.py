@@ -84,15 +84,23 @@ def parse_one_line(words: Sequence[str | Word], channel_id: str, default_tz: str
                    subcommands: Collection[str] = ()) -> PulseSpec:
     """`"How was this week?" scale:1-5 to:#team anonymous close:2d every:fri@16:00` → PulseSpec. The question
     comes first (quoted, or the words before the first option); every later word must be an option."""
-    tokens = [w if isinstance(w, Word) else Word(w) for w in words]
-    prompt, rest = _question(tokens, subcommands)
-    spec = PulseSpec(title=prompt, questions=[], audience={"kind": "channel", "channel_id": channel_id},
-                     timezone=default_tz)
+    prompt, rest = _question(_words(words), subcommands)
+    spec = _in_channel(prompt, channel_id, default_tz)
     kind, options, allow_comment = _options(spec, rest, channel_id, today)
     if kind in ("single", "multi") and not options:
         raise UsageError('choices need options, like choices:"Pizza, Sushi, Salad"')
     spec.questions = [QuestionSpec(kind or "scale", prompt, options, allow_comment)]
     return finish(spec)
+
+
+def _words(words: Sequence[str | Word]) -> list[Word]:
+    return [w if isinstance(w, Word) else Word(w) for w in words]
+
+
+def _in_channel(title: str, channel_id: str, default_tz: str) -> PulseSpec:
+    """A spec with no questions yet, for this channel, before its options are applied."""
+    return PulseSpec(title=title, questions=[], audience={"kind": "channel", "channel_id": channel_id},
+                     timezone=default_tz)
 
 
 def _question(words: list[Word], subcommands: Collection[str]) -> tuple[str, list[Word]]:
@@ -267,9 +275,8 @@ def from_template(name: str, words: Sequence[str | Word], channel_id: str, defau
         raise UsageError(f"no template “{name}”." + (f" Did you mean {close[0]}?" if close else "") +
                          f" The bank has: {known}")
     title, questions = TEMPLATES[name]
-    spec = PulseSpec(title=title, questions=[], audience={"kind": "channel", "channel_id": channel_id},
-                     timezone=default_tz)
-    _options(spec, [w if isinstance(w, Word) else Word(w) for w in words], channel_id, today)
+    spec = _in_channel(title, channel_id, default_tz)
+    _options(spec, _words(words), channel_id, today)
     return finish(replace(spec, questions=list(questions)))
 
 

@@ -13,10 +13,12 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from bot.events import ActionEvent, CommandEvent, FormSubmitted, MessageRef, Person
+from bot.events import FormSubmitted, Person
 from bot.pulses.mixing import mix_answers
 from storage.engine import Database
 from storage.tables import Response
+from tests.pulses.support import command
+from tests.pulses.support import vote as press
 from tests.support.core import CoreHarness, make_harness
 from tests.support.recording import RecordingResponder
 
@@ -35,9 +37,7 @@ async def harness(db: Database) -> CoreHarness:
 async def launch(h: CoreHarness, spec: str) -> tuple[int, int]:
     """Launch a one-question pulse in C1; returns (run id, question id) from its card's first button."""
     before = len(h.adapter.sent)
-    responder = RecordingResponder()
-    await h.core.handle(CommandEvent(platform="test", event_id=uuid.uuid4().hex, actor=Person("test", "boss"),
-                                     channel_id="C1", command="pulse", text=spec), responder)
+    await command(h, spec)
     await h.deliver()
     card = next(s.card for s in h.adapter.sent[before:] if s.card.fallback.startswith("Pulse:"))
     action = next(b.buttons[0].action_id for b in card.blocks if b.type == "buttons")  # type: ignore[union-attr]
@@ -57,10 +57,7 @@ async def answer_in_words(h: CoreHarness, run_id: int, question_id: int, user: s
 
 
 async def vote(h: CoreHarness, run_id: int, question_id: int, user: str, value: str) -> None:
-    responder = RecordingResponder()
-    await h.core.handle(ActionEvent(platform="test", event_id=uuid.uuid4().hex, actor=Person("test", user),
-                                    channel_id="C1", action_id=f"pulse:vote:{run_id}:{question_id}", value=value,
-                                    message=MessageRef("test", "C1", "m1")), responder)
+    responder = await press(h, user, f"pulse:vote:{run_id}:{question_id}", value)
     assert "answer is in" in responder.last_text or "Recorded" in responder.last_text
 
 

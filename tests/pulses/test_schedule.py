@@ -106,17 +106,24 @@ async def test_double_fire_sends_nothing_twice_and_reconcile_schedules_jobs(harn
     assert await schedule.reconcile() == 0 and scheduler.get_jobs() == []
 
 
-async def test_per_person_local_time_defers_each_dm(harness: CoreHarness) -> None:
+async def open_local_run(harness: CoreHarness, options: str = "") -> tuple[date, PulseRun | None]:
+    """ana (São Paulo) and ben (Tokyo) get `"Morning?" ... every:weekdays@09:00 local` by DM; its run opens a
+    week ahead (ahead of now everywhere, so nobody's 09:00 has passed), at 09:00 in the earliest zone.
+    Returns that day and the run."""
     from storage.tables import Person as PersonRow
 
     async with harness.db.session() as session:
         session.add(PersonRow(platform="test", user_id="ana", timezone="America/Sao_Paulo"))
         session.add(PersonRow(platform="test", user_id="ben", timezone="Asia/Tokyo"))
         await session.commit()
-    await launch(harness, '"Morning?" yesno to:dm every:weekdays@09:00 local')
-    day = datetime.now(UTC).date() + timedelta(days=7)  # ahead of now everywhere, so nobody's 09:00 has passed
+    await launch(harness, f'"Morning?" yesno to:dm every:weekdays@09:00 local{options}')
+    day = datetime.now(UTC).date() + timedelta(days=7)
     fired = datetime.combine(day, time(9), ZoneInfo("Pacific/Kiritimati"))
-    run = await harness.features.pulses.pulses.open_run(1, fired.astimezone(UTC))  # the only pulse here
+    return day, await harness.features.pulses.pulses.open_run(1, fired.astimezone(UTC))  # the only pulse here
+
+
+async def test_per_person_local_time_defers_each_dm(harness: CoreHarness) -> None:
+    day, run = await open_local_run(harness)
     assert run is not None
     async with harness.db.session() as session:
         due = {d.target["user_id"]: d.next_attempt_at for d in await session.exec(select(Delivery))
@@ -128,17 +135,9 @@ async def test_per_person_local_time_defers_each_dm(harness: CoreHarness) -> Non
 
 
 async def test_per_person_local_time_reminds_each_person_after_their_own_question(harness: CoreHarness) -> None:
-    from storage.tables import Person as PersonRow
-
-    async with harness.db.session() as session:
-        session.add(PersonRow(platform="test", user_id="ana", timezone="America/Sao_Paulo"))
-        session.add(PersonRow(platform="test", user_id="ben", timezone="Asia/Tokyo"))
-        await session.commit()
-    await launch(harness, '"Morning?" yesno to:dm every:weekdays@09:00 local remind:1h')
-    day = datetime.now(UTC).date() + timedelta(days=7)
-    pulses = harness.features.pulses.pulses
-    run = await pulses.open_run(1, datetime.combine(day, time(9), ZoneInfo("Pacific/Kiritimati")).astimezone(UTC))
+    day, run = await open_local_run(harness, " remind:1h")
     assert run is not None
+    pulses = harness.features.pulses.pulses
 
     async def reminded_at(local: datetime) -> set[str]:
         harness.core.services.clock = lambda: local.astimezone(UTC)
