@@ -18,8 +18,8 @@ from bot.digests.bridge import activity, attention, bridge
 from bot.digests.customers import Tally, customers, tally
 from bot.digests.employees import Mean, PulseTally, employees, pulse_tallies
 from bot.digests.model import Digest, QuoteLine, Scope, TrendPoint
-from bot.digests.privacy import complementary, count_figure, figure
-from bot.digests.suppression import suppress
+from bot.digests.privacy import count_figure, figure
+from bot.digests.suppression import comment_themes_shown, suppress
 from bot.digests.teams import Team, area_label, teams_from
 from bot.digests.themes import Gram, Theme, count_phrases_by, prune, top_themes
 from bot.digests.weeks import Week
@@ -73,7 +73,10 @@ class Facts:
 
 async def build_digest(db: Database, week: Week, privacy: Privacy, redact: Callable[[str], str],
                        only_teams: Collection[str] = ()) -> Digest:
-    return assemble(await gather_facts(db, week, privacy), week, privacy, redact, only_teams)
+    """The queries on the event loop; the assembly (themes, suppression: CPU alone) in a thread, so that the
+    server's other work goes on meanwhile."""
+    facts = await gather_facts(db, week, privacy)
+    return await asyncio.to_thread(assemble, facts, week, privacy, redact, only_teams)
 
 
 async def gather_facts(db: Database, week: Week, privacy: Privacy) -> Facts:
@@ -137,7 +140,8 @@ async def _pulse_facts(conn: AsyncConnection, week: Week, days: list[date], priv
                 if run_id in per_run and (comments[team] >= privacy.comment_minimum
                                           or comments[""] >= privacy.comment_minimum)}
     texts = await q.comment_texts(conn, readable, week.first_day, week.last_day)
-    phrases, everyone = count_phrases_by((team_of_run[run_id], text) for run_id, text in texts)
+    phrases, everyone = await asyncio.to_thread(count_phrases_by, [(team_of_run[run_id], text)
+                                                                   for run_id, text in texts])
     return (runs, pulse_tallies(answers, team_of_run, questions, privacy.minimum), dict(comments),
             {**phrases, "": everyone})
 
@@ -148,8 +152,11 @@ async def _quotes_facts(conn: AsyncConnection, week: Week) -> tuple[list[q.Quote
 
 
 async def _phrase_facts(conn: AsyncConnection, week: Week) -> tuple[dict[str, Counter[Gram]], Counter[Gram]]:
+    """The week's feedback phrases per area and in all: counted in a thread (thousands of texts), so that the
+    other queries, and the server, go on meanwhile."""
     texts = await q.feedback_texts(conn, week.start, week.end)
-    area_phrases, all_phrases = count_phrases_by((area_label(area), text) for area, text in texts)
+    area_phrases, all_phrases = await asyncio.to_thread(count_phrases_by, [(area_label(area), text)
+                                                                            for area, text in texts])
     return {area: prune(counts) for area, counts in area_phrases.items()}, all_phrases
 
 
@@ -162,7 +169,7 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
                                                                    for g in facts.activity}
     teams = teams_from(facts.stations, channels)
     quotes = _quotes(facts, redact)
-    themed = _comment_themes_shown(facts, teams, privacy.comment_minimum)
+    themed = comment_themes_shown(facts.comments, [t.key for t in teams], privacy.comment_minimum)
     everything = Team("", "", None)
     overall = _scope(facts, everything, "overall", "Overall", quotes.get(None, []), privacy, themed,
                      in_scope=lambda _p, _c: True, people=facts.people)
@@ -171,8 +178,8 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
     suppress(overall, scopes, {t.key: t.areas for t in teams}, minimum)
     if only_teams:
         wanted = set(only_teams)
-        teams, scopes = [t for t in teams if t.key in wanted or t.channel_id in wanted], [
-            s for t, s in zip(teams, scopes, strict=True) if t.key in wanted or t.channel_id in wanted]
+        picked = [(t, s) for t, s in zip(teams, scopes, strict=True) if t.key in wanted or t.channel_id in wanted]
+        teams, scopes = [t for t, _ in picked], [s for _, s in picked]
     trend = []
     for index in range(TREND_WEEKS):
         now, before = facts.trend[index], facts.trend[index - 1] if index else Tally()
@@ -191,14 +198,6 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
         enps_distribution=dict(sorted(pulse_now.enps_histogram.items()))
         if pulse_now and pulse_now.enps.answers else None,
     )
-
-
-def _comment_themes_shown(facts: Facts, teams: list[Team], comment_minimum: int) -> set[str]:
-    """The scopes ("" overall, else team keys) whose comment themes show: the teams' comments add up to the
-    overall count, so the complementary rule applies to them as to any figure."""
-    hidden = complementary({t.key: facts.comments.get(t.key, 0) for t in teams}, comment_minimum)
-    shown = {t.key for t in teams} - hidden
-    return shown | {""} if facts.comments.get("", 0) >= comment_minimum else shown
 
 
 def _scope(facts: Facts, team: Team, key: str, name: str, quotes: list[QuoteLine], privacy: Privacy,

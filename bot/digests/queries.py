@@ -391,11 +391,25 @@ class QuoteHit:
     reactions: int
 
 
+def _reactions(e: Any, start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+    """Engagement rows (of table or alias columns `e`) that are reactions in [start, end)."""
+    return [e.kind == "reaction", e.created_at >= start, e.created_at < end]
+
+
+def _channel_reactions(e: Any, channel: Any, start: datetime, end: datetime) -> list[ColumnElement[bool]]:
+    """The reactions in [start, end) of the channel in `channel`'s platform and channel_id columns."""
+    return [e.platform == channel.platform, e.channel_id == channel.channel_id, *_reactions(e, start, end)]
+
+
+def _reacting_channels(start: datetime, end: datetime) -> Any:
+    e = Engagement.__table__.c  # type: ignore[attr-defined]
+    return select(e.platform, e.channel_id).distinct().where(*_reactions(e, start, end)).subquery()
+
+
 async def most_reacted(conn: AsyncConnection, start: datetime, end: datetime) -> list[QuoteHit]:
     """The items with most reactions this week, overall and (top few) per channel."""
     e = Engagement.__table__.c  # type: ignore[attr-defined]
-    reacted = and_(e.kind == "reaction", e.created_at >= start, e.created_at < end)
-    overall = await conn.execute(select(e.feedback_id, func.count().label("n")).where(reacted)
+    overall = await conn.execute(select(e.feedback_id, func.count().label("n")).where(*_reactions(e, start, end))
                                  .group_by(e.feedback_id).order_by(func.count().desc(), e.feedback_id)
                                  .limit(TOP_QUOTES))
     hits = [QuoteHit(None, None, fid, n) for fid, n in overall]
@@ -407,13 +421,9 @@ async def most_reacted(conn: AsyncConnection, start: datetime, end: datetime) ->
 async def _lateral_per_channel(conn: AsyncConnection, start: datetime, end: datetime) -> list[QuoteHit]:
     """Each channel's week (`ix_engagement_channel`) counted per item and its top few kept, LATERAL: small sorts,
     where ranking every (channel, item) pair of the week sorted them all at once."""
-    e = Engagement.__table__.c  # type: ignore[attr-defined]
-    channels = (select(e.platform, e.channel_id).distinct()
-                .where(e.kind == "reaction", e.created_at >= start, e.created_at < end).subquery())
+    channels = _reacting_channels(start, end)
     x = Engagement.__table__.alias("x").c
-    top = (select(x.feedback_id, func.count().label("n"))
-           .where(x.platform == channels.c.platform, x.channel_id == channels.c.channel_id, x.kind == "reaction",
-                  x.created_at >= start, x.created_at < end)
+    top = (select(x.feedback_id, func.count().label("n")).where(*_channel_reactions(x, channels.c, start, end))
            .group_by(x.feedback_id).order_by(func.count().desc(), x.feedback_id).limit(TEAM_QUOTES).lateral("top"))
     rows = await conn.execute(select(channels.c.platform, channels.c.channel_id, top.c.feedback_id, top.c.n)
                               .select_from(channels.join(top, true())))
@@ -424,15 +434,11 @@ async def _picked_per_channel(conn: AsyncConnection, start: datetime, end: datet
     """Each of a channel's top items is picked from that channel's week alone (`ix_engagement_channel`): many
     small sorts where ranking every (channel, item) pair sorts them all at once. The picks are kept
     (MATERIALIZED) so that their reaction counts, one probe of `ix_engagement_feedback` each, reuse them."""
-    e = Engagement.__table__.c  # type: ignore[attr-defined]
-    channels = (select(e.platform, e.channel_id).distinct()
-                .where(e.kind == "reaction", e.created_at >= start, e.created_at < end).subquery())
+    channels = _reacting_channels(start, end)
     x = Engagement.__table__.alias("x").c
 
     def pick(place: int) -> Any:
-        return (select(x.feedback_id)
-                .where(x.platform == channels.c.platform, x.channel_id == channels.c.channel_id,
-                       x.kind == "reaction", x.created_at >= start, x.created_at < end)
+        return (select(x.feedback_id).where(*_channel_reactions(x, channels.c, start, end))
                 .group_by(x.feedback_id).order_by(func.count().desc(), x.feedback_id).limit(1).offset(place)
                 .scalar_subquery().label(f"top{place}"))
 
@@ -442,9 +448,8 @@ async def _picked_per_channel(conn: AsyncConnection, start: datetime, end: datet
     y = Engagement.__table__.alias("y").c
 
     def reactions(place: int) -> Any:
-        return select(func.count()).where(
-            y.feedback_id == top.c[f"top{place}"], y.platform == top.c.platform, y.channel_id == top.c.channel_id,
-            y.kind == "reaction", y.created_at >= start, y.created_at < end).scalar_subquery()
+        return select(func.count()).where(y.feedback_id == top.c[f"top{place}"],
+                                          *_channel_reactions(y, top.c, start, end)).scalar_subquery()
 
     rows = await conn.execute(select(top.c.platform, top.c.channel_id, *(top.c[f"top{p}"] for p in places),
                                      *(reactions(p) for p in places)))

@@ -2,8 +2,9 @@
 
 Wherever groups add up to a total that shows — a scope's feedback by source and by area to its volume, the teams
 to the overall figure (customers, participation, people engaging), a source's row in each team to its overall
-row — `privacy.complementary` hides enough of them that the total minus the shown ones never isolates a group
-under the minimum; the same for last week's values behind the changes. A hidden total hides its breakdown.
+row, the teams' comments to the overall count — `privacy.complementary` hides enough of them that the total
+minus the shown ones never isolates a group under the minimum; the same for last week's values behind the
+changes. A hidden total hides its breakdown.
 
 Breakdowns share figures: every scope's row for an area is the same number (the items of that area), and teams
 that hear the same areas (or all of them, as the overall does) have the same customer figures. Those are hidden
@@ -96,6 +97,15 @@ def suppress(overall: Scope, teams: list[Scope], areas: Mapping[str, frozenset[s
         pass
     for scope in (overall, *teams):
         _follow(scope)
+
+
+def comment_themes_shown(comments: Mapping[str, int], teams: Iterable[str], comment_minimum: int) -> set[str]:
+    """The scopes ("" overall, else team keys) whose comment themes show. Comment counts are never shown, but
+    themes stand on them: the teams' comments add up to the overall count, so the complementary rule applies
+    to them as to any figure."""
+    sizes = {key: comments.get(key, 0) for key in teams}
+    shown = set(sizes) - complementary(sizes, comment_minimum)
+    return shown | {""} if comments.get("", 0) >= comment_minimum else shown
 
 
 def _rules(overall: Scope, teams: list[Scope], areas: Mapping[str, frozenset[str] | None]) -> list[Sum | Same]:

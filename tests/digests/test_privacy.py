@@ -6,9 +6,10 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import delete
+from sqlmodel import delete, select
 
 from bot.digests import plots
 from bot.digests.build import Privacy, build_digest
@@ -22,8 +23,9 @@ from bot.digests.privacy import Figure, complementary, count_figure, figure
 from bot.digests.queries import AnswerGroup, QuestionRow
 from bot.feedback.redact import Redactor
 from storage.engine import Database
-from storage.tables import Response
+from storage.tables import Engagement, Feedback, Participation, Pulse, Question, Response
 from tests.digests.conftest import WEEK, team
+from tests.digests.seed import THIS_WED, _run
 
 MINIMUM = 3
 
@@ -130,7 +132,31 @@ async def test_a_teams_sources_no_longer_reveal_a_hidden_one(digest: Digest) -> 
     assert pay.by_area["checkout"].value == 8  # its only area: the whole volume, nothing hidden under it
 
 
+async def _add_a_larger_team(db: Database) -> None:
+    """C-big: 6 people answered its pulse this week and 4 engaged, more than C-pay on both counts."""
+    async with db.session() as session:
+        pulse = Pulse(platform="test", channel_id="C-big", author_id="boss", title="Weekly", anonymous=True)
+        session.add(pulse)
+        await session.flush()
+        question = Question(pulse_id=pulse.id, position=0, kind="scale", prompt="How was the week?",
+                            options=["1", "2", "3", "4", "5"])
+        session.add(question)
+        await session.flush()
+        assert question.id is not None
+        run = await _run(session, pulse, datetime(2026, 11, 16, 9, tzinfo=UTC))
+        session.add_all(Participation(run_id=run, question_id=question.id, platform="test", user_id=f"b{n}")
+                        for n in range(6))
+        item = (await session.exec(select(Feedback.id).where(Feedback.external_id == "m2"))).one()
+        session.add_all(Engagement(event_key=f"big{n}", feedback_id=item, platform="test", channel_id="C-big",
+                                   user_id=f"b{n}", kind="reaction", value="insight",
+                                   created_at=THIS_WED + timedelta(hours=1)) for n in range(4))
+        await session.commit()
+
+
 async def test_a_team_left_out_of_the_view_still_counts(seeded: Database) -> None:
+    """C-app's few are given away by C-pay, the smallest team that shows, and C-pay hides for it. A view
+    suppressed on its own would find C-big's many in the overall minus C-pay, and show C-pay's figures."""
+    await _add_a_larger_team(seeded)
     only = await build_digest(seeded, WEEK, Privacy(3, 4), Redactor(), only_teams=["C-pay"])
     [pay] = only.teams
     assert pay.employees.participation.hidden and pay.bridge.people.hidden
