@@ -16,7 +16,7 @@ from adapters.slack.errors import calling
 from adapters.slack.history import find_marked, mark
 from adapters.slack.translate import PLATFORM
 from bot.adapter import DeliveryError
-from bot.cards import Card, File, Image
+from bot.cards import Card
 from bot.charts import chart_id, load_chart
 from bot.events import MessageRef, Person, Target
 from bot.files import load_file
@@ -80,8 +80,7 @@ class SlackAdapter:
             channel=channel, text=rendered.text, blocks=rendered.blocks or None, thread_ts=target.thread_id,
             unfurl_links=False, unfurl_media=False, metadata=mark(key) if key else None))
         posted_in = str(response.get("channel") or channel)
-        await self._upload_charts(client, posted_in, target.thread_id, rendered.charts)
-        await self._upload_files(client, posted_in, target.thread_id, rendered.files)
+        await self._upload_attachments(client, posted_in, target.thread_id, rendered)
         return MessageRef(PLATFORM, posted_in, str(response["ts"]))
 
     async def find_sent(self, target: Target, key: str, since: datetime) -> MessageRef | None:
@@ -141,8 +140,11 @@ class SlackAdapter:
                 break
         await self.clients.remember(ids, team)  # their DMs (a pulse's questions) go through this workspace
         me = await self.bot_user_id(team)
-        not_people = {user for user, (_, person) in self._people.items() if person is None}
-        return [user for user in dict.fromkeys(ids) if user != me and user not in not_people]
+        return [user for user in dict.fromkeys(ids) if user != me and not self._known_not_a_person(user)]
+
+    def _known_not_a_person(self, user_id: str) -> bool:
+        cached = self._people.get(user_id)
+        return cached is not None and cached[1] is None
 
     async def person(self, user_id: str) -> Person | None:
         """A person with display name and timezone; None for bots and deactivated accounts."""
@@ -158,32 +160,27 @@ class SlackAdapter:
         self._people[user_id] = (self._clock(), found)
         return found
 
-    async def _upload_charts(self, client: AsyncWebClient, channel: str, thread_ts: str | None,
-                             charts: tuple[Image, ...]) -> None:
-        """Chart images go up with the files upload v2 flow, after the message. The message is already posted,
-        so a failed upload is logged rather than raised: a retry would post the message twice."""
-        for chart in charts:
-            png = await load_chart(self._db, chart.url)
-            if png is None:
-                log.warning("chart %s is gone; posting the message without it", chart.url)
-                continue
-            await _upload(client, channel, thread_ts, png, f"chart-{chart_id(chart.url)}.png", chart.alt or "Chart",
-                          alt=chart.alt or "Chart")
-
-    async def _upload_files(self, client: AsyncWebClient, channel: str, thread_ts: str | None,
-                            files: tuple[File, ...]) -> None:
-        """Files (a CSV export) go up after the message the same way, and like charts are not retried."""
-        for attached in files:
+    async def _upload_attachments(self, client: AsyncWebClient, channel: str, thread_ts: str | None,
+                                  rendered: Rendered) -> None:
+        """Chart images and files (a CSV export) go up with the files upload v2 flow, after the message. The
+        message is already posted, so a missing or failed upload is logged rather than raised: a retry would post
+        the message twice."""
+        for chart in rendered.charts:
+            alt = chart.alt or "Chart"
+            await _upload(client, channel, thread_ts, f"chart {chart.url}", await load_chart(self._db, chart.url),
+                          f"chart-{chart_id(chart.url)}.png", alt, alt=alt)
+        for attached in rendered.files:
             stored = await load_file(self._db, attached.url)
-            if stored is None:
-                log.warning("file %s is gone; posting the message without it", attached.url)
-                continue
-            await _upload(client, channel, thread_ts, stored.data, attached.name, attached.name)
+            await _upload(client, channel, thread_ts, f"file {attached.url}", None if stored is None else stored.data,
+                          attached.name, attached.name)
 
 
-async def _upload(client: AsyncWebClient, channel: str, thread_ts: str | None, content: bytes, filename: str,
-                  title: str, alt: str | None = None) -> None:
-    """One file through the files upload v2 flow; a failure is logged (the message is already posted)."""
+async def _upload(client: AsyncWebClient, channel: str, thread_ts: str | None, what: str, content: bytes | None,
+                  filename: str, title: str, alt: str | None = None) -> None:
+    """One file through the files upload v2 flow; a missing or failed one is logged (the message is posted)."""
+    if content is None:
+        log.warning("%s is gone; posting the message without it", what)
+        return
     extra = {"alt_txt": alt} if alt else {}
     try:
         await calling(client.files_upload_v2(channel=channel, thread_ts=thread_ts, file=content, filename=filename,

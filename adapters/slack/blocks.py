@@ -57,7 +57,6 @@ ESSENTIAL = frozenset({"header", "actions"})
 """Blocks kept whole whatever the limits: a card without its buttons cannot be answered."""
 LOSSY_DROPS = (frozenset({"image", "context"}), frozenset({"section"}))
 """What gives way, in this order, when a card has more blocks than Slack takes even with its text merged."""
-MORE = {"type": "context", "elements": [{"type": "mrkdwn", "text": "… more in Earshot", "verbatim": True}]}
 
 Json = dict[str, Any]
 _ACTION_SUFFIX = re.compile(r"#(\d+)(u?)$")
@@ -84,6 +83,10 @@ def plain(text: str, limit: int) -> Json:
 def mrkdwn_text(text: str) -> Json:
     """Already escaped mrkdwn; `verbatim` stops Slack from linking URLs, channel names and bare @mentions."""
     return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+MORE = {"type": "context", "elements": [mrkdwn_text("… more in Earshot")]}
+"""The last block of a card that lost blocks to the count limit."""
 
 
 @dataclass(frozen=True)
@@ -148,8 +151,7 @@ class _Renderer:
     def _sections(self, units: list[str], prefix: str = "") -> None:
         for chunk in split_units(units, SECTION_LIMIT - len(prefix)):
             lead = [prefix] if prefix and chunk[0] != prefix else []
-            units_of_chunk = [*lead, *chunk]
-            self.pieces.append(_Piece(_section("".join(units_of_chunk)), units_of_chunk))
+            self.pieces.append(_text_piece([*lead, *chunk]))
 
     def _next_action_id(self, action_id: str, *, link: bool = False) -> str:
         encoded = encode_action_id(action_id, self.actions, link=link)
