@@ -193,7 +193,7 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
     pulse_now = facts.pulses.get(("", LAST))
     return Digest(
         week=week, minimum=minimum, comment_minimum=privacy.comment_minimum, overall=overall, teams=scopes,
-        flags=_flags(facts, teams, scopes, minimum), trend=trend,
+        flags=_flags(facts, overall, teams, scopes, minimum), trend=trend,
         nps_distribution=facts.nps_histogram if sum(facts.nps_histogram.values()) >= minimum else None,
         enps_distribution=dict(sorted(pulse_now.enps_histogram.items()))
         if pulse_now and pulse_now.enps.answers else None,
@@ -251,24 +251,28 @@ def _quotes(facts: Facts, redact: Callable[[str], str]) -> dict[str | None, list
     return quotes
 
 
-def _flags(facts: Facts, teams: list[Team], scopes: list[Scope], minimum: int) -> list[str]:
-    """A product area whose detractors rose while the pulse of the team that hears it fell."""
+def _flags(facts: Facts, overall: Scope, teams: list[Team], scopes: list[Scope], minimum: int) -> list[str]:
+    """A product area whose detractors rose while the pulse of the team that hears it fell. Only areas whose
+    row the digest shows (after complementary suppression) are named."""
+    rising: dict[str, tuple[int, int]] = {}
+    for area in sorted({g.area for g in facts.feedback if g.area}):
+        shown = overall.customers.by_area.get(area_label(area))
+        if shown is None or shown.hidden:
+            continue
+        now = tally(facts.feedback, LAST, lambda a, area=area: a == area)
+        before = tally(facts.feedback, LAST - 1, lambda a, area=area: a == area)
+        detractors = count_figure(now.detractors, before.detractors, minimum, n=now.nps_n, prev_n=before.nps_n)
+        if detractors.delta is not None and detractors.delta > 0:
+            rising[area] = (before.detractors, now.detractors)
     flags = []
-    areas = sorted({g.area for g in facts.feedback if g.area})
     for team, scope in zip(teams, scopes, strict=True):
         pulse, label = scope.employees.workload, "workload"
         if pulse.delta is None:
             pulse, label = scope.employees.score, "pulse"
         if pulse.delta is None or pulse.delta >= 0 or team.areas is None:
             continue
-        for area in areas:
-            if not team.covers(area):
-                continue
-            now = tally(facts.feedback, LAST, lambda a, area=area: a == area)
-            before = tally(facts.feedback, LAST - 1, lambda a, area=area: a == area)
-            detractors = count_figure(now.detractors, before.detractors, minimum, n=now.nps_n,
-                                      prev_n=before.nps_n)
-            if detractors.delta is not None and detractors.delta > 0:
-                flags.append(f"{area}: detractors rose {before.detractors} → {now.detractors} while "
+        for area, (was, now_count) in rising.items():
+            if team.covers(area):
+                flags.append(f"{area}: detractors rose {was} → {now_count} while "
                              f"{team.name}'s {label} score fell {pulse.previous:.0f} → {pulse.value:.0f}")
     return flags

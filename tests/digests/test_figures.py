@@ -6,7 +6,8 @@ import pytest
 
 from bot.digests.model import Digest
 from bot.digests.suppression import BRIDGE_FIGURES
-from tests.digests.conftest import team
+from storage.engine import Database
+from tests.digests.conftest import WEEK, team
 
 
 def approx(value: float | None) -> object:
@@ -100,3 +101,18 @@ async def test_customer_themes_across_scripts(digest: Digest, everything: Digest
     assert "通知" in [t.phrase for t in digest.overall.customers.themes]
     assert team(digest, "C-app").customers.themes == []  # its volume is hidden
     assert [t.phrase for t in team(everything, "C-app").customers.themes] == ["通知"]
+
+
+async def test_no_flag_names_an_area_whose_row_is_hidden(seeded: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.digests import build
+    from bot.feedback.redact import Redactor
+
+    real_suppress = build.suppress
+
+    def checkout_hidden_too(overall, scopes, areas, minimum):  # type: ignore[no-untyped-def]
+        real_suppress(overall, scopes, areas, minimum)
+        overall.customers.by_area["checkout"] = overall.customers.by_area["checkout"].concealed()
+
+    monkeypatch.setattr(build, "suppress", checkout_hidden_too)
+    facts = await build.gather_facts(seeded, WEEK, build.Privacy(3, 4))
+    assert build.assemble(facts, WEEK, build.Privacy(3, 4), Redactor()).flags == []  # the seed flags checkout otherwise
