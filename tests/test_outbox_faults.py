@@ -63,7 +63,8 @@ async def drain(worker: DeliveryWorker, db: Database, expected: int, seconds: fl
 
 async def test_every_fault_ends_in_exactly_one_post(db: Database, fake: FakeSlack) -> None:
     client = web_client("xoxb-test", fake.api_url)
-    client.timeout = 0.5  # so a timeout costs half a second here, not the production ten
+    client.timeout = 1.0  # a timeout costs a second here, not the production ten; the delayed posts answer at 1.5 s
+    # (at 0.5 s a loaded machine also timed out the history lookups that follow an unknown outcome: extra retries)
     metrics = Metrics()
     worker = DeliveryWorker(db, {"slack": SlackAdapter(client, db)}, Pacer({"slack": SLACK_PACING}), metrics)
     fake.fail("chat.postMessage", status=429, error="ratelimited", retry_after=1, times=3)
