@@ -1,5 +1,9 @@
 """The digest's figures as CSV, one row per figure; hidden figures keep their row with no numbers, and hidden
-comment themes one row that says what they need."""
+comment themes one row that says what they need.
+
+`n` is the group a figure stands on, except for pulse scores and eNPS: their answers track the people who
+answered, which complementary suppression may hide in one team; the overall's or another team's `n` would then
+give that team's count back. Their size is the "people who answered" row, where it shows."""
 
 from __future__ import annotations
 
@@ -26,8 +30,9 @@ def digest_csv(digest: Digest) -> str:
         for row in all_rows(scope):
             f = row.figure
             status = "hidden" if f.hidden and f.n > 0 else "none" if f.hidden else "shown"
+            n = "" if f.hidden or (row.section == "employees" and not f.count) else f.n
             writer.writerow([week, scope.key, row.section, row.metric, "", _number(f.value), _number(f.previous),
-                             _number(f.delta), "" if f.hidden else f.n, status])
+                             _number(f.delta), n, status])
         for theme in scope.customers.themes:
             writer.writerow([week, scope.key, "customers", "theme", theme.phrase, theme.texts, "", "", "", "shown"])
         if scope.employees.themes is None:

@@ -118,6 +118,17 @@ async def test_overall_minus_the_shown_teams_no_longer_reveals_c_apps_people(dig
     assert team(digest, "C-pay").customers.quotes == []  # they'd show its reactions item by item
 
 
+async def test_the_csv_gives_no_hidden_participation_back(digest: Digest) -> None:
+    """Was: C-pay's pulse score showed n = 5 answers, one per person; 7 people answered overall, so C-app's 2."""
+    rows = list(csv.DictReader(io.StringIO(digest_csv(digest))))
+    overall = next(r for r in rows if r["scope"] == "overall" and r["metric"] == "people who answered")
+    pay = [r for r in rows if r["scope"] == "test:C-pay" and r["section"] == "employees"]
+    assert next(r for r in pay if r["metric"] == "pulse score (0-100)")["value"] == "65"
+    numbers = {float(r[c]) for r in pay for c in ("value", "previous", "change", "n") if r[c]}
+    assert float(overall["value"]) - 2 not in numbers
+    assert all(r["n"] == "" for r in rows if r["section"] == "employees" and r["metric"] != "people who answered")
+
+
 async def test_overall_csat_minus_a_shown_team_no_longer_reveals_a_hidden_ones(digest: Digest) -> None:
     """Was: 80 % of 5 overall and C-app's 100 % of 3 left C-pay's hidden CSAT as 1 of 2."""
     assert team(digest, "C-pay").customers.csat.hidden and team(digest, "C-app").customers.csat.hidden
