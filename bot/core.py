@@ -93,8 +93,12 @@ class Earshot:
             blocks.extend(await section(person))
         return Card(fallback="Earshot home", blocks=tuple(blocks))
 
+    async def first_time(self, key: str) -> bool:
+        """True once per key: for work an adapter does itself that a resent platform request must not redo."""
+        return await self._seen.submit(key[:300])
+
     async def _first_time(self, event: AnyEvent) -> bool:
-        return await self._seen.submit(f"{event.platform}:{type(event).__name__}:{event.event_id}"[:300])
+        return await self.first_time(f"{event.platform}:{type(event).__name__}:{event.event_id}")
 
     async def _record_events(self, keys: list[str]) -> list[bool]:
         """Record a batch of event keys at once; True for each key seen here for the first time."""

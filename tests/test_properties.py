@@ -21,6 +21,7 @@ from adapters.slack import translate as slack
 from adapters.slack.blocks import decode_action_id, encode_action_id
 from adapters.slack.blocks import render_card as slack_render
 from adapters.slack.text import ZWSP, mrkdwn
+from adapters.teams import files as teams_files
 from adapters.teams import translate as teams
 from adapters.teams.escape import WORD_JOINER, escape_markdown, inert
 from adapters.teams.render import CHOICE_PREFIX, INPUT_PREFIX, MULTI_KEY
@@ -215,6 +216,9 @@ def test_inbound_translators_accept_or_refuse_cleanly(text: str, user: str, chan
                 "conversation": {"id": channel}, "channelId": "msteams", "serviceUrl": "http://x"}
     for event in teams.events(activity, {"pulse", "station", "digest"}):
         assert event.platform == "teams"
+    consent = teams_files.consent_of({"type": "invoke", "name": teams_files.FILE_CONSENT, "value": {
+        "action": text, "context": {"file": channel, "name": user}, "uploadInfo": {"uploadUrl": text, "name": user}}})
+    assert consent is None if not channel else (consent is not None and consent.accepted == (text == "accept"))
 
 
 # -- the inbound payload translators, field by field ----------------------------------------------------------

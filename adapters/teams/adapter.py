@@ -25,15 +25,17 @@ from botframework.connector.aio import ConnectorClient
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from adapters.teams.errors import BLOCKED_STATUS, delivery_error, failure_of
+from adapters.teams.files import Consent, UploadFailed, consent_activity, info_activity, upload
 from adapters.teams.ids import PLATFORM, base_conversation_id, thread_conversation_id
 from adapters.teams.references import References
 from adapters.teams.render import render_card
 from adapters.teams.translate import StoredReference
 from bot.adapter import DeliveryError
-from bot.cards import Card, Image
+from bot.cards import Card, File, Image, text_card
 from bot.charts import chart_id, load_chart
 from bot.config import Settings
 from bot.events import MessageRef, Person, Target
+from bot.files import load_file
 from bot.pacing import Pacing
 from storage.engine import Database
 
@@ -64,20 +66,44 @@ class TeamsAdapter:
         self._app_id = settings.teams_app_id
         self._tenant_id = settings.teams_app_tenant_id or None
 
-    async def activities(self, card: Card) -> list[Activity]:
-        """The card and any continuation cards, with `chart:` images loaded to be inlined."""
+    async def activities(self, card: Card, personal: bool = False) -> list[Activity]:
+        """The card and any continuation cards, with `chart:` images loaded to be inlined; in a 1:1 chat, a
+        file-consent card for each file (Teams takes a bot's files nowhere else)."""
         charts: dict[str, bytes] = {}
+        offers: list[Activity] = []
+        offered: set[str] = set()
         for block in card.blocks:
             if isinstance(block, Image) and chart_id(block.url) is not None:
                 png = await load_chart(self._db, block.url)
                 if png is not None:
                     charts[block.url] = png
-        return [card_activity(rendered, card.fallback) for rendered in render_card(card, charts)]
+            elif isinstance(block, File) and personal:
+                stored = await load_file(self._db, block.url)
+                if stored is not None and stored.data:
+                    offers.append(consent_activity(stored.id, block.name, len(stored.data)))
+                    offered.add(block.url)
+        rendered = render_card(card, charts, offered=offered)
+        return [*(card_activity(r, card.fallback) for r in rendered), *offers]
+
+    async def deliver_file(self, consent: Consent) -> Activity:
+        """Answer a file-consent card: upload the file to where Teams said and link it, or say why not."""
+        if not consent.accepted:
+            return (await self.activities(text_card(
+                f"OK, I won't send “{consent.name}”. Ask for it again whenever you like.")))[0]
+        stored = await load_file(self._db, consent.file_id)
+        try:
+            if stored is None:
+                raise UploadFailed("it is no longer kept here")
+            await upload(consent.upload_url, stored.data, https_only=bool(self._app_id))
+        except UploadFailed as error:
+            return (await self.activities(text_card(
+                f"I couldn't put “{consent.name}” in your OneDrive: {error}. Please ask for it again.")))[0]
+        return info_activity(consent)
 
     async def send(self, target: Target, card: Card, key: str | None = None) -> MessageRef:
-        activities = await self.activities(card)
         if target.user_id is not None:
-            return await self.send_to_person(target.user_id, activities)
+            return await self.send_to_person(target.user_id, await self.activities(card, personal=True))
+        activities = await self.activities(card)
         conversation_id = base_conversation_id(target.channel_id or "")
         reference = await self._reference(conversation_id)
         ids = await self.post(reference, activities, thread_id=target.thread_id,

@@ -23,8 +23,9 @@ class References:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._written: dict[str, str] = {}
+        self._names: dict[str, str] = {}
 
-    async def remember(self, stored: StoredReference, person_name: str | None = None) -> None:
+    async def remember(self, stored: StoredReference) -> None:
         raw = json.dumps(stored.reference, sort_keys=True, ensure_ascii=False)
         if self._written.get(stored.conversation_id) == raw:
             return
@@ -37,9 +38,18 @@ class References:
                     col(ConversationRef.platform) == PLATFORM,
                     col(ConversationRef.conversation_id) == stored.conversation_id).values(**values))
             if stored.user_id:  # someone who writes to the bot in a 1:1 chat can be reached again
-                await _upsert_person(session, stored.user_id, person_name, unreachable=False, reason=None)
+                await _upsert_person(session, stored.user_id, {"unreachable": False, "unreachable_reason": None})
             await session.commit()
         self._written[stored.conversation_id] = raw
+
+    async def remember_name(self, user_id: str, name: str | None) -> None:
+        """The name Teams gave a person's last turn, for exports of named pulses; written once per change."""
+        if not user_id or not name or self._names.get(user_id) == name:
+            return
+        async with self._db.session() as session:
+            await _upsert_person(session, user_id, {"display_name": name[:200]})
+            await session.commit()
+        self._names[user_id] = name
 
     async def get(self, conversation_id: str) -> dict[str, Any] | None:
         async with self._db.session() as session:
@@ -70,15 +80,12 @@ class References:
 
     async def mark_unreachable(self, user_id: str, reason: str) -> None:
         async with self._db.session() as session:
-            await _upsert_person(session, user_id, None, unreachable=True, reason=reason[:200])
+            await _upsert_person(session, user_id, {"unreachable": True, "unreachable_reason": reason[:200]})
             await session.commit()
 
 
-async def _upsert_person(session: Any, user_id: str, name: str | None, *, unreachable: bool,
-                         reason: str | None) -> None:
-    values: dict[str, Any] = {"unreachable": unreachable, "unreachable_reason": reason, "updated_at": utcnow()}
-    if name:
-        values["display_name"] = name[:200]
+async def _upsert_person(session: Any, user_id: str, values: dict[str, Any]) -> None:
+    values = {**values, "updated_at": utcnow()}
     if not await insert_ignore(session, Person, {"platform": PLATFORM, "user_id": user_id, **values}):
         await session.exec(update(Person).where(  # type: ignore[call-overload]
             col(Person.platform) == PLATFORM, col(Person.user_id) == user_id).values(**values))

@@ -9,7 +9,7 @@ continuation cards, posted right after it, so nothing becomes unreachable.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +79,9 @@ class _Slot:
 
 
 class _CardBuilder:
-    def __init__(self) -> None:
+    def __init__(self, offered: Collection[str]) -> None:
+        self.offered = offered
+        """URLs of the files that follow as file-consent cards."""
         self.body: list[dict[str, Any]] = []
         self.slots: list[_Slot] = []
         self.images: list[tuple[dict[str, Any], Image]] = []
@@ -124,10 +126,13 @@ class _CardBuilder:
                 placeholder = self.text(f"📊 {block.alt}", isSubtle=True)
                 self.slots.pop()  # the alt text is replaced by the image, never cut
                 self.images.append((placeholder, block))
-            case File(name=name, elsewhere=elsewhere):
-                # A bot can hand Teams users a file only through a file-consent card in a personal chat and the
-                # user's OneDrive; until that exists, the card names the file and says where to get it.
-                self.text(f"📎 {name}: Teams doesn't take files from Earshot. {elsewhere}".strip())
+            case File(url=url, name=name, elsewhere=elsewhere):
+                # Teams takes a bot's file only through a file-consent card in a 1:1 chat (adapters.teams.files).
+                if url in self.offered:
+                    self.text(f"📎 {name}: choose Allow on the file card below and it goes to your OneDrive "
+                              "and into this chat.")
+                else:
+                    self.text(f"📎 {name}: Teams takes files from Earshot only in our 1:1 chat. {elsewhere}".strip())
             case Divider():
                 self._separator = True
 
@@ -164,11 +169,12 @@ def _execute(title: str, verb: str, data: dict[str, Any]) -> dict[str, Any]:
             "fallback": {"type": "Action.Submit", "title": inert(title), "data": data}}
 
 
-def render_card(card: Card, charts: Mapping[str, bytes] | None = None,
-                budget: int = MESSAGE_BUDGET) -> list[dict[str, Any]]:
+def render_card(card: Card, charts: Mapping[str, bytes] | None = None, budget: int = MESSAGE_BUDGET,
+                offered: Collection[str] = ()) -> list[dict[str, Any]]:
     """The card, plus continuation cards when its text had to be cut to fit. `charts` maps `chart:` URLs to
-    PNG bytes, which are inlined as data URIs while room remains (text comes first)."""
-    builder = _CardBuilder()
+    PNG bytes, which are inlined as data URIs while room remains (text comes first); `offered` are the `file:`
+    URLs whose file-consent cards follow."""
+    builder = _CardBuilder(offered)
     for index, block in enumerate(card.blocks):
         builder.block(block, index)
     result = adaptive_card(builder.body, card.fallback)

@@ -8,6 +8,8 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
 from adapters.teams.adapter import TeamsAdapter
+from adapters.teams.files import Consent, consent_of
+from adapters.teams.ids import PLATFORM
 from adapters.teams.references import References
 from adapters.teams.render import errors_text, submitted_card
 from adapters.teams.responder import TurnResponder
@@ -41,7 +43,13 @@ class TeamsBot:
         activity = context.activity.serialize()
         stored = conversation_reference(activity)
         if stored is not None:
-            await self._references.remember(stored, actor(activity).name)
+            await self._references.remember(stored)
+        person = actor(activity)
+        await self._references.remember_name(person.user_id, person.name)
+        consent = consent_of(activity)
+        if consent is not None:
+            await self._answer_consent(context, consent)
+            return
         responder = TurnResponder(context, self._adapter, activity)
         errors: dict[str, str] | None = None
         submitted: FormSubmitted | None = None
@@ -55,6 +63,12 @@ class TeamsBot:
                                                  value=InvokeResponse(status=200, body=body)))
         elif errors:
             await responder.private(error_card(errors_text(errors)))
+
+    async def _answer_consent(self, context: TurnContext, consent: Consent) -> None:
+        """Upload an allowed file (once, however often Teams resends the invoke) and answer the invoke."""
+        if await self._core.first_time(f"{PLATFORM}:file-consent:{consent.file_id}"):
+            await context.send_activity(await self._adapter.deliver_file(consent))
+        await context.send_activity(Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=200)))
 
     @staticmethod
     def _invoke_body(activity: dict[str, Any], responder: TurnResponder, submitted: FormSubmitted | None,

@@ -6,6 +6,7 @@ import csv
 import io
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.adapter import DeliveryError, Responder
 from bot.cards import Card, Context, File, FormErrors, Heading, Text, text_card
@@ -21,6 +22,7 @@ from bot.pulses.service import Pulses
 from bot.pulses.spec import ONE_LINE_HELP, PulseSpec, from_template, parse_one_line, words_of
 from bot.pulses.templates import TEMPLATES
 from bot.roles import has_any_role
+from storage.tables import Person as PersonRow
 from storage.tables import Pulse, PulseRun, Response
 
 
@@ -153,7 +155,7 @@ class PulseCommands:
         pulse, run = await self._find(event, words)
         await self._may_read(event.actor, pulse)
         text = await self.csv(pulse, run)
-        rows = text.count("\n") - 1
+        rows = sum(1 for _ in csv.reader(io.StringIO(text))) - 1  # a comment may hold a line break
         name = f"pulse-{pulse.id}-run-{run.id}.csv"
         async with self._services.db.session() as session:
             url = await save_file(session, name, "text/csv", text.encode("utf-8"))
@@ -178,21 +180,33 @@ class PulseCommands:
             rows = [] if results.hidden else list(await session.exec(
                 select(Response).where(Response.run_id == run.id, col(Response.question_id).in_(list(shown)))
                 .order_by(col(Response.id))))
+            names = {} if pulse.anonymous else await self._names(session, pulse.platform, rows)
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["question", "answer", "comment", "answered_on"] + ([] if pulse.anonymous else ["person"]))
+        writer.writerow(["question", "answer", "comment", "answered_on"]
+                        + ([] if pulse.anonymous else ["person", "name"]))
         for row in rows:
             result = shown[row.question_id]
             question = result.question
             comment = "" if result.comments_hidden else row.comment or ""
+            who = [] if pulse.anonymous else [row.respondent_id, names.get(row.respondent_id or "", "")]
             writer.writerow([question.prompt, label_of(question.kind, question.options, row.value), comment,
-                             row.answered_on.isoformat()] + ([] if pulse.anonymous else [row.respondent_id]))
+                             row.answered_on.isoformat(), *who])
         for result in results.questions:
             if results.hidden or result.hidden:
                 writer.writerow([result.question.prompt, f"hidden: fewer than {results.minimum} answers", "", ""])
         return out.getvalue()
 
     # -- helpers ---------------------------------------------------------------------------------
+    @staticmethod
+    async def _names(session: AsyncSession, platform: str, rows: list[Response]) -> dict[str, str]:
+        """Display names Earshot knows for the respondents of a named pulse, by respondent id."""
+        prefix = f"{platform}:"
+        ids = {row.respondent_id.removeprefix(prefix) for row in rows if row.respondent_id}
+        found = await session.exec(select(PersonRow.user_id, PersonRow.display_name).where(
+            PersonRow.platform == platform, col(PersonRow.user_id).in_(ids), col(PersonRow.display_name).is_not(None)))
+        return {prefix + user_id: name or "" for user_id, name in found}
+
     async def _may_launch(self, event: CommandEvent, responder: Responder) -> bool:
         async with self._services.db.session() as session:
             allowed = await has_any_role(session, event.actor, "manager")

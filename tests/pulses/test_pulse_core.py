@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
 from datetime import timedelta
 
@@ -211,8 +213,27 @@ async def test_a_named_export_goes_whole_by_dm_with_a_person_column(harness: Cor
     csv_text = await exported_csv(harness)
     lines = csv_text.splitlines()
     assert len(csv_text) > 2_500 and len(lines) == 1 + len(voters)  # all of it, not the first rows
-    assert lines[0] == "question,answer,comment,answered_on,person"
-    assert sorted(line.rsplit(",", 1)[1] for line in lines[1:]) == [f"test:{u}" for u in voters]
+    assert lines[0] == "question,answer,comment,answered_on,person,name"
+    assert sorted(line.split(",")[4] for line in lines[1:]) == [f"test:{u}" for u in voters]
+
+
+async def test_a_named_export_names_people_and_counts_rows_not_line_breaks(harness: CoreHarness) -> None:
+    from bot.events import FormSubmitted, Target
+    from storage.tables import Person as PersonRow
+
+    async with harness.db.session() as session:
+        session.add(PersonRow(platform="test", user_id="u1", display_name="Uma Ito"))
+        await session.commit()
+    await command(harness, '"Anything else?" text named')
+    ((action, _, _),) = buttons(await launched_card(harness))
+    (form,) = (await vote(harness, "u1", action, "text")).forms
+    await harness.core.handle(FormSubmitted(platform="test", event_id="f1", actor=Person("test", "u1"),
+                                            channel_id=None, form_id=form.form_id,
+                                            values={"comment": "First line\nsecond line"}), RecordingResponder())
+    rows = list(csv.reader(io.StringIO(await exported_csv(harness))))
+    assert rows[1][4:] == ["test:u1", "Uma Ito"] and "First line\nsecond line" in rows[1]
+    dm = next(s.card for s in reversed(harness.adapter.sent) if s.target == Target.user("test", "boss"))
+    assert "1 row" in str(dm.blocks) and "2 rows" not in str(dm.blocks)
 
 
 async def test_refreshes_of_one_run_never_overlap_and_the_last_count_wins(harness: CoreHarness) -> None:

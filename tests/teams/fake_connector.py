@@ -41,12 +41,24 @@ class Refusal:
 
 
 @dataclass
+class Upload:
+    """One fragment PUT to an upload session."""
+
+    name: str
+    content_range: str
+    body: bytes
+
+
+@dataclass
 class FakeConnector:
     url: str = ""
     calls: list[Call] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     """Answers for the next write calls (POST/PUT), first first."""
     members: list[dict[str, str]] = field(default_factory=list)
+    uploads: list[Upload] = field(default_factory=list)
+    """Fragments PUT to `upload_url(name)`, OneDrive's upload session stand-in."""
+    upload_refusals: list[int] = field(default_factory=list)
     page_size: int = 2
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -65,6 +77,26 @@ class FakeConnector:
                 self._changed.clear()
                 await self._changed.wait()
         return self.writes(method)
+
+    def upload_url(self, name: str) -> str:
+        return f"{self.url}upload/{name}"
+
+    def uploaded(self, name: str) -> bytes:
+        return b"".join(u.body for u in self.uploads if u.name == name)
+
+    async def upload(self, request: web.Request) -> web.Response:
+        """An upload session: 202 while parts are missing, 201 once the last byte of the range arrived."""
+        name = request.match_info["name"]
+        content_range = request.headers.get("Content-Range", "")
+        self.uploads.append(Upload(name, content_range, await request.read()))
+        self._changed.set()
+        if self.upload_refusals:
+            return web.json_response({"error": {"code": "accessDenied"}}, status=self.upload_refusals.pop(0))
+        span, total = content_range.removeprefix("bytes ").split("/")
+        last = int(span.split("-")[1])
+        if last + 1 < int(total):
+            return web.json_response({"nextExpectedRanges": [f"{last + 1}-"]}, status=202)
+        return web.json_response({"id": "01QMKYGH", "name": name, "size": int(total)}, status=201)
 
     async def handle(self, request: web.Request) -> web.Response:
         raw = request.rel_url.raw_path.split("/v3/", 1)[1]
@@ -96,6 +128,7 @@ async def running_connector() -> AsyncIterator[FakeConnector]:
     connector = FakeConnector()
     app = web.Application()
     app.router.add_route("*", "/v3/{tail:.*}", connector.handle)
+    app.router.add_put("/upload/{name}", connector.upload)
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()

@@ -27,6 +27,7 @@ def test_the_package_holds_a_filled_in_manifest_and_both_icons(tmp_path: Path) -
     assert "{{" not in json.dumps(manifest)
     (bot,) = manifest["bots"]
     assert bot["botId"] == APP_ID and sorted(bot["scopes"]) == ["groupChat", "personal", "team"]
+    assert bot["supportsFiles"]  # else Teams shows no file-consent card (pulse exports)
     commands = [c["title"] for c in bot["commandLists"][0]["commands"]]
     assert commands == ["pulse", "station", "digest"]
     assert all(c["description"] for c in bot["commandLists"][0]["commands"])

@@ -226,10 +226,13 @@ def test_the_quote_card_keeps_every_button_in_sets_teams_shows_whole() -> None:
     assert any("enterprise" in t and "pro plan" in t for t in texts(card))  # segment and plan on the card
 
 
-def test_a_file_is_named_with_where_to_get_it() -> None:
+def test_a_file_names_the_consent_card_that_follows_or_says_where_to_get_it() -> None:
     from bot.cards import File
 
-    (card,) = render_card(Card("CSV", (Heading("CSV: Pulse"), File("file:abc", "pulse-3-run-4.csv",
-                                                                  elsewhere="`earshot pulse-export 3` writes it."))))
-    shown = " ".join(texts(card))
-    assert "pulse-3-run-4.csv" in shown and "earshot pulse-export 3" in shown
+    card = Card("CSV", (Heading("CSV: Pulse"), File("file:abc", "pulse-3-run-4.csv",
+                                                    elsewhere="`earshot pulse-export 3` writes it.")))
+    (offered,) = render_card(card, offered={"file:abc"})
+    assert "pulse-3-run-4.csv: choose Allow on the file card below" in " ".join(texts(offered))
+    (elsewhere,) = render_card(card)  # in a channel, or the file is gone
+    shown = " ".join(texts(elsewhere))
+    assert "only in our 1:1 chat" in shown and "earshot pulse-export 3" in shown
