@@ -231,20 +231,34 @@ def _digest(settings: Settings, args: argparse.Namespace) -> int:
         print(f"earshot: --week: {error}", file=sys.stderr)
         return 2
     teams = [team.strip() for value in args.team for team in value.split(",") if team.strip()]
-    output: str | bytes = asyncio.run(_digest_async(settings, week, args.format, teams))
-    if isinstance(output, bytes):
-        path = args.output or Path(f"digest-{week.label}.png")
-        path.write_bytes(output)
-        print(f"wrote {path}")
-    elif args.output:
-        args.output.write_text(output, encoding="utf-8")
-        print(f"wrote {args.output}")
-    else:
-        sys.stdout.write(output if output.endswith("\n") else output + "\n")
+    path: Path | None = args.output or (Path(f"digest-{week.label}.png") if args.format == "png" else None)
+    if path is not None and not path.parent.is_dir():
+        print(f"earshot: --output: there is no folder {path.parent}", file=sys.stderr)
+        return 2
+    output, missing = asyncio.run(_digest_async(settings, week, args.format, teams))
+    if missing:
+        print(f"earshot: --team: no team {', '.join(missing)} in {week.label} (a team is a channel with a station, "
+              "a pulse or reactions to feedback; give its channel id)", file=sys.stderr)
+        return 2
+    try:
+        if path is None:
+            assert isinstance(output, str)
+            sys.stdout.write(output if output.endswith("\n") else output + "\n")
+            return 0
+        if isinstance(output, bytes):
+            path.write_bytes(output)
+        else:
+            path.write_text(output, encoding="utf-8")
+    except OSError as error:
+        print(f"earshot: --output: {error.strerror or error}: {path}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
     return 0
 
 
-async def _digest_async(settings: Settings, week: object, kind: str, teams: list[str]) -> str | bytes:
+async def _digest_async(settings: Settings, week: object, kind: str,
+                        teams: list[str]) -> tuple[str | bytes, list[str]]:
+    """The digest in the format asked for, and the asked-for teams it has no team for."""
     from bot.digests import plots
     from bot.digests.build import Privacy, build_digest
     from bot.digests.csv_export import digest_csv
@@ -261,14 +275,16 @@ async def _digest_async(settings: Settings, week: object, kind: str, teams: list
                                     Redactor(settings.redact_patterns), teams)
     finally:
         await db.dispose()
+    found = {scope.key for scope in digest.teams} | {scope.key.split(":", 1)[-1] for scope in digest.teams}
+    missing = [team for team in teams if team not in found]
     match kind:
         case "html":
-            return digest_html(digest, plots.charts(digest))
+            return digest_html(digest, plots.charts(digest)), missing
         case "csv":
-            return digest_csv(digest)
+            return digest_csv(digest), missing
         case "png":
-            return plots.overview_chart(digest)
-    return digest_markdown(digest)
+            return plots.overview_chart(digest), missing
+    return digest_markdown(digest), missing
 
 
 def _pulse_export(settings: Settings, args: argparse.Namespace) -> int:

@@ -53,6 +53,11 @@ def test_cli_writes_each_format(seeded_url: str, tmp_path: Path, capsys: pytest.
     scopes = {r["scope"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
     assert scopes == {"overall", "test:C-app"}
     assert main(["digest", "--week", "2026-W99"]) == 2
+    capsys.readouterr()
+    assert main(["digest", "--week", "2026-W47", "--team", "C-nope"]) == 2
+    assert "no team C-nope in 2026-W47" in capsys.readouterr().err
+    assert main(["digest", "--week", "2026-W47", "--format", "png", "-o", str(tmp_path / "no" / "d.png")]) == 2
+    assert f"there is no folder {tmp_path / 'no'}" in capsys.readouterr().err
 
 
 async def images_loaded(page: object, selector: str) -> list[int]:
