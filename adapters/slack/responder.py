@@ -13,11 +13,12 @@ from adapters.slack.blocks import render_card
 from adapters.slack.errors import error_code
 from adapters.slack.forms import render_modal
 from bot.adapter import DeliveryError
-from bot.cards import Card, Form
+from bot.cards import Card, Form, text_card
 from bot.commands import error_card
 from bot.events import Target
 
 log = logging.getLogger(__name__)
+BY_DM = "📬 I've sent it to you by direct message: charts and files can't go in a reply only you see."
 
 RESPONSE_URL_TIMEOUT = 5
 
@@ -35,6 +36,8 @@ class SlackResponder:
         self._trigger_id = trigger_id
 
     async def private(self, card: Card) -> None:
+        if self._carries_uploads(card) and await self._by_dm(card):
+            card = text_card(BY_DM)
         if self._response_url and await self._via_response_url(card):
             return
         if self._channel_id:
@@ -47,6 +50,22 @@ class SlackResponder:
             await self._adapter.send(Target.user(self._adapter.platform, self._user_id), card)
         except DeliveryError as error:
             log.warning("private reply to %s failed: %s", self._user_id, error.reason)
+
+    @staticmethod
+    def _carries_uploads(card: Card) -> bool:
+        rendered = render_card(card)
+        return bool(rendered.charts or rendered.files)
+
+    async def _by_dm(self, card: Card) -> bool:
+        """Charts and files go up as uploads, which only a conversation holds, never a reply only one person
+        sees: such a card goes to the person's DM (without them where that fails too)."""
+        try:
+            await self._adapter.send(Target.user(self._adapter.platform, self._user_id), card)
+            return True
+        except DeliveryError as error:
+            log.warning("private card with uploads to %s failed by DM (%s); replying without them", self._user_id,
+                        error.reason)
+            return False
 
     async def _via_response_url(self, card: Card) -> bool:
         rendered = render_card(card)

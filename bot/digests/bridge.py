@@ -64,7 +64,8 @@ def share(part: int, whole: int) -> float | None:
 def bridge(now: Activity, then: Activity, seen_now: Attention, seen_then: Attention, volume: tuple[int, int],
            minimum: int) -> Bridge:
     """Every figure stands on the people who engaged: below the minimum, all of it is hidden. `volume` is (this
-    week, last week) feedback items in scope, the base of the seen and claimed shares."""
+    week, last week) feedback items in scope, the base of the seen and claimed shares; the time to first
+    reaction is a mean over the items reacted to, so it needs that many items too."""
     n, prev_n = now.people, then.people
 
     def counted(this: int, before: int) -> Figure:
@@ -75,7 +76,7 @@ def bridge(now: Activity, then: Activity, seen_now: Attention, seen_then: Attent
         reactions=counted(now.reactions, then.reactions),
         claims=counted(now.claims, then.claims),
         closed=counted(now.closed, then.closed),
-        first_reaction_hours=figure(seen_now.hours, n, seen_then.hours, prev_n, minimum),
+        first_reaction_hours=figure(seen_now.hours, seen_now.reacted, seen_then.hours, seen_then.reacted, minimum),
         seen_share=figure(share(seen_now.seen, volume[0]), n, share(seen_then.seen, volume[1]), prev_n, minimum),
         claimed_share=figure(share(seen_now.claimed, volume[0]), n, share(seen_then.claimed, volume[1]), prev_n,
                              minimum),

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.digests import queries as q
 from bot.digests.bridge import activity, attention, bridge
-from bot.digests.customers import Tally, customers, tally
+from bot.digests.customers import Tally, Withheld, atom, customers, tally, withheld
 from bot.digests.employees import Mean, PulseTally, employees, pulse_tallies
 from bot.digests.model import Digest, QuoteLine, Scope, TrendPoint
-from bot.digests.privacy import count_figure, figure
+from bot.digests.privacy import Figure, count_figure, figure
 from bot.digests.suppression import comment_themes_shown, suppress
 from bot.digests.teams import Team, area_label, teams_from
 from bot.digests.themes import Gram, Theme, count_phrases_by, prune, top_themes
@@ -157,7 +157,7 @@ async def _phrase_facts(conn: AsyncConnection, week: Week) -> tuple[dict[str, Co
     texts = await q.feedback_texts(conn, week.start, week.end)
     area_phrases, all_phrases = await asyncio.to_thread(count_phrases_by, [(area_label(area), text)
                                                                             for area, text in texts])
-    return {area: prune(counts) for area, counts in area_phrases.items()}, all_phrases
+    return {area: prune(counts, all_phrases) for area, counts in area_phrases.items()}, all_phrases
 
 
 def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str], str],
@@ -173,8 +173,10 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
     everything = Team("", "", None)
     overall = _scope(facts, everything, "overall", "Overall", quotes.get(None, []), privacy, themed,
                      in_scope=lambda _p, _c: True, people=facts.people)
+    skip = (withheld(facts.feedback, LAST - 1, minimum), withheld(facts.feedback, LAST, minimum))
     scopes = [_scope(facts, t, t.key, t.name, quotes.get(t.key, []), privacy, themed,
-                     in_scope=lambda p, c, t=t: (p, c) == (t.platform, t.channel_id)) for t in teams]
+                     in_scope=lambda p, c, t=t: (p, c) == (t.platform, t.channel_id),
+                     skip=skip if t.areas is not None else None) for t in teams]
     suppress(overall, scopes, {t.key: t.areas for t in teams}, minimum)
     if only_teams:
         wanted = set(only_teams)
@@ -191,6 +193,7 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
             nps=figure(now.nps, now.nps_n, None, 0, minimum),
             score=figure(score.value, score.size, None, 0, minimum)))
     pulse_now = facts.pulses.get(("", LAST))
+    trend = comparable(trend, minimum)
     return Digest(
         week=week, minimum=minimum, comment_minimum=privacy.comment_minimum, overall=overall, teams=scopes,
         flags=_flags(facts, overall, teams, scopes, minimum), trend=trend,
@@ -201,11 +204,18 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
 
 
 def _scope(facts: Facts, team: Team, key: str, name: str, quotes: list[QuoteLine], privacy: Privacy,
-           themed: set[str], in_scope: Callable[[str, str], bool], people: dict[int, int] | None = None) -> Scope:
+           themed: set[str], in_scope: Callable[[str, str], bool], people: dict[int, int] | None = None,
+           skip: tuple[Withheld, Withheld] | None = None) -> Scope:
+    """One scope's figures; `skip` (last week's, this week's) are the areas it leaves out (customers.withheld)."""
     minimum = privacy.minimum
     pulse_key = "" if key == "overall" else key
-    phrases = _phrases_for(facts, team)
-    customer = customers(facts.feedback, LAST, team.covers, minimum, phrases, quotes)
+
+    def heard(week: int) -> Callable[[str | None], bool]:
+        left_out = skip[week].items if skip else frozenset()
+        return lambda area: team.covers(area) and atom(area) not in left_out
+
+    phrases = _phrases_for(facts, heard(1))
+    customer = customers(facts.feedback, LAST, team.covers, minimum, phrases, quotes, skip)
     themes: list[Theme] | None = None
     if pulse_key in themed:
         themes = top_themes(facts.comment_phrases.get(pulse_key, Counter()), at_least=COMMENT_THEME_SUPPORT)
@@ -219,8 +229,8 @@ def _scope(facts: Facts, team: Team, key: str, name: str, quotes: list[QuoteLine
     then_people = people.get(0, 0) if people is not None else None
     now, then = activity(facts.activity, 1, in_scope, now_people), activity(facts.activity, 0, in_scope,
                                                                            then_people)
-    seen_now, seen_then = attention(facts.attention, 1, in_scope, team.covers), attention(
-        facts.attention, 0, in_scope, team.covers)
+    seen_now, seen_then = attention(facts.attention, 1, in_scope, heard(1)), attention(
+        facts.attention, 0, in_scope, heard(0))
     if people is not None:  # overall: each item once, however many channels engaged with it
         seen_now.seen, seen_now.claimed = facts.engaged.get(1, (0, 0))
         seen_then.seen, seen_then.claimed = facts.engaged.get(0, (0, 0))
@@ -228,15 +238,33 @@ def _scope(facts: Facts, team: Team, key: str, name: str, quotes: list[QuoteLine
     return Scope(key, name, customer, employee, bridge(now, then, seen_now, seen_then, volume, minimum))
 
 
-def _phrases_for(facts: Facts, team: Team) -> Counter[Gram]:
-    """Every area's phrases for a team that hears them all; else the sum of its areas' (pruned) counts."""
-    if team.areas is None:
+def _phrases_for(facts: Facts, hears: Callable[[str | None], bool]) -> Counter[Gram]:
+    """The sum of the phrase counts of the areas a scope hears (all of them: the counts over every text)."""
+    if all(hears(None if area == area_label(None) else area) for area in facts.area_phrases):
         return facts.all_phrases
     total: Counter[Gram] = Counter()
     for area, counts in facts.area_phrases.items():
-        if team.covers(None if area == area_label(None) else area):
+        if hears(None if area == area_label(None) else area):
             total.update(counts)
     return total
+
+
+def comparable(trend: list[TrendPoint], minimum: int) -> list[TrendPoint]:
+    """The change rule along the trend: an average shows only where it and the next newer one that shows stand
+    on as many answers, or at least `minimum` more or fewer; else reading one against the other would give the
+    pull of the few answers between them (the same people answering a recurring pulse, one more this week)."""
+    out = list(trend)
+    for name in ("nps", "score"):
+        newer: int | None = None
+        for index in reversed(range(len(out))):
+            f: Figure = getattr(out[index], name)
+            if f.hidden:
+                continue
+            if newer is not None and f.n != newer and abs(f.n - newer) < minimum:
+                out[index] = replace(out[index], **{name: f.concealed()})
+            else:
+                newer = f.n
+    return out
 
 
 def _quotes(facts: Facts, redact: Callable[[str], str]) -> dict[str | None, list[QuoteLine]]:
@@ -253,8 +281,9 @@ def _quotes(facts: Facts, redact: Callable[[str], str]) -> dict[str | None, list
 
 def _flags(facts: Facts, overall: Scope, teams: list[Team], scopes: list[Scope], minimum: int) -> list[str]:
     """A product area whose detractors rose while the pulse of the team that hears it fell. Only areas whose
-    row the digest shows (after complementary suppression) are named."""
-    rising: dict[str, tuple[int, int]] = {}
+    row the digest shows (after complementary suppression) are named, for teams whose detractors show, and
+    without the area's counts: suppression may hide them (its teams' figures, or the overall's others)."""
+    rising: set[str] = set()
     for area in sorted({g.area for g in facts.feedback if g.area}):
         shown = overall.customers.by_area.get(area_label(area))
         if shown is None or shown.hidden:
@@ -263,16 +292,16 @@ def _flags(facts: Facts, overall: Scope, teams: list[Team], scopes: list[Scope],
         before = tally(facts.feedback, LAST - 1, lambda a, area=area: a == area)
         detractors = count_figure(now.detractors, before.detractors, minimum, n=now.nps_n, prev_n=before.nps_n)
         if detractors.delta is not None and detractors.delta > 0:
-            rising[area] = (before.detractors, now.detractors)
+            rising.add(area)
     flags = []
     for team, scope in zip(teams, scopes, strict=True):
         pulse, label = scope.employees.workload, "workload"
         if pulse.delta is None:
             pulse, label = scope.employees.score, "pulse"
-        if pulse.delta is None or pulse.delta >= 0 or team.areas is None:
+        if pulse.delta is None or pulse.delta >= 0 or team.areas is None or scope.customers.detractors.hidden:
             continue
-        for area, (was, now_count) in rising.items():
+        for area in sorted(rising):
             if team.covers(area):
-                flags.append(f"{area}: detractors rose {was} → {now_count} while "
+                flags.append(f"{area}: detractors rose while "
                              f"{team.name}'s {label} score fell {pulse.previous:.0f} → {pulse.value:.0f}")
     return flags

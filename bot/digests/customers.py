@@ -1,4 +1,9 @@
-"""Customer figures of one scope from the per-(area, source, week) groups: sums over the areas it covers."""
+"""Customer figures of one scope from the per-(area, source, week) groups: sums over the areas it covers.
+
+Teams hear overlapping sets of areas, so the difference of two teams' figures (or of the overall and a team's)
+is a sum over areas. Like pulse answers under the minimum (rule 2), an area too small to show counts in no
+team that hears only some areas: `withheld` picks those areas, with the complementary rule (enough others that
+what is left out reaches the minimum), per measure. The overall, and teams hearing every area, count them."""
 
 from __future__ import annotations
 
@@ -7,10 +12,39 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from bot.digests.model import Customers, QuoteLine
-from bot.digests.privacy import Figure, count_figure, figure
+from bot.digests.privacy import Figure, complementary, count_figure, figure
 from bot.digests.queries import FeedbackGroup
 from bot.digests.teams import area_label
 from bot.digests.themes import Gram, top_themes
+from bot.text import casefold
+
+
+def atom(area: str | None) -> str:
+    """An area as teams hear it (case-folded; "" for feedback with no area)."""
+    return casefold(area) if area else ""
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """One week's areas that count in no team hearing only some areas, per measure: items (volume, sources),
+    NPS answers (NPS, detractors), CSAT answers."""
+
+    items: frozenset[str]
+    nps: frozenset[str]
+    csat: frozenset[str]
+
+
+def withheld(groups: Iterable[FeedbackGroup], week: int, minimum: int) -> Withheld:
+    items: Counter[str] = Counter()
+    nps: Counter[str] = Counter()
+    csat: Counter[str] = Counter()
+    for group in groups:
+        if group.week == week:
+            key = atom(group.area)
+            items[key] += group.items
+            nps[key] += group.nps_n
+            csat[key] += group.csat_n
+    return Withheld(*(frozenset(complementary(sizes, minimum)) for sizes in (items, nps, csat)))
 
 
 @dataclass
@@ -23,16 +57,31 @@ class Tally:
     satisfied: int = 0
     by_source: Counter[str] = field(default_factory=Counter)
     by_area: Counter[str] = field(default_factory=Counter)
+    withheld_items: int = 0
+    withheld_nps: int = 0
+    withheld_csat: int = 0
 
-    def add(self, group: FeedbackGroup) -> None:
+    def add(self, group: FeedbackGroup, skip: Withheld | None = None) -> None:
+        key = atom(group.area)
+        if skip is not None and key in skip.items:
+            self.withheld_items += group.items
+            self.withheld_nps += group.nps_n
+            self.withheld_csat += group.csat_n
+            return
         self.items += group.items
-        self.nps_n += group.nps_n
-        self.promoters += group.promoters
-        self.detractors += group.detractors
-        self.csat_n += group.csat_n
-        self.satisfied += group.satisfied
         self.by_source[group.source] += group.items
         self.by_area[area_label(group.area)] += group.items
+        if skip is not None and key in skip.nps:
+            self.withheld_nps += group.nps_n
+        else:
+            self.nps_n += group.nps_n
+            self.promoters += group.promoters
+            self.detractors += group.detractors
+        if skip is not None and key in skip.csat:
+            self.withheld_csat += group.csat_n
+        else:
+            self.csat_n += group.csat_n
+            self.satisfied += group.satisfied
 
     @property
     def nps(self) -> float | None:
@@ -43,11 +92,12 @@ class Tally:
         return 100 * self.satisfied / self.csat_n if self.csat_n else None
 
 
-def tally(groups: Iterable[FeedbackGroup], week: int, covers: Callable[[str | None], bool]) -> Tally:
+def tally(groups: Iterable[FeedbackGroup], week: int, covers: Callable[[str | None], bool],
+          skip: Withheld | None = None) -> Tally:
     total = Tally()
     for group in groups:
         if group.week == week and covers(group.area):
-            total.add(group)
+            total.add(group, skip)
     return total
 
 
@@ -56,21 +106,30 @@ def nps_figure(this: Tally, before: Tally, minimum: int) -> Figure:
 
 
 def customers(groups: list[FeedbackGroup], week: int, covers: Callable[[str | None], bool], minimum: int,
-              phrases: Counter[Gram], quotes: list[QuoteLine]) -> Customers:
-    """Figures for week index `week` against `week - 1`; themes and quotes only when the volume shows (and
-    `suppression` drops them if it hides the volume after all)."""
-    this, before = tally(groups, week, covers), tally(groups, week - 1, covers)
-    volume = count_figure(this.items, before.items, minimum)
+              phrases: Counter[Gram], quotes: list[QuoteLine],
+              skip: tuple[Withheld, Withheld] | None = None) -> Customers:
+    """Figures for week index `week` against `week - 1`, without the areas `skip` withholds (last week's, this
+    week's); themes and quotes only when the volume shows (and `suppression` drops them if it hides the volume
+    after all)."""
+    this = tally(groups, week, covers, skip[1] if skip else None)
+    before = tally(groups, week - 1, covers, skip[0] if skip else None)
+    volume = _or_withheld(count_figure(this.items, before.items, minimum), this.withheld_items)
     return Customers(
         volume=volume,
         by_source=_breakdown(this.by_source, before.by_source, minimum),
         by_area=_breakdown(this.by_area, before.by_area, minimum),
-        nps=nps_figure(this, before, minimum),
-        csat=figure(this.csat, this.csat_n, before.csat, before.csat_n, minimum),
-        detractors=count_figure(this.detractors, before.detractors, minimum, n=this.nps_n, prev_n=before.nps_n),
+        nps=_or_withheld(nps_figure(this, before, minimum), this.withheld_nps),
+        csat=_or_withheld(figure(this.csat, this.csat_n, before.csat, before.csat_n, minimum), this.withheld_csat),
+        detractors=_or_withheld(count_figure(this.detractors, before.detractors, minimum, n=this.nps_n,
+                                             prev_n=before.nps_n), this.withheld_nps),
         themes=top_themes(phrases) if not volume.hidden else [],
         quotes=quotes if not volume.hidden else [],
     )
+
+
+def _or_withheld(shown: Figure, withheld_now: int) -> Figure:
+    """With nothing left but withheld areas, a figure reads hidden rather than “nothing at all”."""
+    return Figure(None, None, withheld_now, shown.prev_n, shown.count) if shown.n == 0 and withheld_now else shown
 
 
 def _breakdown(this: Counter[str], before: Counter[str], minimum: int) -> dict[str, Figure]:

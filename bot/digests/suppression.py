@@ -25,6 +25,8 @@ from bot.digests.privacy import Figure, complementary
 
 CUSTOMER_FIGURES = ("volume", "nps", "csat", "detractors")
 BRIDGE_FIGURES = ("people", "reactions", "claims", "closed", "first_reaction_hours", "seen_share", "claimed_share")
+SHARES = ("seen_share", "claimed_share")
+PULSE_FIGURES = ("score", "workload", "enps")
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,14 +145,24 @@ def _teams_sum(overall: Scope, teams: Iterable[Scope], slot: Callable[[Scope], S
 
 
 def _follow(scope: Scope) -> None:
-    """What stands on a figure goes with it: the engagement figures with the people engaging, themes and quotes
-    with the feedback volume, and quotes (which count reactions) with the reactions."""
-    people, b = scope.bridge.people, scope.bridge
+    """What stands on a figure goes with it: the engagement figures with the people engaging (and the seen and
+    claimed shares with the feedback volume too, their base), the pulse figures with the people who answered
+    (their answers would give a hidden participation back), themes and quotes with the feedback volume, and
+    quotes (which count reactions) with the reactions."""
+    b, c, e = scope.bridge, scope.customers, scope.employees
     for name in BRIDGE_FIGURES:
-        f = getattr(b, name)
-        setattr(b, name, f.concealed() if people.hidden else f.without_change() if people.previous is None else f)
-    c = scope.customers
+        _go_with(b, name, b.people)
+    for name in SHARES:
+        _go_with(b, name, c.volume)
+    for name in PULSE_FIGURES:
+        _go_with(e, name, e.participation)
     if c.volume.hidden:
         c.themes = []
     if c.volume.hidden or b.reactions.hidden:
         c.quotes = []
+
+
+def _go_with(owner: Any, name: str, base: Figure) -> None:
+    """Hide a figure with its base, and drop its change where the base has none."""
+    f = getattr(owner, name)
+    setattr(owner, name, f.concealed() if base.hidden else f.without_change() if base.previous is None else f)

@@ -134,9 +134,11 @@ def count_phrases_by(owned: Iterable[tuple[str, str]]) -> tuple[dict[str, Counte
     return dict(by_owner), everyone
 
 
-def prune(counts: Counter[Gram], at_least: int = 2) -> Counter[Gram]:
-    """Drop phrases seen in fewer than `at_least` texts (they can never be a theme); keeps merging cheap."""
-    return Counter({gram: n for gram, n in counts.items() if n >= at_least})
+def prune(counts: Counter[Gram], everywhere: Counter[Gram], at_least: int = 2) -> Counter[Gram]:
+    """Drop phrases seen in fewer than `at_least` texts in all (they can never be a theme, in any sum of
+    counts); keeps merging cheap. A phrase seen once in each of two areas stays: a team hearing both has it
+    twice."""
+    return Counter({gram: n for gram, n in counts.items() if everywhere[gram] >= at_least})
 
 
 def top_themes(counts: Counter[Gram], limit: int = 5, at_least: int = 2) -> list[Theme]:

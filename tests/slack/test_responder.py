@@ -46,3 +46,23 @@ async def test_open_form_uses_the_trigger_and_explains_failures(fake: FakeSlack,
     await responder(fake, db, channel_id="C1").open_form(form)
     notes = [c.args["text"] for c in fake.of("chat.postEphemeral")]
     assert "took too long" in notes[0] and "slash command" in notes[1]
+
+
+async def test_a_private_card_with_charts_goes_by_dm_and_the_reply_says_so(fake: FakeSlack, db: Database) -> None:
+    """A digest preview: an ephemeral reply can't carry its chart uploads, a DM can."""
+    from bot.cards import Card, Heading, Image
+    from bot.charts import save_chart
+
+    async with db.session() as session:
+        url = await save_chart(session, b"\x89PNG chart")
+        await session.commit()
+    card = Card("Digest preview", (Heading("Digest preview"), Image(url, "NPS trend")))
+    await responder(fake, db, channel_id="C1", response_url=fake.response_url()).private(card)
+    (dm,) = fake.of("chat.postMessage")
+    assert dm.args["channel"] == "D0ANA0001" and "Digest preview" in dm.args["text"]
+    assert list(fake.uploads.values()) == [b"\x89PNG chart"]
+    (reply,) = fake.responses
+    assert "sent it to you by direct message" in reply["text"]
+    fake.fail("chat.postMessage", error="channel_not_found")  # no DM either: the reply comes without the chart
+    await responder(fake, db, channel_id="C1", response_url=fake.response_url()).private(card)
+    assert "Digest preview" in fake.responses[-1]["text"] and len(fake.uploads) == 1
