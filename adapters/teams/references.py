@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 
 from adapters.teams.ids import PLATFORM
 from adapters.teams.translate import StoredReference
+from bot.events import Person as BotPerson
 from storage.columns import utcnow
 from storage.engine import Database
 from storage.tables import ConversationRef, Person
@@ -77,6 +78,28 @@ class References:
             row = (await session.exec(select(ConversationRef.user_id).where(
                 ConversationRef.platform == PLATFORM, ConversationRef.conversation_id == conversation_id))).first()
         return row
+
+    async def remember_names(self, people: list[BotPerson]) -> None:
+        """Names from a member list, for the people typeahead; only those not written before."""
+        new = [p for p in people if p.user_id and p.name and self._names.get(p.user_id) != p.name]
+        if not new:
+            return
+        async with self._db.session() as session:
+            for person in new:
+                await _upsert_person(session, person.user_id, {"display_name": (person.name or "")[:200]})
+            await session.commit()
+        self._names.update((p.user_id, p.name or "") for p in new)
+
+    async def find_people(self, text: str, skip: int, top: int) -> list[BotPerson]:
+        """People seen on Teams whose name holds `text` (any case), by name."""
+        name = col(Person.display_name)
+        query = select(Person.user_id, Person.display_name).where(Person.platform == PLATFORM, name.is_not(None))
+        if text:
+            query = query.where(or_(func.lower(name).contains(text.lower(), autoescape=True),
+                                    name.contains(text, autoescape=True)))
+        async with self._db.session() as session:
+            rows = await session.exec(query.order_by(name, col(Person.user_id)).offset(skip).limit(top))
+            return [BotPerson(PLATFORM, user_id, display_name) for user_id, display_name in rows]
 
     async def mark_unreachable(self, user_id: str, reason: str) -> None:
         async with self._db.session() as session:

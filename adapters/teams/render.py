@@ -9,8 +9,8 @@ continuation cards, posted right after it, so nothing becomes unreachable.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from adapters.teams.escape import ELLIPSIS, cut, escape_markdown, inert
@@ -33,6 +33,8 @@ from bot.cards import (
     Text,
 )
 from bot.charts import chart_id
+from bot.events import Person
+from bot.text import casefold
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
@@ -45,6 +47,10 @@ ACTIONS_PER_SET = 5
 MULTI_KEY = "multi_inputs"  # which inputs are multi-selects: only their "a,b" answers are lists; text keeps commas
 CHOICE_PREFIX = "choice:"
 CONTINUED = "The rest follows in the next message."
+PEOPLE_DATASET = "earshot.people"
+"""The dataset a people input's typeahead asks the bot about (adapters.teams.people)."""
+PEOPLE_CHOICES = 100
+"""Members listed in a people input before typing (about 150 bytes each of the card's 28 KB)."""
 _STYLES = {"primary": "positive", "danger": "destructive"}
 
 
@@ -242,20 +248,21 @@ def continuation_cards(rests: list[str], fallback: str, budget: int = MESSAGE_BU
     return cards
 
 
-def render_form(form: Form, errors: FormErrors | None = None) -> dict[str, Any]:
-    """A form as a card: inputs with labels, a submit button carrying the form id and metadata back."""
+def render_form(form: Form, errors: FormErrors | None = None, people: Sequence[Person] = ()) -> dict[str, Any]:
+    """A form as a card: inputs with labels, a submit button carrying the form id and metadata back. `people`
+    (the conversation's members) are the first choices of a people input; typing finds others the bot knows."""
     errors = errors or {}
     body: list[dict[str, Any]] = [text_block(form.title, size="Medium", weight="Bolder")]
     if errors:
         body.append(text_block("Please check: " + "; ".join(errors.values()), color="Attention"))
     for field in form.inputs:
-        body.append(_input(field))
+        body.append(_people_input(field, people) if field.kind == "people" else _input(field))
         if field.hint:
             body.append(text_block(field.hint, size="Small", isSubtle=True, spacing="None"))
         if field.name in errors:
             body.append(text_block(errors[field.name], size="Small", color="Attention", spacing="None"))
     data = {"form_id": form.form_id, "metadata": form.metadata, "form_title": form.title,
-            MULTI_KEY: [field.name for field in form.inputs if field.kind == "multiselect"]}
+            MULTI_KEY: [field.name for field in form.inputs if field.kind in ("multiselect", "people")]}
     body.append({"type": "ActionSet", "actions": [_execute(form.submit_label, form.form_id, data)]})
     return adaptive_card(body, form.title)
 
@@ -275,8 +282,19 @@ def _input(field: Input) -> dict[str, Any]:
                 "choices": [{"title": inert(o.label), "value": o.value} for o in field.options]}
     if field.kind == "number":
         return {"type": "Input.Number", **common}
-    # `people` too: Teams' people picker answers with Azure AD object ids, not the ids its bots address people by.
     return {"type": "Input.Text", **common, "isMultiline": field.kind == "textarea"}
+
+
+def _people_input(field: Input, people: Sequence[Person]) -> dict[str, Any]:
+    """A filtered multi-select of people by their bot ids (`29:…`). Teams' own people picker (the Graph users
+    dataset) answers with Azure AD object ids, which a bot can't message; this one offers the conversation's
+    members and, as the person types, whoever Earshot has seen (an `application/search` invoke)."""
+    element = _input(replace(field, kind="multiselect"))
+    named = sorted(((p.name or p.user_id, p.user_id) for p in people if p.user_id), key=lambda pair: casefold(pair[0]))
+    element.update({"style": "filtered", "choices": [{"title": inert(name), "value": user_id}
+                                                      for name, user_id in named[:PEOPLE_CHOICES]],
+                    "choices.data": {"type": "Data.Query", "dataset": PEOPLE_DATASET}})
+    return element
 
 
 def submitted_card(title: str) -> dict[str, Any]:

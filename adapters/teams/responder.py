@@ -3,22 +3,30 @@ private answers go to the person's 1:1 chat with the bot; a card button's answer
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
 from adapters.teams.adapter import TeamsAdapter, card_activity
+from adapters.teams.references import References
 from adapters.teams.render import render_form
-from adapters.teams.translate import actor, is_card_action, kind_of
+from adapters.teams.translate import actor, conversation_of, is_card_action, kind_of
 from bot.adapter import DeliveryError
 from bot.cards import Card, Form
+from bot.events import Person
+
+log = logging.getLogger(__name__)
 
 
 class TurnResponder:
-    def __init__(self, context: TurnContext, adapter: TeamsAdapter, activity: dict[str, Any]) -> None:
+    def __init__(self, context: TurnContext, adapter: TeamsAdapter, references: References,
+                 activity: dict[str, Any]) -> None:
         self._context = context
         self._adapter = adapter
+        self._references = references
+        self._conversation = conversation_of(activity)
         self._personal = kind_of(activity) == "personal"
         self._invoke = is_card_action(activity)
         self._user_id = actor(activity).user_id
@@ -33,10 +41,25 @@ class TurnResponder:
 
     async def open_form(self, form: Form) -> None:
         """Teams opens no modal from a chat message without a task module: the form is a card in the 1:1 chat,
-        where only this person can fill it in."""
-        await self._to_person([card_activity(render_form(form), form.title)])
+        where only this person can fill it in. A people field lists the members of the conversation it was
+        asked for in."""
+        people = await self._members() if any(field.kind == "people" for field in form.inputs) else []
+        await self._to_person([card_activity(render_form(form, people=people), form.title)])
         if self._invoke and not self._personal:
             self.notes.append(f"I've sent you “{form.title}” in our chat.")
+
+    async def _members(self) -> list[Person]:
+        """The members of this turn's channel or group chat (their names also feed the typeahead), or none."""
+        if self._personal:
+            return []
+        try:
+            people = await self._adapter.list_members(self._conversation)
+        except DeliveryError as error:
+            log.info("no member list for %s (%s): the people field offers typeahead only", self._conversation,
+                     error.reason)
+            return []
+        await self._references.remember_names(people)
+        return people
 
     async def _to_person(self, activities: list[Activity]) -> None:
         if not self._personal:

@@ -10,6 +10,7 @@ from botbuilder.schema import Activity, ActivityTypes
 from adapters.teams.adapter import TeamsAdapter
 from adapters.teams.files import Consent, consent_of
 from adapters.teams.ids import PLATFORM
+from adapters.teams.people import search_of, search_response
 from adapters.teams.references import References
 from adapters.teams.render import errors_text, submitted_card
 from adapters.teams.responder import TurnResponder
@@ -50,7 +51,13 @@ class TeamsBot:
         if consent is not None:
             await self._answer_consent(context, consent)
             return
-        responder = TurnResponder(context, self._adapter, activity)
+        search = search_of(activity)
+        if search is not None:
+            found = await self._references.find_people(search.text, search.skip, search.top)
+            await context.send_activity(Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(
+                status=200, body=search_response(found))))
+            return
+        responder = TurnResponder(context, self._adapter, self._references, activity)
         errors: dict[str, str] | None = None
         submitted: FormSubmitted | None = None
         for event in events(activity, self._core.commands.commands):

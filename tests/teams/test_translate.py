@@ -26,6 +26,7 @@ EXPECTED_TYPES = {
     "invoke_choice_multi": [ActionEvent],
     "invoke_file_consent": [],  # the Teams adapter answers it itself (adapters.teams.files)
     "invoke_form": [FormSubmitted],
+    "invoke_search_people": [],  # the Teams adapter answers it itself (adapters.teams.people)
     "invoke_vote": [ActionEvent],
     "message_channel_command": [CommandEvent],
     "message_channel_thread_command": [CommandEvent],
