@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from bot.adapter import Responder
 from bot.cards import Card, Context, Heading, Text
 from bot.events import CommandEvent
+from bot.text import straight_quotes
 
 Handler = Callable[[CommandEvent, list[str], Responder], Awaitable[None]]
 
@@ -54,9 +55,8 @@ class UsageError(Exception):
 
 def split_words(text: str) -> list[str]:
     """Shell-like words, so quoted questions stay whole; smart quotes from phones count as quotes."""
-    text = text.replace("“", '"').replace("”", '"').replace("‘", "'").replace("’", "'")
     try:
-        return shlex.split(text)
+        return shlex.split(straight_quotes(text))
     except ValueError as error:
         raise UsageError(f"I couldn't read that: {error} (check your quotes)") from None
 

@@ -42,3 +42,12 @@ def cut(text: str, limit: int) -> tuple[str, str | None]:
 def casefold(text: str) -> str:
     """For matching keywords in any script: compatibility-normalised and case-folded."""
     return unicodedata.normalize("NFKC", text).casefold()
+
+
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "「": '"', "」": '"', "‘": "'", "’": "'",
+                         "‚": "'"})
+
+
+def straight_quotes(text: str) -> str:
+    """The quotation marks phones and other keyboards type (“…”, „…“, «…», 「…」, ‘…’) as " and '."""
+    return text.translate(_QUOTES)

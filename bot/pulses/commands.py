@@ -121,39 +121,48 @@ class PulseCommands:
     async def results(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
         pulse, run = await self._find(event, words)
         await self._may_read(event.actor, pulse)
+        self._shown_yet(pulse, run)
         async with self._services.db.session() as session:
             questions = await self._pulses.questions(session, pulse.id or 0)
             results = await self._pulses.results(session, pulse, run, questions)
         await responder.private(results_card(results, final=run.status == "closed"))
 
     async def close(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
-        pulse, run = await self._find(event, words, mine=True)
+        """Close the open run; a pulse with none open (a schedule not yet run, or between runs) stops instead."""
+        pulse, run = await self._pulse_and_run(event, words, mine=True)
         async with self._services.db.session() as session:
             if pulse.author_id != event.actor.user_id and not await has_any_role(session, event.actor):
                 raise UsageError("only the pulse's author or an admin can close it")
-        if run.status == "closed" and pulse.status == "active":
-            async with self._services.db.session() as session:
-                pulse.status = "ended"
-                session.add(pulse)
-                await session.commit()
-            await responder.private(Card(fallback="Stopped.", blocks=(
-                Text(f"Pulse #{pulse.id} won't run again."),)))
+        if run is None or run.status == "closed":
+            text = (f"Pulse #{pulse.id} “{pulse.title}” won't run again." if await self._stop(pulse)
+                    else f"Pulse #{pulse.id} “{pulse.title}” is already closed." if run
+                    else f"Pulse #{pulse.id} “{pulse.title}” has ended.")
+            await responder.private(Card(fallback=text, blocks=(Text(text),)))
             return
-        await self._pulses.close(run.id or 0)
-        if pulse.recurrence is not None:
-            async with self._services.db.session() as session:
-                stored = await session.get(Pulse, pulse.id)
-                if stored is not None:
-                    stored.status = "ended"
-                    session.add(stored)
-                    await session.commit()
+        if not await self._pulses.close(run.id or 0):
+            text = f"Pulse #{pulse.id} “{pulse.title}” is already closed."
+            await responder.private(Card(fallback=text, blocks=(Text(text),)))
+            return
+        await self._stop(pulse)
         text = f"🔒 Pulse #{pulse.id} “{pulse.title}” is closed; the results are on their way to you."
         await responder.private(Card(fallback=text, blocks=(Text(text),)))
+
+    async def _stop(self, pulse: Pulse) -> bool:
+        """No more runs of a pulse; True if it still had some to come."""
+        async with self._services.db.session() as session:
+            stored = await session.get(Pulse, pulse.id)
+            if stored is None or stored.status != "active":
+                return False
+            stored.status = "ended"
+            session.add(stored)
+            await session.commit()
+        return True
 
     async def export(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
         """The CSV goes to the asker by DM, as a file (a private reply can't carry one)."""
         pulse, run = await self._find(event, words)
         await self._may_read(event.actor, pulse)
+        self._shown_yet(pulse, run)
         text = await self.csv(pulse, run)
         rows = sum(1 for _ in csv.reader(io.StringIO(text))) - 1  # a comment may hold a line break
         name = f"pulse-{pulse.id}-run-{run.id}.csv"
@@ -224,7 +233,23 @@ class PulseCommands:
                 raise UsageError("results are for the pulse's author, HR and admins (always within the anonymity "
                                  "minimum)")
 
-    async def _find(self, event: CommandEvent, words: list[str], mine: bool = False) -> tuple[Pulse, PulseRun]:
+    async def _find(self, event: CommandEvent, words: list[str]) -> tuple[Pulse, PulseRun]:
+        pulse, run = await self._pulse_and_run(event, words)
+        if run is None:
+            raise UsageError(f"pulse #{pulse.id} hasn't run yet: {describe(pulse.recurrence, pulse.timezone, False)}")
+        return pulse, run
+
+    @staticmethod
+    def _shown_yet(pulse: Pulse, run: PulseRun) -> None:
+        """A pulse whose results show at close shows them to no one before: respondents were told so."""
+        if not pulse.results_live and run.status != "closed":
+            raise UsageError(f"pulse #{pulse.id} shows its results at close, as its respondents were told; "
+                             f"/pulse close {pulse.id} closes it")
+
+    async def _pulse_and_run(self, event: CommandEvent, words: list[str],
+                             mine: bool = False) -> tuple[Pulse, PulseRun | None]:
+        """The pulse named by id, else the newest here (with `mine`: the caller's newest with an open run, or
+        else their newest still to run), and its latest run."""
         async with self._services.db.session() as session:
             if words:
                 if not words[0].lstrip("#").isdigit():
@@ -233,14 +258,17 @@ class PulseCommands:
             else:
                 query = select(Pulse).where(Pulse.platform == event.platform, Pulse.channel_id == self._channel(event))
                 if mine:
-                    query = query.where(Pulse.author_id == event.actor.user_id, Pulse.status == "active")
-                pulse = (await session.exec(query.order_by(col(Pulse.id).desc()))).first()
+                    query = query.where(Pulse.author_id == event.actor.user_id)
+                    running = query.where(col(Pulse.id).in_(select(PulseRun.pulse_id).where(PulseRun.status == "open")))
+                    pulse = (await session.exec(running.order_by(col(Pulse.id).desc()))).first()
+                    query = query.where(Pulse.status == "active")
+                else:
+                    pulse = None
+                pulse = pulse or (await session.exec(query.order_by(col(Pulse.id).desc()))).first()
             if pulse is None or pulse.platform != event.platform:
                 raise UsageError("no such pulse here" + (" (you have no open pulse in this channel)" if mine else ""))
             run = (await session.exec(select(PulseRun).where(PulseRun.pulse_id == pulse.id)
                                       .order_by(col(PulseRun.scheduled_for).desc()))).first()
-        if run is None:
-            raise UsageError(f"pulse #{pulse.id} hasn't run yet: {describe(pulse.recurrence, pulse.timezone, False)}")
         return pulse, run
 
     @staticmethod

@@ -42,7 +42,10 @@ def valid_answer(kind: str, options: list[str] | tuple[str, ...], value: str) ->
     if kind == "text":
         return bool(value.strip())
     allowed = {v for _, v in answer_options(kind, options)}
-    return all(part in allowed for part in value.split(",")) if kind == "multi" else value in allowed
+    if kind != "multi":
+        return value in allowed
+    parts = value.split(",")
+    return len(set(parts)) == len(parts) and all(part in allowed for part in parts)  # each option once
 
 
 def label_of(kind: str, options: list[str] | tuple[str, ...], value: str) -> str:

@@ -14,6 +14,7 @@ from bot.commands import UsageError, split_words
 from bot.pulses.questions import MAX_OPTIONS, MAX_QUESTIONS, QuestionSpec
 from bot.pulses.schedule import parse_duration, parse_every
 from bot.pulses.templates import TEMPLATES
+from bot.text import straight_quotes
 
 ONE_LINE_HELP = (
     '/pulse "How was this week?" scale:1-5 to:#team anonymous close:2d every:fri@16:00\n'
@@ -35,7 +36,6 @@ EXAMPLES = {"scale": "scale:1-5", "choices": 'choices:"A, B"', "choice": 'choice
 QUOTE_FIRST = 'put the question in quotes first, like /pulse "How was this week?" scale:1-5'
 MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>|@([\w.\-:]+)")
 CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|[^>]*)?>|#([\w\-]+)")
-_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 _TOKEN = re.compile(r"""(?:"(?:\\.|[^"\\])*"|'[^']*'|\\.|[^\s"'\\])+""")
 _QUOTED = re.compile(r""""(?:\\.|[^"\\])*"|'[^']*'""")
 _KEY_SHAPED = re.compile(r"([a-z][a-z\-]*):(.*)", re.DOTALL)
@@ -76,7 +76,7 @@ class PulseSpec:
 
 def words_of(text: str) -> list[Word]:
     """Shell-like words as bot.commands.split_words reads them, each marked when it was wholly quoted."""
-    text = text.translate(_SMART_QUOTES)
+    text = straight_quotes(text)
     return [Word(" ".join(split_words(raw)), bool(_QUOTED.fullmatch(raw))) for raw in _TOKEN.findall(text)]
 
 

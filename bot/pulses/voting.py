@@ -30,7 +30,8 @@ class Voting:
             return
         kind, run_id, question_id = parts[1], int(parts[2]), int(parts[3])
         if kind == "vote":
-            value = ",".join(sorted(event.value, key=int)) if isinstance(event.value, tuple) else event.value
+            value = ",".join(sorted(event.value, key=lambda v: (len(v), v))) if isinstance(event.value, tuple) \
+                else event.value  # option indexes in order: "2,10", not "10,2"
             reply, _ = await self.answer(event, run_id, question_id, value, None)
             await responder.private(reply)
         elif kind in ("text", "comment"):

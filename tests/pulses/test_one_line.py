@@ -41,6 +41,9 @@ async def test_a_typo_is_corrected_and_nothing_launches(harness: CoreHarness, te
 @pytest.mark.parametrize("text, title, anonymous", [
     ('"How?" anonymous', "How?", True),
     ("“How was it, really?” yesno anon", "How was it, really?", True),
+    ("„Wie war die Woche?“ scale", "Wie war die Woche?", False),
+    ("«Comment ça va ?» yesno anonymous", "Comment ça va ?", True),
+    ("「今週はどうでしたか」 scale", "今週はどうでしたか", False),
     ("How was the week? named scale:1-5", "How was the week?", False),
     ('Week 47: how was it? choices:"Good, Bad"', "Week 47: how was it?", False),
 ])

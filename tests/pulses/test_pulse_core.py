@@ -262,3 +262,29 @@ async def test_refreshes_of_one_run_never_overlap_and_the_last_count_wins(harnes
     await harness.deliver()
     assert most == 1
     assert "6 answered" in str(channel_card(harness).blocks)
+
+
+async def test_close_stops_a_schedule_before_its_first_run_and_prefers_an_open_run(harness: CoreHarness) -> None:
+    """Was: “pulse #2 hasn't run yet” — a recurring pulse could not be stopped before it first ran, and a bare
+    close picked it over the caller's open one-off."""
+    await command(harness, '"Lunch today?" yesno')
+    await command(harness, '"Weekly?" scale every:fri@16:00')
+    assert "“Lunch today?” is closed" in (await command(harness, "close")).last_text
+    assert "“Weekly?” won't run again" in (await command(harness, "close")).last_text
+    async with harness.db.session() as session:
+        assert [p.status for p in await session.exec(select(Pulse).order_by(Pulse.id))] == ["ended", "ended"]
+    assert "has ended" in (await command(harness, "close 2")).last_text
+    assert "already closed" in (await command(harness, "close 1")).last_text
+    assert "no open pulse in this channel" in (await command(harness, "close")).last_text
+
+
+async def test_a_multi_choice_answer_names_each_option_once(harness: CoreHarness) -> None:
+    """Was: ("1", "1") was “Recorded: 1,1” and counted Tue twice (150 %); a value that isn't an index crashed."""
+    await command(harness, '"Which days?" multi:"Mon, Tue, Wed"')
+    card = await launched_card(harness)
+    action = next(b.action_id for b in card.blocks if b.type == "choices")  # type: ignore[union-attr]
+    for value in (("1", "1"), ("1", "x"), ("12",)):
+        assert "Recorded" not in (await vote(harness, "u1", action, value)).last_text
+    assert "Recorded" in (await vote(harness, "u1", action, ("2", "0"))).last_text
+    async with harness.db.session() as session:
+        assert [r.value for r in await session.exec(select(Response))] == ["0,2"]

@@ -127,10 +127,13 @@ async def test_results_at_close_stay_off_the_live_card_until_it_closes(harness: 
     live = text_of(channel_card(harness))
     assert "2 answered" not in live and "50%" not in live
     assert sent(harness, "Live results") == []  # nor a live tally to the author
+    for asked in ("results", "export"):  # nor on request
+        assert "shows its results at close" in (await command(harness, asked)).last_text
     await command(harness, "close")
     await harness.deliver()
     closed = text_of(channel_card(harness))
     assert "2 answered" in closed and "👍 Yes  █████░░░░░ 50% (1)" in closed
+    assert "50% (1)" in await results_text(harness)
 
 
 async def test_respondents_read_exactly_what_the_author_will_see(harness: CoreHarness) -> None:
@@ -139,10 +142,14 @@ async def test_respondents_read_exactly_what_the_author_will_see(harness: CoreHa
     assert card.blocks[-1].items == (  # type: ignore[union-attr]
         "🔒 Anonymous: your name is never stored with your answer, and answers are final. The author and HR see a "
         "question's totals only once 3 people have answered it, and its comments only once 5 people have written "
-        "one, in shuffled order.",)
-    named = Pulse(platform="test", channel_id="C1", author_id="boss", title="Q", audience={"share": True})
+        "one, in shuffled order. Live results: everyone in this channel sees the totals and comments on this card "
+        "as answers come in, within the same minimums.",)
+    named = Pulse(platform="test", channel_id="C1", author_id="boss", title="Q", audience={"share": True},
+                  results_live=False)
     assert privacy_note(named, 3, 5) == ("👤 Not anonymous: the author and HR see who answered what. You can change "
                                          "your answer until it closes. Totals are shared in the channel at close.")
+    by_dm = Pulse(platform="test", channel_id="C1", author_id="boss", title="Q", audience={"kind": "dm"})
+    assert "Live results: everyone asked sees" in privacy_note(by_dm, 3, 5)
 
 
 async def test_list_shows_the_open_pulses_of_this_channel(harness: CoreHarness) -> None:
