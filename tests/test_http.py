@@ -142,3 +142,20 @@ async def test_a_stored_file_downloads_under_its_name(server: Running) -> None:
             assert response.headers["Content-Disposition"] == 'attachment; filename="pulse-1-run-1.csv"'
         async with session.get(f"{server.url}/sandbox/files/0123abcd") as response:
             assert response.status == 404
+
+
+async def test_a_sandbox_channel_pulse_knows_its_audience_for_the_participation_rate(server: Running) -> None:
+    """Was: `1 answered` with no “of N”: only Slack said how many people a channel has."""
+    from sqlmodel import select
+
+    from storage.tables import PulseRun
+
+    assert server.runtime.workspace is not None
+    members = await server.runtime.workspace.members("C-cx")
+    async with aiohttp.ClientSession() as session:
+        status, _ = await post(session, f"{server.url}/sandbox/api/send",
+                               {"as": "maria", "channel_id": "C-cx", "text": '/pulse "Coffee at 3?" yesno'})
+    assert status == 200
+    async with server.runtime.db.session() as db_session:
+        (run,) = list(await db_session.exec(select(PulseRun)))
+    assert run.audience_size == len(members) > 1

@@ -39,6 +39,10 @@ class SandboxAdapter:
     async def list_members(self, channel_id: str) -> list[Person]:
         return [Person(PLATFORM, user) for user in await self.workspace.members(channel_id)]
 
+    async def member_ids(self, channel_id: str) -> list[str]:
+        """For participation rates (bot.pulses.audience.MemberIds)."""
+        return list(await self.workspace.members(channel_id))
+
     async def post_ephemeral(self, channel_id: str, user_id: str, card: Card) -> None:
         await self.workspace.post_ephemeral(channel_id, user_id, card)
 

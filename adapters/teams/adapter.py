@@ -195,6 +195,10 @@ class TeamsAdapter:
         await self._in_conversation(reference, page_through, None)
         return people
 
+    async def member_ids(self, channel_id: str) -> list[str]:
+        """For participation rates (bot.pulses.audience.MemberIds): the member list is one paged call."""
+        return [person.user_id for person in await self.list_members(channel_id)]
+
     async def post_ephemeral(self, channel_id: str, user_id: str, card: Card) -> None:
         """Teams has no message only one person sees in a channel: it goes to the person's 1:1 chat."""
         await self.send(Target.user(PLATFORM, user_id), card)
