@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from adapters.slack.blocks import decode_action_id
+from adapters.slack.typed import typed_text
 from bot.events import (
     ActionEvent,
     CommandEvent,
@@ -53,7 +54,7 @@ def command_event(body: Json) -> CommandEvent:
         actor=_person(body.get("user_id")),
         channel_id=body.get("channel_id") or None,
         command=str(body.get("command", "")).lstrip("/").lower(),
-        text=str(body.get("text") or "").strip(),
+        text=typed_text(str(body.get("text") or ""), keep_mentions=True).strip(),
         trigger_id=body.get("trigger_id"),
     )
 
@@ -152,7 +153,8 @@ def message_event(body: Json, bot_user_id: str | None) -> MessageEvent | None:
         return None
     return MessageEvent(
         platform=PLATFORM, event_id=event_id, actor=_person(user), channel_id=channel,
-        text=str(event.get("text") or ""), message=MessageRef(PLATFORM, channel, ts), thread_id=thread,
+        text=typed_text(str(event.get("text") or ""), keep_mentions=False), message=MessageRef(PLATFORM, channel, ts),
+        thread_id=thread,
     )
 
 

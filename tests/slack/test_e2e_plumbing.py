@@ -207,4 +207,4 @@ async def test_e2e_test_only_station_quote_card_reaction_and_reply_update_it(ser
     updated = await until(fake, "chat.update", lambda c: "1 reactions · 1 replies" in texts(c))
     assert (updated.args["channel"], updated.args["ts"]) == (CHANNEL, ts)
     assert station.reactions == {"thumbsup": {"U0ANA0001"}}
-    assert [r.text for r in station.replies] == ["I'll call them today — <@U0MEI0001> fyi"]
+    assert [r.text for r in station.replies] == ["I'll call them today — @U0MEI0001 fyi"]

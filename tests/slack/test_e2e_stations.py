@@ -85,7 +85,7 @@ async def test_e2e_real_stations_emoji_reaction_and_thread_reply_update_the_card
                        await session.exec(select(Engagement).order_by(Engagement.id))]
         assert reactions == [("emoji:bulb", "U0ANA0001", True)]
         assert engaged == [("reaction", "U0ANA0001", "bulb"),
-                           ("comment", "U0BEN0001", "I'll call them today — <@U0MEI0001> fyi")]
+                           ("comment", "U0BEN0001", "I'll call them today — @U0MEI0001 fyi")]
 
 
 async def test_the_home_tab_shows_the_persons_open_pulses_and_their_stations_feedback(db_url: str,

@@ -80,11 +80,11 @@ EXPECTED: dict[str, Any] = {
     "event_reaction_on_file": [],
     "event_message_thread_reply": [MessageEvent(
         platform="slack", event_id="Ev0MSG0001", actor=slack("U0BEN0001"), channel_id="C2147483705",
-        text="I'll call them today — <@U0MEI0001> fyi", message=MessageRef("slack", "C2147483705", "1700000040.000300"),
+        text="I'll call them today — @U0MEI0001 fyi", message=MessageRef("slack", "C2147483705", "1700000040.000300"),
         thread_id="1700000000.000100")],
     "event_message_thread_broadcast": [MessageEvent(
         platform="slack", event_id="Ev0MSG0005", actor=slack("U0BEN0001"), channel_id="C2147483705",
-        text="I'll call them today — <@U0MEI0001> fyi", message=MessageRef("slack", "C2147483705", "1700000041.000300"),
+        text="I'll call them today — @U0MEI0001 fyi", message=MessageRef("slack", "C2147483705", "1700000041.000300"),
         thread_id="1700000000.000100")],
     "event_message_top_level": [],
     "event_message_from_bot": [],
@@ -159,3 +159,24 @@ def test_element_values_of_every_kind() -> None:
     assert value({"type": "multi_users_select", "selected_users": ["U1", "U2"]}) == ("U1", "U2")
     assert value({"type": "datepicker", "selected_date": "2026-03-01"}) == "2026-03-01"
     assert value({"type": "number_input", "value": "7"}) == "7"
+
+
+@pytest.mark.parametrize("wire_text, command, written", [
+    ("add score&lt;7 &amp; nps&gt;2", "add score<7 & nps>2", "add score<7 & nps>2"),
+    ('"Lunch?" yesno to:<@U0ANA0001|ana>,<@U0BEN0002>', '"Lunch?" yesno to:<@U0ANA0001|ana>,<@U0BEN0002>',
+     '"Lunch?" yesno to:@ana,@U0BEN0002'),
+    ("to:<#C0TEAM001|team> see <https://example.com/a?b=1&amp;c=2|example.com/a>",
+     "to:<#C0TEAM001|team> see example.com/a", "to:#team see example.com/a"),
+    ("<!here> &lt;b&gt;bold?&lt;/b&gt; <mailto:ana@example.com|ana@example.com>",
+     "@here <b>bold?</b> ana@example.com", "@here <b>bold?</b> ana@example.com"),
+    ("Привет &amp;&amp; ok", "Привет && ok", "Привет && ok"),
+])
+def test_slack_markup_and_entities_become_what_was_typed(wire_text: str, command: str, written: str) -> None:
+    """With should_escape on, Slack sends mentions and channels as ids; it always sends & < > as entities."""
+    from adapters.slack.typed import typed_text
+
+    assert typed_text(wire_text, keep_mentions=True) == command
+    assert typed_text(wire_text, keep_mentions=False) == written
+    event = translate.command_event({"command": "/pulse", "text": wire_text, "user_id": "U1", "channel_id": "C1",
+                                     "trigger_id": "t1"})
+    assert event.text == command.strip()
