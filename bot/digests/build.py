@@ -57,6 +57,8 @@ class Facts:
     runs: list[q.RunRow]
     pulses: dict[tuple[str, int], PulseTally]
     participants: dict[tuple[str, int], int]
+    """People who answered runs at or above the minimum, per (team, week); the others are only withheld."""
+    withheld_participants: dict[tuple[str, int], int]
     comments: dict[str, int]
     comment_phrases: dict[str, Counter[Gram]]
     """Phrases of the readable comments per team, and of them all under ""."""
@@ -106,7 +108,7 @@ async def gather_facts(db: Database, week: Week, privacy: Privacy) -> Facts:
         on_own_connection(q.feedback_trend, bounds),
         on_own_connection(q.engagement_people, pair),
         on_own_connection(q.items_engaged, pair),
-        on_own_connection(q.participants, pair),
+        on_own_connection(q.participants, pair, privacy.minimum),
         on_own_connection(_phrase_facts, week),
         on_own_connection(q.stations, week.end),
         on_own_connection(q.nps_histogram, week.start, week.end))
@@ -114,7 +116,8 @@ async def gather_facts(db: Database, week: Week, privacy: Privacy) -> Facts:
     return Facts(
         feedback=[replace(g, week=g.week + LAST - 1) for g in feedback], trend=[Tally(*t) for t in trend],
         stations=stations, runs=runs, pulses=tallies,
-        participants={(f"{p}:{c}", LAST - 1 + w): n for p, c, w, n in participants},
+        participants={(f"{p}:{c}", LAST - 1 + w): n for p, c, w, n, _ in participants},
+        withheld_participants={(f"{p}:{c}", LAST - 1 + w): every - n for p, c, w, n, every in participants},
         comments=comments, comment_phrases=comment_phrases, activity=activity, people=people, engaged=engaged,
         attention=attention, hits=hits, quoted=quoted, area_phrases=area_phrases, all_phrases=all_phrases,
         nps_histogram=nps_histogram)
@@ -174,10 +177,15 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
     overall = _scope(facts, everything, "overall", "Overall", quotes.get(None, []), privacy, themed,
                      in_scope=lambda _p, _c: True, people=facts.people)
     skip = (withheld(facts.feedback, LAST - 1, minimum), withheld(facts.feedback, LAST, minimum))
+    _withhold_area_rows(overall, skip)
     scopes = [_scope(facts, t, t.key, t.name, quotes.get(t.key, []), privacy, themed,
                      in_scope=lambda p, c, t=t: (p, c) == (t.platform, t.channel_id),
                      skip=skip if t.areas is not None else None) for t in teams]
-    suppress(overall, scopes, {t.key: t.areas for t in teams}, minimum)
+    present = [{atom(g.area) for g in facts.feedback if g.week == week} for week in (LAST - 1, LAST)]
+    heard = {t.key: None if t.areas is None else tuple(  # what each team's customer figures count, each week
+        frozenset(a for a in areas if t.covers(a or None) and a not in left_out.items)
+        for areas, left_out in zip(present, skip, strict=True)) for t in teams}
+    suppress(overall, scopes, heard, minimum)
     if only_teams:
         wanted = set(only_teams)
         picked = [(t, s) for t, s in zip(teams, scopes, strict=True) if t.key in wanted or t.channel_id in wanted]
@@ -191,9 +199,10 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
             week=week.shifted(index - LAST).label,
             volume=count_figure(now.items, before.items, minimum),
             nps=figure(now.nps, now.nps_n, None, 0, minimum),
-            score=figure(score.value, score.size, None, 0, minimum)))
+            score=figure(score.value, score.answers, None, 0, minimum)))
     pulse_now = facts.pulses.get(("", LAST))
     trend = comparable(trend, minimum)
+    trend[-2] = _as_shown(trend[-2], overall)
     return Digest(
         week=week, minimum=minimum, comment_minimum=privacy.comment_minimum, overall=overall, teams=scopes,
         flags=_flags(facts, overall, teams, scopes, minimum), trend=trend,
@@ -219,11 +228,12 @@ def _scope(facts: Facts, team: Team, key: str, name: str, quotes: list[QuoteLine
     themes: list[Theme] | None = None
     if pulse_key in themed:
         themes = top_themes(facts.comment_phrases.get(pulse_key, Counter()), at_least=COMMENT_THEME_SUPPORT)
-    if pulse_key:
-        participation = (facts.participants.get((key, LAST), 0), facts.participants.get((key, LAST - 1), 0))
-    else:
-        participation = (sum(n for (_k, w), n in facts.participants.items() if w == LAST),
-                         sum(n for (_k, w), n in facts.participants.items() if w == LAST - 1))
+
+    def answered(counts: dict[tuple[str, int], int], week: int) -> int:
+        return counts.get((key, week), 0) if pulse_key else sum(n for (_k, w), n in counts.items() if w == week)
+
+    participation = (answered(facts.participants, LAST), answered(facts.participants, LAST - 1),
+                     answered(facts.withheld_participants, LAST))
     employee = employees(facts.pulses, pulse_key, LAST, minimum, participation, themes)
     now_people = people.get(1, 0) if people is not None else None
     then_people = people.get(0, 0) if people is not None else None
@@ -247,6 +257,23 @@ def _phrases_for(facts: Facts, hears: Callable[[str | None], bool]) -> Counter[G
         if hears(None if area == area_label(None) else area):
             total.update(counts)
     return total
+
+
+def _withhold_area_rows(overall: Scope, skip: tuple[Withheld, Withheld]) -> None:
+    """The overall's rows for the areas no team counts hide too (their changes, for last week's), so that
+    the areas hidden are the same ones everywhere."""
+    rows = overall.customers.by_area
+    for key, f in rows.items():
+        area = "" if key == area_label(None) else key
+        rows[key] = f.concealed() if area in skip[1].items else f.without_change() if area in skip[0].items else f
+
+
+def _as_shown(last_week: TrendPoint, overall: Scope) -> TrendPoint:
+    """Last week's trend point is the overall's previous value: where suppression took that away (a team's
+    change would follow from it), the trend shows no more."""
+    nps, score = last_week.nps, last_week.score
+    return replace(last_week, nps=nps.concealed() if overall.customers.nps.previous is None else nps,
+                   score=score.concealed() if overall.employees.score.previous is None else score)
 
 
 def comparable(trend: list[TrendPoint], minimum: int) -> list[TrendPoint]:
@@ -284,12 +311,12 @@ def _flags(facts: Facts, overall: Scope, teams: list[Team], scopes: list[Scope],
     row the digest shows (after complementary suppression) are named, for teams whose detractors show, and
     without the area's counts: suppression may hide them (its teams' figures, or the overall's others)."""
     rising: set[str] = set()
-    for area in sorted({g.area for g in facts.feedback if g.area}):
+    for area in sorted({atom(g.area) for g in facts.feedback} - {""}):
         shown = overall.customers.by_area.get(area_label(area))
         if shown is None or shown.hidden:
             continue
-        now = tally(facts.feedback, LAST, lambda a, area=area: a == area)
-        before = tally(facts.feedback, LAST - 1, lambda a, area=area: a == area)
+        now = tally(facts.feedback, LAST, lambda a, area=area: atom(a) == area)
+        before = tally(facts.feedback, LAST - 1, lambda a, area=area: atom(a) == area)
         detractors = count_figure(now.detractors, before.detractors, minimum, n=now.nps_n, prev_n=before.nps_n)
         if detractors.delta is not None and detractors.delta > 0:
             rising.add(area)

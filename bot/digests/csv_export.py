@@ -29,7 +29,7 @@ def digest_csv(digest: Digest) -> str:
     for scope in [digest.overall, *digest.teams]:
         for row in all_rows(scope):
             f = row.figure
-            status = "hidden" if f.hidden and f.n > 0 else "none" if f.hidden else "shown"
+            status = "none" if f.absent else "hidden" if f.hidden else "shown"
             n = "" if f.hidden or (row.section == "employees" and not f.count) else f.n
             writer.writerow([week, scope.key, row.section, row.metric, "", _number(f.value), _number(f.previous),
                              _number(f.delta), n, status])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.digests.model import Employees
 from bot.digests.privacy import Figure, count_figure, figure
@@ -43,10 +43,6 @@ class Answers:
     withheld: int = 0
     """Answers in (run, question) groups under the minimum: left out of the figure."""
 
-    @property
-    def size(self) -> int:
-        """The answers behind the figure; with none, the withheld ones, so that it reads hidden, not absent."""
-        return self.answers or self.withheld
 
 
 @dataclass
@@ -134,16 +130,18 @@ def _add(tally: PulseTally, question: QuestionRow, histogram: dict[str, int]) ->
 
 
 def employees(tallies: dict[tuple[str, int], PulseTally], key: str, week: int, minimum: int,
-              participation: tuple[int, int], themes: list[Theme] | None) -> Employees:
+              participation: tuple[int, int, int], themes: list[Theme] | None) -> Employees:
+    """`participation`: people this week and last in runs at the minimum, and this week's in smaller runs only
+    (they make the figure read hidden when there is no one else)."""
     this = tallies.get((key, week)) or _new_tally()
     before = tallies.get((key, week - 1)) or _new_tally()
 
     def based_on_answers(now: Mean | Enps, then: Mean | Enps) -> Figure:
-        return figure(now.value, now.size, then.value, then.size, minimum)
+        return replace(figure(now.value, now.answers, then.value, then.answers, minimum), withheld=now.withheld)
 
     return Employees(
         score=based_on_answers(this.score, before.score), workload=based_on_answers(this.workload, before.workload),
         enps=based_on_answers(this.enps, before.enps),
-        participation=count_figure(participation[0], participation[1], minimum),
+        participation=replace(count_figure(participation[0], participation[1], minimum), withheld=participation[2]),
         themes=themes,
     )

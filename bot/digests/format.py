@@ -47,7 +47,7 @@ def plural(count: int, word: str) -> str:
 def show(figure: Figure, unit: str = "") -> str:
     """Value and change, “hidden” below the minimum, “—” when there is simply nothing."""
     if figure.hidden:
-        return "—" if figure.n == 0 else HIDDEN
+        return "—" if figure.absent else HIDDEN
     text = number(figure.value or 0.0, unit)
     moved = change(figure, unit)
     return f"{text} ({moved})" if moved else text

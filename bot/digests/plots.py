@@ -44,7 +44,7 @@ def _volume(ax: Axes, digest: Digest) -> None:
     values = [p.volume.value or 0 for p in digest.trend]
     ax.bar(weeks, values, color=[GREY] * (len(values) - 1) + [BLUE])
     for index, point in enumerate(digest.trend):
-        if point.volume.hidden and point.volume.n:
+        if point.volume.hidden and not point.volume.absent:
             ax.text(index, 0, "hidden", rotation=90, ha="center", va="bottom", fontsize=7, color=GREY)
     ax.set_title("Feedback items per week", fontsize=10, y=TITLE_Y)
 

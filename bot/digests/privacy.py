@@ -30,6 +30,14 @@ class Figure:
     prev_n: int
     count: bool = False
     """True for plain counts, which only need both weeks to show to show a change."""
+    withheld: int = 0
+    """Members of groups under the minimum that count nowhere (not in `n`, not in any total): with nothing
+    else, the figure reads hidden rather than nothing at all."""
+
+    @property
+    def absent(self) -> bool:
+        """Nothing at all to show, not even hidden."""
+        return self.n == 0 and self.withheld == 0
 
     @property
     def hidden(self) -> bool:
@@ -72,11 +80,11 @@ def complementary(sizes: Mapping[K, int], minimum: int, rest: int = 0, hidden: I
     Groups under the minimum hide, and so do those in `hidden` (keys of `sizes`, hidden for another reason).
     If what is hidden, with `rest` (the part of the total that no group shows), adds up to more than nothing but
     less than the minimum, the total minus the shown groups would give it away: more groups hide, smallest
-    first, until it reaches the minimum or every group is hidden. (Then the total is all there is; it hides
-    by the minimum itself when it is under it.)"""
+    first (ties by key, the same on every database), until it reaches the minimum or every group is hidden.
+    (Then the total is all there is; it hides by the minimum itself when it is under it.)"""
     out = {key for key, size in sizes.items() if size < minimum}.union(hidden)
     withheld = rest + sum(sizes[key] for key in out)
-    for key in sorted((key for key in sizes if key not in out), key=sizes.__getitem__):
+    for key in sorted((key for key in sizes if key not in out), key=lambda k: (sizes[k], str(k))):
         if withheld == 0 or withheld >= minimum:
             break
         out.add(key)

@@ -222,10 +222,12 @@ async def comment_texts(conn: AsyncConnection, run_ids: set[int], first: date,
     return [(run_id, text) for run_id, text in rows]
 
 
-async def participants(conn: AsyncConnection, bounds: Sequence[datetime]) -> list[tuple[str, str, int, int]]:
-    """(platform, channel, week, distinct people who answered) for runs opened in each week: the channels'
-    runs are found first, then each channel's people are counted from its runs' participation keys (no sort
-    of everyone who answered)."""
+async def participants(conn: AsyncConnection, bounds: Sequence[datetime],
+                       minimum: int) -> list[tuple[str, str, int, int, int]]:
+    """(platform, channel, week, distinct people who answered runs with at least `minimum` people, distinct
+    people who answered any run) for runs opened in each week: the channels' runs are found first, then each
+    channel's people are counted from its runs' participation keys (no sort of everyone who answered). A run
+    under the minimum counts nowhere, like its answers: else the people counted would give its size away."""
     r = PulseRun.__table__.c  # type: ignore[attr-defined]
     p = Pulse.__table__.c  # type: ignore[attr-defined]
     t = Participation.__table__.c  # type: ignore[attr-defined]
@@ -234,17 +236,23 @@ async def participants(conn: AsyncConnection, bounds: Sequence[datetime]) -> lis
     own = Pulse.__table__.alias("own")
     run = PulseRun.__table__.alias("run")
 
-    def people(week: int) -> Any:
+    size = Participation.__table__.alias("size")
+
+    def people(week: int, large_only: bool) -> Any:
         runs_of_week = (select(run.c.id).join_from(run, own, run.c.pulse_id == own.c.id)
                         .where(own.c.platform == channels.c.platform, own.c.channel_id == channels.c.channel_id,
                                run.c.opened_at >= bounds[week], run.c.opened_at < bounds[week + 1])
                         .correlate(channels))
+        if large_only:
+            runs_of_week = runs_of_week.where(select(func.count(func.distinct(size.c.user_id)))
+                                              .where(size.c.run_id == run.c.id).scalar_subquery() >= minimum)
         return select(func.count(func.distinct(t.user_id))).where(t.run_id.in_(runs_of_week)).scalar_subquery()
 
     weeks = range(len(bounds) - 1)
-    rows = await conn.execute(select(channels.c.platform, channels.c.channel_id, *(people(w) for w in weeks)))
-    return [(platform, channel, w, n) for platform, channel, *counts in rows for w, n in zip(weeks, counts, strict=True)
-            if n]
+    rows = await conn.execute(select(channels.c.platform, channels.c.channel_id,
+                                     *(people(w, large) for w in weeks for large in (True, False))))
+    return [(platform, channel, w, counts[2 * w], counts[2 * w + 1]) for platform, channel, *counts in rows
+            for w in weeks if counts[2 * w + 1]]
 
 
 # -- engagement --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ overall minus the shown teams is always nothing."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +70,38 @@ class Sum:
             before = complementary({i: f.prev_n for i, f in enumerate(figures)}, minimum,
                                    rest=max(0, total.prev_n - sum(f.prev_n for f in figures)),
                                    hidden=[i for i, f in enumerate(figures) if i in now or f.previous is None])
+        now |= _differences(total.n, {i: f.n for i, f in enumerate(figures) if i not in now}, minimum)
+        if total.previous is not None:
+            before |= _differences(total.prev_n, {i: f.prev_n for i, f in enumerate(figures)
+                                                  if i not in now and i not in before and f.previous is not None},
+                                   minimum)
         changed = False
         for i, (slot, f) in enumerate(zip(self.groups, figures, strict=True)):
             changed |= slot.put(f.concealed() if i in now else f.without_change() if i in before else f)
+        if total.previous is not None and any(_pull_hidden(f, minimum) for f in figures):
+            changed |= self.total.put(total.without_change())
         return changed
 
+
+def _differences(total: int, shown: dict[int, int], minimum: int) -> set[int]:
+    """More groups to hide where groups overlap (a person engaging in several channels, teams hearing some of
+    the same areas), so that sizes don't add up: the total minus one shown group, or minus them all, must
+    still be nothing or at least the minimum. Smallest first."""
+    out: set[int] = set()
+    while shown:
+        rests = [total - sum(shown.values()), *(total - n for n in shown.values())]
+        if not any(0 < rest < minimum for rest in rests):
+            break
+        smallest = min(shown, key=lambda i: (shown[i], i))
+        out.add(smallest)
+        del shown[smallest]
+    return out
+
+
+def _pull_hidden(f: Figure, minimum: int) -> bool:
+    """A group's average whose change the change rule hid (both weeks show, sizes a few apart): the total's
+    change would give it back, from the total's previous value and the other groups'."""
+    return not f.count and not f.hidden and f.previous is None and f.prev_n >= minimum and f.n != f.prev_n
 
 @dataclass(frozen=True)
 class Same:
@@ -91,9 +118,10 @@ class Same:
         return False
 
 
-def suppress(overall: Scope, teams: list[Scope], areas: Mapping[str, frozenset[str] | None], minimum: int) -> None:
+def suppress(overall: Scope, teams: list[Scope], areas: Mapping[str, Hashable | None], minimum: int) -> None:
     """Hide, in place, what would give a hidden group away. `teams` must be every team (a team left out of the
-    view still counts in the totals); `areas` are the areas each team hears, by key (None: every area)."""
+    view still counts in the totals); `areas` say which customer feedback each team's figures count, by key
+    (None: all of it, like the overall): teams with equal values have the same customer figures."""
     rules = _rules(overall, teams, areas)
     while any([rule.apply(minimum) for rule in rules]):  # every rule each round, until none hides more
         pass
@@ -110,13 +138,13 @@ def comment_themes_shown(comments: Mapping[str, int], teams: Iterable[str], comm
     return shown | {""} if comments.get("", 0) >= comment_minimum else shown
 
 
-def _rules(overall: Scope, teams: list[Scope], areas: Mapping[str, frozenset[str] | None]) -> list[Sum | Same]:
+def _rules(overall: Scope, teams: list[Scope], areas: Mapping[str, Hashable | None]) -> list[Sum | Same]:
     rules: list[Sum | Same] = []
     for scope in (overall, *teams):
         c = scope.customers
         rules += [Sum(Slot(c, "volume"), _slots(c.by_source)), Sum(Slot(c, "volume"), _slots(c.by_area))]
     # Teams with the same customer figures: those hearing the same areas; the overall with those hearing all.
-    alike: dict[frozenset[str] | None, list[Scope]] = defaultdict(list, {None: [overall]})
+    alike: dict[Hashable | None, list[Scope]] = defaultdict(list, {None: [overall]})
     for team in teams:
         alike[areas[team.key]].append(team)
     for scopes in (scopes for scopes in alike.values() if len(scopes) > 1):
@@ -130,6 +158,7 @@ def _rules(overall: Scope, teams: list[Scope], areas: Mapping[str, frozenset[str
     rules += [Same([Slot(s.customers.by_area, key) for s in (overall, *teams) if key in s.customers.by_area])
               for key in overall.customers.by_area]
     rules.append(_teams_sum(overall, teams, lambda s: Slot(s.employees, "participation")))
+    rules += [_teams_sum(overall, teams, lambda s, name=name: Slot(s.employees, name)) for name in PULSE_FIGURES]
     rules.append(_teams_sum(overall, teams, lambda s: Slot(s.bridge, "people")))
     return rules
 

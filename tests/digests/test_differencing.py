@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from bot.digests.build import Privacy, build_digest
 from bot.digests.model import Digest
+from bot.digests.privacy import Figure
 from bot.feedback.redact import Redactor
 from storage.engine import Database
 from storage.tables import Station
@@ -98,9 +99,23 @@ async def test_the_trend_hides_an_average_the_change_rule_would(db: Database) ->
     assert digest.overall.employees.score.value == 62.5 and digest.overall.employees.score.previous is None
     assert digest.trend[-1].score.value == 62.5 and digest.trend[-2].score.hidden
     world = World(db)
-    await world.pulse("C-y", [4, 4, 4], [])  # 9 answers against 5: far enough apart to compare
+    await world.pulse("C-y", [4, 4, 4], [])  # the overall: 9 answers against 5, far enough apart to compare,
     digest = await build(db)
-    assert digest.trend[-2].score.value == 75 and digest.trend[-1].score.n == 9
+    assert digest.trend[-1].score.n == 9  # but last week's 75 was C-x's alone, whose change is hidden
+    assert digest.overall.employees.score.previous is None and digest.trend[-2].score.hidden
+
+
+def test_the_trend_rule_compares_each_week_with_the_next_newer_shown_one() -> None:
+    from bot.digests.build import comparable
+    from bot.digests.model import TrendPoint
+    from bot.digests.privacy import figure
+
+    def point(n: int | None) -> TrendPoint:
+        none = figure(None, 0, None, 0, MINIMUM)
+        return TrendPoint("w", none, none, figure(50.0, n, None, 0, MINIMUM) if n is not None else none)
+
+    shown = [not p.score.hidden for p in comparable([point(n) for n in (4, 5, None, 9, 10, 10)], MINIMUM)]
+    assert shown == [False, True, False, False, True, True]  # 9 vs 10 hides; 5 vs 10 shows; 4 vs 5 hides
 
 
 async def test_a_team_hearing_two_areas_keeps_phrases_seen_once_in_each(db: Database) -> None:
@@ -112,3 +127,98 @@ async def test_a_team_hearing_two_areas_keeps_phrases_seen_once_in_each(db: Data
     digest = await build(db)
     assert [t.phrase for t in team(digest, "C-both").customers.themes] == [
         t.phrase for t in digest.overall.customers.themes] != []
+
+
+def reader_rests(total: Figure, groups: list[Figure]) -> list[float]:
+    """What a reader gets from a total and the groups that show: the total minus all of them, or minus one."""
+    shown = [g.n for g in groups if not g.hidden]
+    return [total.n - sum(shown), *(total.n - n for n in shown)] if not total.hidden else []
+
+
+async def test_a_hidden_change_is_not_rebuilt_from_the_overall_and_the_other_teams(db: Database) -> None:
+    """Was: C-a 4 answers against 3 hid its change, but (9 × overall's previous − C-b's 3 × 100 − C-c's 3 × 25) / 3
+    gave its previous 75, and 4 × 56.25 − 3 × 75 = 0 its new person's answer, a 1."""
+    world = World(db)
+    await world.pulse("C-a", [4, 4, 4, 1], [4, 4, 4])
+    await world.pulse("C-b", [3, 3, 3], [5, 5, 5])
+    await world.pulse("C-c", [5, 5, 5, 5, 5, 5], [2, 2, 2])
+    digest = await build(db)
+    assert team(digest, "C-a").employees.score.previous is None
+    assert digest.overall.employees.score.previous is None and digest.trend[-2].score.hidden
+    assert team(digest, "C-b").employees.score.previous == 100  # other teams keep their changes
+
+
+async def test_one_person_engaging_in_several_channels_is_not_isolated(db: Database) -> None:
+    """Was: p1 alone in each of C-b, C-c and C-d counted 1 + 1 + 1 = 3 people; the overall's 6 minus C-a's 5
+    was p1: 3 reactions, a claim, a loop closed and a mean of 20 hours to first reaction."""
+    world = World(db)
+    items = [await world.feedback("x") for _ in range(10)]
+    for channel in ("C-a", "C-b", "C-c", "C-d"):
+        await world.station(channel, ["x"])
+    for person in range(5):
+        await world.engage("C-a", f"a{person}", items[person], hours=2)
+    for channel, item, hours in (("C-b", items[5], 10), ("C-c", items[6], 20), ("C-d", items[7], 30)):
+        await world.engage(channel, "p1", item, hours=hours)
+    digest = await build(db)
+    people = [t.bridge.people for t in digest.teams]
+    assert not any(0 < rest < MINIMUM for rest in reader_rests(digest.overall.bridge.people, people))
+    assert team(digest, "C-a").bridge.reactions.hidden
+
+
+async def test_people_in_runs_under_the_minimum_count_nowhere(db: Database) -> None:
+    """Was: the eNPS chart counted 7 answers (C-a's 3, C-b's 4; C-tiny's 1 withheld) against 8 people, so
+    C-tiny's hidden row was 1 person and C-a's, hidden as its complement, 3."""
+    world = World(db)
+    await world.pulse("C-a", [9, 10, 3], [], kind="enps")
+    await world.pulse("C-b", [8, 9, 6, 10], [], kind="enps")
+    await world.pulse("C-tiny", [0], [], kind="enps")
+    digest = await build(db)
+    assert digest.overall.employees.participation.value == 7 == sum((digest.enps_distribution or {}).values())
+    assert team(digest, "C-a").employees.participation.value == 3
+    tiny = team(digest, "C-tiny").employees.participation
+    assert tiny.hidden and not tiny.absent  # reads hidden, and counts in no total
+
+
+async def test_area_rows_and_team_volumes_hide_the_same_areas(db: Database) -> None:
+    """Was: rows for "Mobile" (2) and "mobile" (2) hid, C-mob showed 4, web showed 3: 8 − 3 − 4 was the one item
+    with no area. And of two areas of 3 last week, the rows hid one and the team of the other showed it."""
+    world = World(db)
+    await world.station("C-mob", ["mobile"])
+    await world.station("C-web", ["web"])
+    await world.feedback(None)
+    for area, count in (("Mobile", 2), ("mobile", 2), ("web", 3)):
+        for _ in range(count):
+            await world.feedback(area)
+    for area, count in ((None, 1), ("mobile", 3), ("web", 3)):
+        for _ in range(count):
+            await world.feedback(area, this_week=False)
+    digest = await build(db)
+    overall = digest.overall.customers
+    assert "Mobile" not in overall.by_area and overall.by_area["mobile"].n == 4  # one row per area as teams hear it
+    rows = list(overall.by_area.values())
+    for scope in digest.teams:
+        volume = scope.customers.volume
+        assert not any(0 < rest < MINIMUM for rest in reader_rests(overall.volume, [*rows, volume]))
+        if volume.previous is not None:
+            shown_before = [r.prev_n for r in rows if r.previous is not None]
+            assert not 0 < overall.volume.prev_n - sum(shown_before) - volume.prev_n < MINIMUM
+
+
+async def test_a_teams_source_rows_do_not_give_a_small_areas_sources_away(db: Database) -> None:
+    """Was: the overall's email 7 minus C-pay's 5 (it hears checkout only) gave reports' 2 email items, because
+    C-both (checkout and reports) overlapped C-pay and the teams' sum of sources exceeded the overall's."""
+    world = World(db)
+    await world.station("C-pay", ["checkout"])
+    await world.station("C-both", ["checkout", "reports"])
+    for source, count in (("email", 5), ("helpdesk", 6)):
+        for _ in range(count):
+            await world.feedback("checkout", 4, "csat", source=source)
+    for source in ("email", "email", "helpdesk"):
+        await world.feedback("reports", 1, "csat", source=source)
+    digest = await build(db)
+    for source in ("email", "helpdesk"):
+        total = digest.overall.customers.by_source[source]
+        rows = [t.customers.by_source[source] for t in digest.teams if source in t.customers.by_source]
+        assert not any(0 < rest < MINIMUM for rest in reader_rests(total, rows)), source
+        shown = [r.n for r in rows if not r.hidden]
+        assert all(a == b or abs(a - b) >= MINIMUM for a in shown for b in shown), source

@@ -106,12 +106,12 @@ async def test_no_total_minus_its_shown_groups_isolates_a_small_group(digest: Di
 
 
 async def test_overall_minus_the_shown_teams_no_longer_reveals_c_apps_people(digest: Digest) -> None:
-    """Was: 7 people answered overall, 5 in C-pay, so 2 in C-app; 5 reactions overall, 4 in C-pay, so C-app's
-    one person reacted once."""
+    """Was: 7 people answered overall, 5 in C-pay, so 2 in C-app (now a run under the minimum counts nowhere,
+    its people no more than its answers); 5 reactions overall, 4 in C-pay, so C-app's one person reacted once."""
     shown = [t for t in digest.teams if not t.employees.participation.hidden]
     rest = (digest.overall.employees.participation.value or 0) - sum(t.employees.participation.value or 0
                                                                       for t in shown)
-    assert rest >= MINIMUM and team(digest, "C-pay").employees.participation.hidden
+    assert rest == 0 and team(digest, "C-app").employees.participation.hidden  # its run of 2 counts nowhere
     shown = [t for t in digest.teams if not t.bridge.reactions.hidden]
     people = (digest.overall.bridge.people.value or 0) - sum(t.bridge.people.value or 0 for t in shown)
     assert people >= MINIMUM and team(digest, "C-pay").bridge.reactions.hidden
@@ -170,7 +170,7 @@ async def test_a_team_left_out_of_the_view_still_counts(seeded: Database) -> Non
     await _add_a_larger_team(seeded)
     only = await build_digest(seeded, WEEK, Privacy(3, 4), Redactor(), only_teams=["C-pay"])
     [pay] = only.teams
-    assert pay.employees.participation.hidden and pay.bridge.people.hidden
+    assert pay.bridge.people.hidden
 
 
 @pytest.mark.parametrize("second_last_week, shows_change", [
@@ -184,7 +184,7 @@ def test_a_pulse_change_compares_all_the_answers_behind_it(second_last_week: int
     groups = [AnswerGroup(run_id=q, question_id=q, week=week, value="4", answers=size)
               for (q, week), size in sizes.items()]
     tallies = pulse_tallies(groups, {1: "test:C", 2: "test:C"}, questions, MINIMUM)
-    score = employees(tallies, "test:C", 1, MINIMUM, (0, 0), None).score
+    score = employees(tallies, "test:C", 1, MINIMUM, (0, 0, 0), None).score
     assert (score.n, score.prev_n) == (8, 5 + second_last_week)
     assert score.value is not None and (score.delta is not None) == shows_change
 
@@ -194,7 +194,7 @@ async def test_every_section_of_a_small_team_is_hidden(digest: Digest) -> None:
     assert tiny.customers.volume.hidden and tiny.customers.nps.hidden and not tiny.customers.themes
     assert not tiny.customers.quotes and tiny.employees.themes is None
     app = team(digest, "C-app")  # 2 pulse answers, 1 comment, 1 person engaging
-    assert app.employees.score.hidden and app.employees.score.n == 2
+    assert app.employees.score.hidden and app.employees.score.withheld == 2
     assert app.employees.participation.hidden and app.employees.themes is None
     for name in ("people", "reactions", "claims", "closed", "first_reaction_hours", "seen_share"):
         assert getattr(app.bridge, name).hidden, name

@@ -22,13 +22,13 @@ class World:
                                 created_by="test:hr", created_at=LAST_WED - timedelta(days=30)))
             await session.commit()
 
-    async def feedback(self, area: str, score: int | None = None, kind: str | None = None, text: str = "ok",
-                       this_week: bool = True) -> str:
+    async def feedback(self, area: str | None, score: int | None = None, kind: str | None = None, text: str = "ok",
+                       this_week: bool = True, source: str = "survey") -> str:
         """One item; returns its key for `engage`."""
         key = f"k{next(self._keys)}"
         when = THIS_WED if this_week else LAST_WED
         async with self.db.session() as session:
-            row = Feedback(source="survey", external_id=key, text=text, score=score, score_type=kind,
+            row = Feedback(source=source, external_id=key, text=text, score=score, score_type=kind,
                            product_area=area, created_at=when, received_at=when)
             session.add(row)
             await session.commit()
@@ -36,19 +36,22 @@ class World:
             self.ids[key] = row.id
         return key
 
-    async def pulse(self, channel: str, this_week: list[int], last_week: list[int]) -> None:
-        """A 1–5 workload question in `channel`, one run a week, answered by people 0…n-1 of the channel."""
+    async def pulse(self, channel: str, this_week: list[int], last_week: list[int], kind: str = "scale") -> None:
+        """A workload question (1–5, or eNPS 0–10) in `channel`, one run a week, answered by people 0…n-1 of
+        the channel."""
         async with self.db.session() as session:
             pulse = Pulse(platform="test", channel_id=channel, author_id="boss", title="Weekly", anonymous=True)
             session.add(pulse)
             await session.flush()
-            question = Question(pulse_id=pulse.id, position=0, kind="scale", prompt="How manageable is your workload?",
-                                options=["1", "2", "3", "4", "5"])
+            question = Question(pulse_id=pulse.id, position=0, kind=kind, prompt="How manageable is your workload?",
+                                options=["1", "2", "3", "4", "5"] if kind == "scale" else [])
             session.add(question)
             await session.flush()
             assert question.id is not None
             for opened, day, values in ((datetime(2026, 11, 16, 9, tzinfo=UTC), date(2026, 11, 17), this_week),
                                         (datetime(2026, 11, 9, 9, tzinfo=UTC), date(2026, 11, 10), last_week)):
+                if not values:
+                    continue
                 run = await _run(session, pulse, opened)
                 for person, value in enumerate(values):
                     session.add(Response(run_id=run, question_id=question.id, value=str(value), answered_on=day))
