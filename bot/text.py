@@ -44,10 +44,32 @@ def casefold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "「": '"', "」": '"', "‘": "'", "’": "'",
-                         "‚": "'"})
+_PAIRS = {"“": ("”", '"'), "„": ("“”", '"'), "«": ("»", '"'), "「": ("」", '"'), "‘": ("’", "'"), "‚": ("‘’", "'")}
+"""Typographic opening marks: the marks that close them, and the straight quote they stand for."""
 
 
 def straight_quotes(text: str) -> str:
-    """The quotation marks phones and other keyboards type (“…”, „…“, «…», 「…」, ‘…’) as " and '."""
-    return text.translate(_QUOTES)
+    """Quotation marks as phones and other keyboards type them (“…”, „…“, «…», 「…」, ‘…’) as " and ', where
+    they quote words: opening at the start of a word, closing at the end of one. What they enclose is kept as
+    typed, like text in straight quotes (« » inside a question, an apostrophe in “don’t”)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        mark = text[i]
+        if mark in "\"'":  # straight quotes: copied through to their end, as shlex will read them
+            end = text.find(mark, i + 1)
+            end = len(text) - 1 if end < 0 else end
+            out.append(text[i:end + 1])
+            i = end + 1
+            continue
+        if mark in _PAIRS and (i == 0 or text[i - 1].isspace() or text[i - 1] in ":,"):
+            closers, straight = _PAIRS[mark]
+            end = next((j for j in range(i + 1, len(text)) if text[j] in closers
+                        and (j + 1 == len(text) or text[j + 1].isspace() or text[j + 1] == ",")), -1)
+            if end > 0:
+                out.append(straight + text[i + 1:end] + straight)
+                i = end + 1
+                continue
+        out.append(mark)
+        i += 1
+    return "".join(out)

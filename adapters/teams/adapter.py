@@ -66,9 +66,9 @@ class TeamsAdapter:
         self._app_id = settings.teams_app_id
         self._tenant_id = settings.teams_app_tenant_id or None
 
-    async def activities(self, card: Card, personal: bool = False) -> list[Activity]:
-        """The card and any continuation cards, with `chart:` images loaded to be inlined; in a 1:1 chat, a
-        file-consent card for each file (Teams takes a bot's files nowhere else)."""
+    async def activities(self, card: Card, personal: str | None = None) -> list[Activity]:
+        """The card and any continuation cards, with `chart:` images loaded to be inlined; in the 1:1 chat with
+        the `personal` user, a file-consent card for each file (Teams takes a bot's files nowhere else)."""
         charts: dict[str, bytes] = {}
         offers: list[Activity] = []
         offered: set[str] = set()
@@ -77,10 +77,10 @@ class TeamsAdapter:
                 png = await load_chart(self._db, block.url)
                 if png is not None:
                     charts[block.url] = png
-            elif isinstance(block, File) and personal:
+            elif isinstance(block, File) and personal is not None:
                 stored = await load_file(self._db, block.url)
                 if stored is not None and stored.data:
-                    offers.append(consent_activity(stored.id, block.name, len(stored.data)))
+                    offers.append(consent_activity(stored.id, block.name, len(stored.data), personal))
                     offered.add(block.url)
         rendered = render_card(card, charts, offered=offered)
         return [*(card_activity(r, card.fallback) for r in rendered), *offers]
@@ -102,7 +102,7 @@ class TeamsAdapter:
 
     async def send(self, target: Target, card: Card, key: str | None = None) -> MessageRef:
         if target.user_id is not None:
-            return await self.send_to_person(target.user_id, await self.activities(card, personal=True))
+            return await self.send_to_person(target.user_id, await self.activities(card, personal=target.user_id))
         activities = await self.activities(card)
         conversation_id = base_conversation_id(target.channel_id or "")
         reference = await self._reference(conversation_id)

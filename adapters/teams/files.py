@@ -19,6 +19,8 @@ FILE_CONSENT = "fileConsent/invoke"
 FRAGMENT_BYTES = 10 * 327_680
 """OneDrive upload sessions take fragments in multiples of 320 KiB (the last excepted), each under 60 MiB."""
 UPLOAD_TIMEOUT_S = 60.0
+ONEDRIVE_HOSTS = (".sharepoint.com", ".sharepoint.us", ".sharepoint-mil.us", ".sharepoint.de", ".sharepoint.cn")
+"""Where OneDrive for Business upload sessions live (commercial and sovereign clouds)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,9 @@ class Consent:
     accepted: bool
     file_id: str
     name: str
+    user_id: str
+    """Who the card was offered to (from its context) and who answered it: they must be the same."""
+    answered_by: str
     upload_url: str = ""
     content_url: str = ""
     unique_id: str = ""
@@ -56,10 +61,12 @@ def consent_of(activity: dict[str, Any]) -> Consent | None:
     if not file_id:
         return None
     name = _str(context.get("name")) or "file"
+    offered_to, answered_by = _str(context.get("user")), _str(_dict(activity.get("from")).get("id"))
     if value.get("action") != "accept":
-        return Consent(False, file_id, name)
+        return Consent(False, file_id, name, offered_to, answered_by)
     info = _dict(value.get("uploadInfo"))
-    return Consent(True, file_id, _str(info.get("name")) or name, upload_url=_str(info.get("uploadUrl")),
+    return Consent(True, file_id, _str(info.get("name")) or name, offered_to, answered_by,
+                   upload_url=_str(info.get("uploadUrl")),
                    content_url=_str(info.get("contentUrl")), unique_id=_str(info.get("uniqueId")),
                    file_type=_str(info.get("fileType")))
 
@@ -72,9 +79,9 @@ def size_text(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB"
 
 
-def consent_activity(file_id: str, name: str, size: int) -> Activity:
+def consent_activity(file_id: str, name: str, size: int, user_id: str) -> Activity:
     """The card that asks the person to allow the file; Teams shows its name, size and Allow/Decline."""
-    context = {"file": file_id, "name": name}
+    context = {"file": file_id, "name": name, "user": user_id}
     return Activity(type=ActivityTypes.message, summary=f"File: {name}"[:200], attachments=[Attachment(
         content_type=CONSENT_CARD, name=name,
         content={"description": f"{name} from Earshot ({size_text(size)})", "sizeInBytes": size,
@@ -91,10 +98,12 @@ def info_activity(consent: Consent) -> Activity:
 async def upload(url: str, data: bytes, *, https_only: bool, fragment: int = FRAGMENT_BYTES,
                  timeout_s: float = UPLOAD_TIMEOUT_S) -> None:
     """PUT the bytes to an upload session, fragment by fragment: OneDrive answers 202 until the last part, then
-    200 or 201. `https_only` unless Teams' requests go unauthenticated (the Emulator, tests)."""
-    scheme = urlsplit(url).scheme
-    if scheme != "https" and not (scheme == "http" and not https_only):
-        raise UploadFailed("Teams gave no usable upload address")
+    200 or 201. Only to OneDrive over https (`https_only`) unless Teams' requests go unauthenticated (the
+    Emulator, tests); never following a redirect elsewhere."""
+    parts = urlsplit(url)
+    onedrive = parts.scheme == "https" and (parts.hostname or "").endswith(ONEDRIVE_HOSTS)
+    if not onedrive and (https_only or parts.scheme not in ("http", "https")):
+        raise UploadFailed("Teams gave no OneDrive upload address")
     if not data:
         raise UploadFailed("the file is empty")
     total = len(data)
@@ -103,7 +112,7 @@ async def upload(url: str, data: bytes, *, https_only: bool, fragment: int = FRA
             for start in range(0, total, fragment):
                 part = data[start:start + fragment]
                 headers = {"Content-Range": f"bytes {start}-{start + len(part) - 1}/{total}"}
-                async with http.put(url, data=part, headers=headers) as response:
+                async with http.put(url, data=part, headers=headers, allow_redirects=False) as response:
                     if response.status not in (200, 201, 202):
                         raise UploadFailed(f"OneDrive answered HTTP {response.status}")
     except (aiohttp.ClientError, TimeoutError) as error:

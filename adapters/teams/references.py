@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from adapters.teams.ids import PLATFORM
 from adapters.teams.translate import StoredReference
 from bot.events import Person as BotPerson
+from bot.text import casefold
 from storage.columns import utcnow
 from storage.engine import Database
 from storage.tables import ConversationRef, Person
-from storage.upsert import insert_ignore
+from storage.upsert import insert_ignore, insert_many_ignore
+
+NAMES_PER_INSERT = 1_000
+DIRECTORY_TTL_S = 60.0
 
 
 class References:
     """The conversation_ref table for Teams. Every turn offers its reference; it is written only when it differs
     from what this process last wrote, so the common turn costs no database write."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.monotonic) -> None:
         self._db = db
+        self._clock = clock
         self._written: dict[str, str] = {}
         self._names: dict[str, str] = {}
+        self._directory: tuple[float, list[tuple[str, str, str]]] | None = None
+        """(read at, [(case-folded name, name, user id)]) for the typeahead."""
 
     async def remember(self, stored: StoredReference) -> None:
         raw = json.dumps(stored.reference, sort_keys=True, ensure_ascii=False)
@@ -51,6 +60,7 @@ class References:
             await _upsert_person(session, user_id, {"display_name": name[:200]})
             await session.commit()
         self._names[user_id] = name
+        self._directory = None
 
     async def get(self, conversation_id: str) -> dict[str, Any] | None:
         async with self._db.session() as session:
@@ -80,26 +90,32 @@ class References:
         return row
 
     async def remember_names(self, people: list[BotPerson]) -> None:
-        """Names from a member list, for the people typeahead; only those not written before."""
-        new = [p for p in people if p.user_id and p.name and self._names.get(p.user_id) != p.name]
-        if not new:
-            return
-        async with self._db.session() as session:
-            for person in new:
-                await _upsert_person(session, person.user_id, {"display_name": (person.name or "")[:200]})
-            await session.commit()
+        """Names from a member list, for the people typeahead: people not known yet are added, a few statements
+        for a whole team (a name someone already has is kept; their own turns keep it current)."""
+        new = [p for p in people if p.user_id and p.name and p.user_id not in self._names]
+        for start in range(0, len(new), NAMES_PER_INSERT):
+            async with self._db.session() as session:
+                await insert_many_ignore(session, Person, [
+                    {"platform": PLATFORM, "user_id": p.user_id, "display_name": (p.name or "")[:200],
+                     "unreachable": False, "updated_at": utcnow()} for p in new[start:start + NAMES_PER_INSERT]])
+                await session.commit()
         self._names.update((p.user_id, p.name or "") for p in new)
+        if new:
+            self._directory = None
 
     async def find_people(self, text: str, skip: int, top: int) -> list[BotPerson]:
-        """People seen on Teams whose name holds `text` (any case), by name."""
-        name = col(Person.display_name)
-        query = select(Person.user_id, Person.display_name).where(Person.platform == PLATFORM, name.is_not(None))
-        if text:
-            query = query.where(or_(func.lower(name).contains(text.lower(), autoescape=True),
-                                    name.contains(text, autoescape=True)))
-        async with self._db.session() as session:
-            rows = await session.exec(query.order_by(name, col(Person.user_id)).offset(skip).limit(top))
-            return [BotPerson(PLATFORM, user_id, display_name) for user_id, display_name in rows]
+        """Reachable people seen on Teams whose name holds `text`, in any case and script, by name. The names
+        are read at most once a minute: the typeahead asks on every keystroke."""
+        if self._directory is None or self._clock() - self._directory[0] > DIRECTORY_TTL_S:
+            async with self._db.session() as session:
+                rows = await session.exec(select(Person.user_id, Person.display_name).where(
+                    Person.platform == PLATFORM, col(Person.display_name).is_not(None),
+                    col(Person.unreachable).is_(False)))
+                named = sorted((casefold(name or ""), name or "", user_id) for user_id, name in rows)
+            self._directory = (self._clock(), named)
+        wanted = casefold(text)
+        found = [BotPerson(PLATFORM, user_id, name) for folded, name, user_id in self._directory[1] if wanted in folded]
+        return found[skip:skip + top]
 
     async def mark_unreachable(self, user_id: str, reason: str) -> None:
         async with self._db.session() as session:

@@ -37,7 +37,7 @@ class TurnResponder:
         if self._invoke:
             self.notes.append(card.fallback)
             return
-        await self._to_person(await self._adapter.activities(card, personal=True))
+        await self._to_person(await self._adapter.activities(card, personal=self._user_id))
 
     async def open_form(self, form: Form) -> None:
         """Teams opens no modal from a chat message without a task module: the form is a card in the 1:1 chat,

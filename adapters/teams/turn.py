@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from botbuilder.core import InvokeResponse, TurnContext
@@ -14,11 +15,12 @@ from adapters.teams.people import search_of, search_response
 from adapters.teams.references import References
 from adapters.teams.render import errors_text, submitted_card
 from adapters.teams.responder import TurnResponder
-from adapters.teams.translate import actor, conversation_reference, events, is_card_action
+from adapters.teams.translate import actor, conversation_reference, event_id, events, is_card_action
 from bot.commands import error_card
 from bot.core import Earshot
 from bot.events import FormSubmitted
 
+log = logging.getLogger(__name__)
 MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
 CARD_RESPONSE = "application/vnd.microsoft.card.adaptive"
 ACKNOWLEDGED = "Got it ✓"
@@ -49,7 +51,7 @@ class TeamsBot:
         await self._references.remember_name(person.user_id, person.name)
         consent = consent_of(activity)
         if consent is not None:
-            await self._answer_consent(context, consent)
+            await self._answer_consent(context, consent, activity)
             return
         search = search_of(activity)
         if search is not None:
@@ -71,10 +73,21 @@ class TeamsBot:
         elif errors:
             await responder.private(error_card(errors_text(errors)))
 
-    async def _answer_consent(self, context: TurnContext, consent: Consent) -> None:
-        """Upload an allowed file (once, however often Teams resends the invoke) and answer the invoke."""
-        if await self._core.first_time(f"{PLATFORM}:file-consent:{consent.file_id}"):
-            await context.send_activity(await self._adapter.deliver_file(consent))
+    async def _answer_consent(self, context: TurnContext, consent: Consent, activity: dict[str, Any]) -> None:
+        """Upload an allowed file (once, however often Teams resends the invoke: a Decline doesn't use it up)
+        and answer the invoke, whatever happens."""
+        once = f"{PLATFORM}:file-consent:{consent.file_id}" if consent.accepted else \
+            f"{PLATFORM}:file-consent:{event_id(activity)}"
+        try:
+            if consent.user_id != consent.answered_by:  # not who it was offered to: nothing, not even a note
+                log.warning("file %s was offered to %s, not %s", consent.file_id, consent.user_id,
+                            consent.answered_by)
+            elif await self._core.first_time(once):
+                await context.send_activity(await self._adapter.deliver_file(consent))
+        except Exception:
+            log.exception("answering the file consent for %s failed", consent.file_id)
+            await context.send_activity((await self._adapter.activities(error_card(
+                "Something went wrong sending that file; please ask for it again.")))[0])
         await context.send_activity(Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=200)))
 
     @staticmethod

@@ -44,6 +44,10 @@ async def test_a_typo_is_corrected_and_nothing_launches(harness: CoreHarness, te
     ("„Wie war die Woche?“ scale", "Wie war die Woche?", False),
     ("«Comment ça va ?» yesno anonymous", "Comment ça va ?", True),
     ("「今週はどうでしたか」 scale", "今週はどうでしたか", False),
+    ('"Que pensez-vous de « Projet X » ?" yesno', "Que pensez-vous de « Projet X » ?", False),
+    ('"Что вы думаете о «Проекте X»?" yesno', "Что вы думаете о «Проекте X»?", False),
+    ("„Was heißt ‚fertig‘ für uns?“ scale", "Was heißt ‚fertig‘ für uns?", False),
+    ('“How’s the week?” choices:“Good, Bad”', "How’s the week?", False),
     ("How was the week? named scale:1-5", "How was the week?", False),
     ('Week 47: how was it? choices:"Good, Bad"', "Week 47: how was it?", False),
 ])

@@ -87,6 +87,8 @@ class FakeConnector:
     async def upload(self, request: web.Request) -> web.Response:
         """An upload session: 202 while parts are missing, 201 once the last byte of the range arrived."""
         name = request.match_info["name"]
+        if name == "moved.csv":  # a session that answers with a redirect to somewhere else
+            return web.Response(status=307, headers={"Location": self.upload_url("elsewhere.csv")})
         content_range = request.headers.get("Content-Range", "")
         self.uploads.append(Upload(name, content_range, await request.read()))
         self._changed.set()

@@ -42,7 +42,7 @@ def test_an_allowed_file_carries_the_upload_session() -> None:
 def test_a_declined_file_and_other_activities() -> None:
     declined = recorded("invoke_file_consent")
     declined["value"] = {"type": "fileUpload", "action": "decline", "context": declined["value"]["context"]}
-    assert consent_of(declined) == Consent(False, "4f6c2a9e8b1d4c7fa3e5d0b2c9f8a761", NAME)
+    assert consent_of(declined) == Consent(False, "4f6c2a9e8b1d4c7fa3e5d0b2c9f8a761", NAME, ANA, ANA)
     assert consent_of(recorded("invoke_vote")) is None
     assert consent_of(recorded("message_personal_command")) is None
     foreign = recorded("invoke_file_consent")
@@ -51,11 +51,11 @@ def test_a_declined_file_and_other_activities() -> None:
 
 
 def test_the_consent_and_info_cards() -> None:
-    (attachment,) = consent_activity("abc", NAME, 2_048).attachments
+    (attachment,) = consent_activity("abc", NAME, 2_048, ANA).attachments
     assert (attachment.content_type, attachment.name) == (CONSENT_CARD, NAME)
+    context = {"file": "abc", "name": NAME, "user": ANA}
     assert attachment.content == {"description": f"{NAME} from Earshot (2 KB)", "sizeInBytes": 2_048,
-                                  "acceptContext": {"file": "abc", "name": NAME},
-                                  "declineContext": {"file": "abc", "name": NAME}}
+                                  "acceptContext": context, "declineContext": context}
     consent = consent_of(recorded("invoke_file_consent"))
     assert consent is not None
     (info,) = info_activity(consent).attachments
@@ -81,8 +81,13 @@ async def test_upload_failures_say_why(connector: FakeConnector) -> None:
     connector.upload_refusals.append(403)
     with pytest.raises(UploadFailed, match="HTTP 403"):
         await upload(connector.upload_url("x.csv"), b"a,b\n", https_only=False)
-    with pytest.raises(UploadFailed, match="no usable upload address"):
-        await upload(connector.upload_url("x.csv"), b"a,b\n", https_only=True)  # plain http with a real app id
+    for elsewhere in (connector.upload_url("x.csv"), "https://evil.example/upload", "https://sharepoint.com.evil/x",
+                      "file:///etc/passwd"):  # with a real app id, only OneDrive over https
+        with pytest.raises(UploadFailed, match="no OneDrive upload address"):
+            await upload(elsewhere, b"a,b\n", https_only=True)
+    with pytest.raises(UploadFailed, match="HTTP 307"):  # a redirect is not followed, with the file
+        await upload(connector.upload_url("moved.csv"), b"a,b\n", https_only=False)
+    assert not connector.uploaded("elsewhere.csv")
     with pytest.raises(UploadFailed, match="could not be reached"):
         await upload(f"http://127.0.0.1:{free_port()}/upload/x.csv", b"a,b\n", https_only=False)
 
@@ -186,3 +191,17 @@ async def test_a_declined_or_failed_upload_is_explained(server: Running, connect
     assert status == 200
     reply = connector.posts()[-1]
     assert "won't send" in json.dumps(reply.body, ensure_ascii=False) and again["name"] in json.dumps(reply.body)
+
+
+async def test_only_the_person_offered_the_file_gets_it_and_a_decline_leaves_allow_open(
+        server: Running, connector: FakeConnector) -> None:
+    _, consent = await export_to_teams(server, connector)
+    stranger = answer(connector, consent, id="f:stranger")
+    stranger["from"] = {"id": "29:someone-else", "name": "Mallory"}
+    before = len(connector.posts())
+    assert (await post(server, stranger))[0] == 200
+    assert connector.uploads == [] and len(connector.posts()) == before  # nothing, not even a note
+    assert (await post(server, answer(connector, consent, "decline", id="f:first-no")))[0] == 200
+    assert "won't send" in json.dumps(connector.posts()[-1].body, ensure_ascii=False)
+    assert (await post(server, answer(connector, consent, id="f:then-yes")))[0] == 200
+    assert connector.uploaded(consent["name"])  # the decline didn't use up the allow
