@@ -26,33 +26,28 @@ def atom(area: str | None) -> str:
 
 @dataclass(frozen=True)
 class Withheld:
-    """One week's parts of the feedback that count in no team hearing only some areas, per measure: areas for
-    items (volume, area rows), (area, source) cells for source rows, areas for NPS answers (NPS, detractors)
-    and CSAT answers. Each set is enough, by the complementary rule, that the overall minus what teams show
-    is nothing or at least the minimum."""
+    """One week's areas that count in no team hearing only some areas, per measure: items (volume, area and
+    source rows), NPS answers (NPS, detractors), CSAT answers. Each set is enough, by the complementary rule,
+    that the overall minus what teams show is nothing or at least the minimum. (Source rows within an area
+    are checked as the reader subtracts them: suppression.Outside.)"""
 
     items: frozenset[str]
-    cells: frozenset[tuple[str, str]]
     nps: frozenset[str]
     csat: frozenset[str]
 
 
 def withheld(groups: Iterable[FeedbackGroup], week: int, minimum: int) -> Withheld:
     items: Counter[str] = Counter()
-    cells: dict[str, Counter[str]] = {}
     nps: Counter[str] = Counter()
     csat: Counter[str] = Counter()
     for group in groups:
         if group.week == week:
             key = atom(group.area)
             items[key] += group.items
-            cells.setdefault(group.source, Counter())[key] += group.items
             nps[key] += group.nps_n
             csat[key] += group.csat_n
     areas = complementary(items, minimum)  # an area left out is left out of every measure
-    by_source = {(area, source) for source, sizes in cells.items()
-                 for area in complementary(sizes, minimum, hidden=areas & set(sizes))}
-    return Withheld(frozenset(areas), frozenset(by_source), frozenset(complementary(nps, minimum, hidden=areas)),
+    return Withheld(frozenset(areas), frozenset(complementary(nps, minimum, hidden=areas)),
                     frozenset(complementary(csat, minimum, hidden=areas)))
 
 
@@ -66,7 +61,6 @@ class Tally:
     satisfied: int = 0
     by_source: Counter[str] = field(default_factory=Counter)
     by_area: Counter[str] = field(default_factory=Counter)
-    withheld_sources: Counter[str] = field(default_factory=Counter)
     withheld_items: int = 0
     withheld_nps: int = 0
     withheld_csat: int = 0
@@ -79,10 +73,7 @@ class Tally:
             self.withheld_csat += group.csat_n
             return
         self.items += group.items
-        if skip is None or (key, group.source) not in skip.cells:
-            self.by_source[group.source] += group.items
-        else:
-            self.withheld_sources[group.source] += group.items
+        self.by_source[group.source] += group.items
         self.by_area[area_label(key or None)] += group.items
         if skip is not None and key in skip.nps:
             self.withheld_nps += group.nps_n
@@ -129,7 +120,7 @@ def customers(groups: list[FeedbackGroup], week: int, covers: Callable[[str | No
     volume = _or_withheld(count_figure(this.items, before.items, minimum), this.withheld_items)
     return Customers(
         volume=volume,
-        by_source=_breakdown(this.by_source, before.by_source, minimum, this.withheld_sources),
+        by_source=_breakdown(this.by_source, before.by_source, minimum),
         by_area=_breakdown(this.by_area, before.by_area, minimum),
         nps=_or_withheld(nps_figure(this, before, minimum), this.withheld_nps),
         csat=_or_withheld(figure(this.csat, this.csat_n, before.csat, before.csat_n, minimum), this.withheld_csat),
@@ -145,9 +136,6 @@ def _or_withheld(shown: Figure, withheld_now: int) -> Figure:
     return replace(shown, value=None, previous=None, withheld=withheld_now) if shown.n == 0 and withheld_now else shown
 
 
-def _breakdown(this: Counter[str], before: Counter[str], minimum: int,
-               withheld_now: Counter[str] | None = None) -> dict[str, Figure]:
-    """A row per key; a key with nothing left but withheld items reads hidden."""
-    withheld_now = withheld_now or Counter()
-    keys = sorted(set(this) | set(before) | set(withheld_now), key=lambda k: (-this[k], k))
-    return {key: _or_withheld(count_figure(this[key], before[key], minimum), withheld_now[key]) for key in keys}
+def _breakdown(this: Counter[str], before: Counter[str], minimum: int) -> dict[str, Figure]:
+    keys = sorted(set(this) | set(before), key=lambda k: (-this[k], k))
+    return {key: count_figure(this[key], before[key], minimum) for key in keys}

@@ -104,6 +104,57 @@ def _pull_hidden(f: Figure, minimum: int) -> bool:
     return not f.count and not f.hidden and f.previous is None and f.prev_n >= minimum and f.n != f.prev_n
 
 @dataclass(frozen=True)
+class Outside:
+    """A team's source rows against the same rows of a scope that hears all its areas and more (the overall,
+    or a team hearing more areas): their difference is that source's items in the areas only the larger scope
+    hears. Where that is more than nothing but under the minimum, the team's row hides, with enough of its
+    other rows that what its hidden rows stand for outside it reaches the minimum: its volume minus its shown
+    rows gives their total. The same for last week's values behind the changes."""
+
+    larger: dict[str, Figure]
+    smaller: dict[str, Figure]
+
+    def apply(self, minimum: int) -> bool:
+        changed = False
+        for now in (True, False):
+            def size(f: Figure, now: bool = now) -> int:
+                return f.n if now else f.prev_n
+
+            def shows(f: Figure, now: bool = now) -> bool:
+                return not f.hidden if now else f.previous is not None
+
+            outside = {key: size(self.larger[key]) - size(f) for key, f in self.smaller.items()
+                       if key in self.larger and shows(self.larger[key])}
+            shown = {key for key, f in self.smaller.items() if shows(f)}
+            out = {key for key in shown if 0 < outside.get(key, 0) < minimum}
+            hidden_outside = sum(outside.get(key, 0) for key in set(self.smaller) - shown | out)
+            for key in sorted(shown - out, key=lambda k: (outside.get(k, 0), k)):
+                if not 0 < hidden_outside < minimum:
+                    break
+                out.add(key)
+                hidden_outside += outside.get(key, 0)
+            for key in out:
+                f = self.smaller[key]
+                changed |= Slot(self.smaller, key).put(f.concealed() if now else f.without_change())
+        return changed
+
+
+@dataclass(frozen=True)
+class Within:
+    """An average over a part of another's answers (the workload score within the pulse score): where the
+    change rule hides the part's change, the whole's goes too, or the whole's previous value could be the
+    part's alone (a week with only the workload question)."""
+
+    part: Slot
+    whole: Slot
+
+    def apply(self, minimum: int) -> bool:
+        whole = self.whole.get()
+        return _pull_hidden(self.part.get(), minimum) and whole.previous is not None and self.whole.put(
+            whole.without_change())
+
+
+@dataclass(frozen=True)
 class Same:
     """Places that show one and the same figure: hidden (or without change) in one, so in all."""
 
@@ -138,8 +189,9 @@ def comment_themes_shown(comments: Mapping[str, int], teams: Iterable[str], comm
     return shown | {""} if comments.get("", 0) >= comment_minimum else shown
 
 
-def _rules(overall: Scope, teams: list[Scope], areas: Mapping[str, Hashable | None]) -> list[Sum | Same]:
-    rules: list[Sum | Same] = []
+def _rules(overall: Scope, teams: list[Scope],
+           areas: Mapping[str, Hashable | None]) -> list[Sum | Same | Outside | Within]:
+    rules: list[Sum | Same | Outside | Within] = []
     for scope in (overall, *teams):
         c = scope.customers
         rules += [Sum(Slot(c, "volume"), _slots(c.by_source)), Sum(Slot(c, "volume"), _slots(c.by_area))]
@@ -157,10 +209,23 @@ def _rules(overall: Scope, teams: list[Scope], areas: Mapping[str, Hashable | No
               for key in overall.customers.by_source]
     rules += [Same([Slot(s.customers.by_area, key) for s in (overall, *teams) if key in s.customers.by_area])
               for key in overall.customers.by_area]
+    filtered = [t for t in teams if areas[t.key] is not None]
+    rules += [Outside(overall.customers.by_source, t.customers.by_source) for t in filtered]
+    rules += [Outside(big.customers.by_source, small.customers.by_source) for small in filtered for big in filtered
+              if _within(areas[small.key], areas[big.key])]
     rules.append(_teams_sum(overall, teams, lambda s: Slot(s.employees, "participation")))
     rules += [_teams_sum(overall, teams, lambda s, name=name: Slot(s.employees, name)) for name in PULSE_FIGURES]
+    rules += [Within(Slot(s.employees, "workload"), Slot(s.employees, "score")) for s in (overall, *teams)]
+    rules.append(_teams_sum(overall, teams, lambda s: Slot(s.bridge, "first_reaction_hours")))
     rules.append(_teams_sum(overall, teams, lambda s: Slot(s.bridge, "people")))
     return rules
+
+
+def _within(small: Hashable | None, big: Hashable | None) -> bool:
+    """Whether one team's customer figures count a strict part of what another's do, both weeks."""
+    if not isinstance(small, tuple) or not isinstance(big, tuple):
+        return False
+    return all(a <= b for a, b in zip(small, big, strict=True)) and small != big
 
 
 def _slots(breakdown: dict[str, Figure]) -> list[Slot]:

@@ -36,14 +36,15 @@ class World:
             self.ids[key] = row.id
         return key
 
-    async def pulse(self, channel: str, this_week: list[int], last_week: list[int], kind: str = "scale") -> None:
+    async def pulse(self, channel: str, this_week: list[int], last_week: list[int], kind: str = "scale",
+                    prompt: str = "How manageable is your workload?") -> None:
         """A workload question (1–5, or eNPS 0–10) in `channel`, one run a week, answered by people 0…n-1 of
         the channel."""
         async with self.db.session() as session:
             pulse = Pulse(platform="test", channel_id=channel, author_id="boss", title="Weekly", anonymous=True)
             session.add(pulse)
             await session.flush()
-            question = Question(pulse_id=pulse.id, position=0, kind=kind, prompt="How manageable is your workload?",
+            question = Question(pulse_id=pulse.id, position=0, kind=kind, prompt=prompt,
                                 options=["1", "2", "3", "4", "5"] if kind == "scale" else [])
             session.add(question)
             await session.flush()
