@@ -1,7 +1,7 @@
 """Text as Slack sends it, back to what the person typed. Slack escapes `&`, `<` and `>` as entities, and
 writes links, mentions and channels as `<…>` markup (with escaping on, typed `@ana` arrives as `<@U…|ana>`).
 Commands keep mention and channel markup, which the command parsers read as ids; written text (thread replies)
-shows them as `@name` and `#name`."""
+shows them as `@name` and `#name` (`@U…` where Slack sends no name, as in messages)."""
 
 from __future__ import annotations
 

@@ -196,7 +196,7 @@ class TeamsAdapter:
         return people
 
     async def member_ids(self, channel_id: str) -> list[str]:
-        """For participation rates (bot.pulses.audience.MemberIds): the member list is one paged call."""
+        """For participation rates (bot.pulses.audience.MemberIds): the member list, page by page."""
         return [person.user_id for person in await self.list_members(channel_id)]
 
     async def post_ephemeral(self, channel_id: str, user_id: str, card: Card) -> None:

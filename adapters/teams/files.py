@@ -72,6 +72,7 @@ def consent_of(activity: dict[str, Any]) -> Consent | None:
 
 
 def size_text(size: int) -> str:
+    """A file size as people read it: 812 bytes, 14 KB, 3.2 MB."""
     if size < 1024:
         return f"{size} bytes"
     if size < 1024 * 1024:

@@ -18,6 +18,8 @@ MOST = 15
 
 @dataclass(frozen=True)
 class Search:
+    """What was typed in a people field, and which page of matches Teams wants."""
+
     text: str
     skip: int
     top: int
@@ -41,5 +43,6 @@ def search_of(activity: dict[str, Any]) -> Search | None:
 
 
 def search_response(people: list[Person]) -> dict[str, Any]:
+    """The invoke's answer: each person as a choice, by bot id."""
     return {"type": SEARCH_RESPONSE, "value": {"results": [
         {"value": person.user_id, "title": person.name or person.user_id} for person in people]}}

@@ -138,7 +138,8 @@ class _CardBuilder:
                     self.text(f"📎 {name}: choose Allow on the file card below and it goes to your OneDrive "
                               "and into this chat.")
                 else:
-                    self.text(f"📎 {name}: Teams takes files from Earshot only in our 1:1 chat. {elsewhere}".strip())
+                    self.text(f"📎 {name} can't be sent here (Teams takes a bot's files only in a 1:1 chat, while "
+                              f"they are kept). {elsewhere}".strip())
             case Divider():
                 self._separator = True
 

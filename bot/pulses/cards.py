@@ -15,11 +15,9 @@ from storage.tables import Pulse, PulseRun, Question
 def privacy_note(pulse: Pulse, minimum: int, comment_minimum: int) -> str:
     """What respondents are told the author (and HR), and whoever gets the card, will see."""
     shared = " Totals are shared in the channel at close." if pulse.audience.get("share") else ""
-    if pulse.results_live:
-        everyone = "everyone in this channel" if pulse.audience.get("kind", "channel") == "channel" else \
-            "everyone asked"
-        shared = f" Live results: {everyone} sees the totals and comments on this card as answers come in, " \
-                 f"within the same minimums.{shared}"
+    if pulse.results_live and pulse.audience.get("kind", "channel") == "channel":  # DM copies show no totals
+        shared = " Live results: everyone in this channel sees the totals and comments on this card as answers " \
+                 f"come in, within the same minimums.{shared}"
     if pulse.anonymous:
         return (f"🔒 Anonymous: your name is never stored with your answer, and answers are final. The author and HR "
                 f"see a question's totals only once {minimum} people have answered it, and its comments only once "

@@ -121,7 +121,7 @@ class PulseCommands:
     async def results(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
         pulse, run = await self._find(event, words)
         await self._may_read(event.actor, pulse)
-        self._shown_yet(pulse, run)
+        run = await self._shown_run(pulse, run)
         async with self._services.db.session() as session:
             questions = await self._pulses.questions(session, pulse.id or 0)
             results = await self._pulses.results(session, pulse, run, questions)
@@ -162,7 +162,7 @@ class PulseCommands:
         """The CSV goes to the asker by DM, as a file (a private reply can't carry one)."""
         pulse, run = await self._find(event, words)
         await self._may_read(event.actor, pulse)
-        self._shown_yet(pulse, run)
+        run = await self._shown_run(pulse, run)
         text = await self.csv(pulse, run)
         rows = sum(1 for _ in csv.reader(io.StringIO(text))) - 1  # a comment may hold a line break
         name = f"pulse-{pulse.id}-run-{run.id}.csv"
@@ -239,12 +239,19 @@ class PulseCommands:
             raise UsageError(f"pulse #{pulse.id} hasn't run yet: {describe(pulse.recurrence, pulse.timezone, False)}")
         return pulse, run
 
-    @staticmethod
-    def _shown_yet(pulse: Pulse, run: PulseRun) -> None:
-        """A pulse whose results show at close shows them to no one before: respondents were told so."""
-        if not pulse.results_live and run.status != "closed":
+    async def _shown_run(self, pulse: Pulse, run: PulseRun) -> PulseRun:
+        """The run whose results may be read: a pulse whose results show at close shows an open run's to no one
+        (respondents were told so), so a recurring one gives its latest closed run instead."""
+        if pulse.results_live or run.status == "closed":
+            return run
+        async with self._services.db.session() as session:
+            closed = (await session.exec(select(PulseRun).where(
+                PulseRun.pulse_id == pulse.id, PulseRun.status == "closed")
+                .order_by(col(PulseRun.scheduled_for).desc()))).first()
+        if closed is None:
             raise UsageError(f"pulse #{pulse.id} shows its results at close, as its respondents were told; "
                              f"/pulse close {pulse.id} closes it")
+        return closed
 
     async def _pulse_and_run(self, event: CommandEvent, words: list[str],
                              mine: bool = False) -> tuple[Pulse, PulseRun | None]:

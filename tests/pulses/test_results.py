@@ -149,7 +149,7 @@ async def test_respondents_read_exactly_what_the_author_will_see(harness: CoreHa
     assert privacy_note(named, 3, 5) == ("👤 Not anonymous: the author and HR see who answered what. You can change "
                                          "your answer until it closes. Totals are shared in the channel at close.")
     by_dm = Pulse(platform="test", channel_id="C1", author_id="boss", title="Q", audience={"kind": "dm"})
-    assert "Live results: everyone asked sees" in privacy_note(by_dm, 3, 5)
+    assert "Live results" not in privacy_note(by_dm, 3, 5)  # a DM's copy of the question shows no totals
 
 
 async def test_list_shows_the_open_pulses_of_this_channel(harness: CoreHarness) -> None:
@@ -164,3 +164,23 @@ async def test_list_shows_the_open_pulses_of_this_channel(harness: CoreHarness) 
     assert (await command(harness, "list")).last_text == "#2 “Tea?” — every week on Fri at 16:00 (Europe/Berlin)"
     async with harness.db.session() as session:
         assert len(list(await session.exec(select(PulseRun)))) == 2  # Coffee? and Elsewhere? ran; Tea? waits
+
+
+async def test_a_recurring_at_close_pulse_shows_its_last_closed_run_while_the_next_is_open(
+        harness: CoreHarness) -> None:
+    """Was: “shows its results at close” for last week's closed run, as long as this week's was open."""
+    await command(harness, '"Energy?" yesno at-close every:fri@16:00 tz:Europe/Berlin')
+    pulses = harness.features.pulses.pulses
+    async with harness.db.session() as session:
+        question = (await session.exec(select(Question))).one()
+    first = await pulses.open_run(1, datetime(2026, 11, 13, 15, tzinfo=UTC))
+    assert first is not None
+    await vote(harness, "u1", f"pulse:vote:{first.id}:{question.id}", "yes")
+    assert await pulses.close(first.id or 0)
+    second = await pulses.open_run(1, datetime(2026, 11, 20, 15, tzinfo=UTC))
+    assert second is not None
+    await vote(harness, "u1", f"pulse:vote:{second.id}:{question.id}", "no")
+    shown = await results_text(harness)
+    assert "100% (1)" in shown and f"run #{first.id}" in shown  # last week's, not this week's open one
+    exported = await exported_csv(harness)
+    assert "Yes" in exported and "No" not in exported  # the closed run's answers, too

@@ -15,6 +15,7 @@ from adapters.teams.people import SEARCH_RESPONSE, Search, search_of, search_res
 from adapters.teams.render import MULTI_KEY, PEOPLE_CHOICES, PEOPLE_DATASET, render_form
 from bot.cards import Form, Input
 from bot.events import Person
+from storage.engine import Database
 from storage.tables import Pulse
 from tests.support.server import Running, running_app
 from tests.teams.activities import as_received, recorded
@@ -108,3 +109,18 @@ async def test_a_pulse_goes_to_the_people_picked_in_the_form(server: Running, co
                 c.body, ensure_ascii=False) and c.conversation_id != form.conversation_id}) < 2:
             await connector.wait_for(len(connector.writes()) + 1)
     assert len(asked) == 2
+
+
+async def test_the_typeahead_matches_any_case_and_script_and_skips_people_who_blocked_the_bot(db: Database) -> None:
+    from adapters.teams.references import References
+
+    references = References(db)
+    await references.remember_names([Person("teams", "29:osten", "Östen Lind"), Person("teams", "29:zoe", "zoe"),
+                                     Person("teams", "29:mei", "田中 芽衣"), Person("teams", "29:gone", "Östlund")])
+    await references.mark_unreachable("29:gone", "blocked the bot")
+    assert [p.name for p in await references.find_people("ös", 0, 15)] == ["Östen Lind"]
+    assert [p.name for p in await references.find_people("芽衣", 0, 15)] == ["田中 芽衣"]
+    assert [p.name for p in await references.find_people("", 0, 15)] == ["zoe", "Östen Lind", "田中 芽衣"]
+    await references.remember_name("29:new", "Ösa Berg")  # a new name shows at once
+    assert [p.name for p in await references.find_people("ÖS", 0, 15)] == ["Ösa Berg", "Östen Lind"]
+    assert [p.name for p in await references.find_people("", 1, 2)] == ["Ösa Berg", "Östen Lind"]  # a page

@@ -235,4 +235,4 @@ def test_a_file_names_the_consent_card_that_follows_or_says_where_to_get_it() ->
     assert "pulse-3-run-4.csv: choose Allow on the file card below" in " ".join(texts(offered))
     (elsewhere,) = render_card(card)  # in a channel, or the file is gone
     shown = " ".join(texts(elsewhere))
-    assert "only in our 1:1 chat" in shown and "earshot pulse-export 3" in shown
+    assert "can't be sent here" in shown and "earshot pulse-export 3" in shown
