@@ -1,13 +1,16 @@
 """Text as Slack sends it, back to what the person typed. Slack escapes `&`, `<` and `>` as entities, and
 writes links, mentions and channels as `<…>` markup (with escaping on, typed `@ana` arrives as `<@U…|ana>`).
-Commands keep mention and channel markup, which the command parsers read as ids; written text (thread replies)
-shows them as `@name` and `#name` (`@U…` where Slack sends no name, as in messages)."""
+Commands keep the mentions and channels that name an audience (`to:<#C…|team>`, `to:<@U…|ana>,<@U…|ben>`) as
+markup, which the command parsers read as ids; anywhere else (a question, a choice, a thread reply) they show
+as `@name` and `#name` (`@U…` where Slack sends no name, as in messages)."""
 
 from __future__ import annotations
 
 import re
 
 _MARKUP = re.compile(r"<([^<>]*)>")
+_AUDIENCE = re.compile(r"(?:^|\s)to:(?:<[^<>]*>\s*,\s*)*$", re.IGNORECASE)
+"""Text just before markup that names who a pulse goes to."""
 _ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
 _ENTITY = re.compile("|".join(_ENTITIES))
 
@@ -28,5 +31,10 @@ def _plain(inner: str, keep_mentions: bool) -> str:
 
 
 def typed_text(text: str, keep_mentions: bool) -> str:
-    """Slack markup and entities undone: links as typed, mentions kept as markup or shown as @name/#name."""
-    return _unescape(_MARKUP.sub(lambda m: _plain(m.group(1), keep_mentions), text))
+    """Slack markup and entities undone: links as typed, mentions as @name/#name, except (`keep_mentions`, for
+    commands) where they name an audience."""
+    def plain(match: re.Match[str]) -> str:
+        audience = keep_mentions and _AUDIENCE.search(text, 0, match.start()) is not None
+        return _plain(match.group(1), audience)
+
+    return _unescape(_MARKUP.sub(plain, text))

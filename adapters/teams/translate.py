@@ -33,6 +33,7 @@ CARD_ACTION = "adaptiveCard/action"
 KINDS = {"channel": "channel", "groupChat": "group", "personal": "personal"}
 _MENTION = regex.compile(r"<at>(.*?)</at>", regex.IGNORECASE | regex.DOTALL)
 _LEADING_MENTIONS = regex.compile(r"^\s*(?:<at>.*?</at>\s*)+", regex.IGNORECASE | regex.DOTALL)
+_AUDIENCE = regex.compile(r"(?:^|\s)to:(?:<at>.*?</at>\s*,\s*)*$", regex.IGNORECASE | regex.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -132,9 +133,20 @@ def events(activity: dict[str, Any], commands: Collection[str]) -> list[AnyEvent
 
 
 def command_text(activity: dict[str, Any]) -> str:
-    """The words addressed to the bot: leading @mentions removed, HTML entities decoded."""
+    """The words addressed to the bot: leading @mentions removed, HTML entities decoded. Other mentions read as
+    the name, except where they name who a pulse goes to (`to:@Ben`, `to:@Ana,@Ben`, `to:#General`): there they
+    become `<@29:…|Ben>` or `<#19:…|General>`, the ids the mention carries, which the command parsers read."""
+    mentioned = {_str(e.get("text")): _str(_dict(e.get("mentioned")).get("id"))
+                 for e in activity.get("entities") or () if isinstance(e, dict) and e.get("type") == "mention"}
     text = _LEADING_MENTIONS.sub("", _str(activity.get("text")))
-    return html.unescape(_MENTION.sub(r"\1", text)).replace("\xa0", " ").strip()
+
+    def name_or_id(match: regex.Match[str]) -> str:
+        name, who = match.group(1), mentioned.get(match.group(0), "")
+        if _AUDIENCE.search(text, 0, match.start()) and who.startswith(("29:", "19:")):
+            return f"<{'@' if who.startswith('29:') else '#'}{who}|{name}>"
+        return name
+
+    return html.unescape(_MENTION.sub(name_or_id, text)).replace("\xa0", " ").strip()
 
 
 def message(activity: dict[str, Any], commands: Collection[str]) -> CommandEvent | MessageEvent:

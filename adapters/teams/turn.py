@@ -34,6 +34,16 @@ def invoke_card(card: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": 200, "type": CARD_RESPONSE, "value": card}
 
 
+def activity_json(activity: Activity) -> dict[str, Any]:
+    """The activity as JSON for the pure translators. botbuilder's model keeps what it doesn't know of an entity
+    (a mention's `mentioned` id and `text`) aside, and serializing leaves it out: it is put back."""
+    data: dict[str, Any] = activity.serialize()
+    if activity.entities:
+        data["entities"] = [{**(getattr(entity, "additional_properties", None) or {}), **entity.serialize()}
+                            for entity in activity.entities]
+    return data
+
+
 class TeamsBot:
     """botbuilder's `Bot`: `on_turn` runs once per inbound activity, inside the HTTP request."""
 
@@ -43,7 +53,7 @@ class TeamsBot:
         self._references = references
 
     async def on_turn(self, context: TurnContext) -> None:
-        activity = context.activity.serialize()
+        activity = activity_json(context.activity)
         stored = conversation_reference(activity)
         if stored is not None:
             await self._references.remember(stored)

@@ -14,6 +14,7 @@ from bot.commands import Command, UsageError, channel_of
 from bot.core import Services
 from bot.events import CommandEvent, FormSubmitted, Person, Target
 from bot.files import save_file
+from bot.pulses.audience import MemberIds
 from bot.pulses.cards import results_card
 from bot.pulses.form import creation_form, spec_from_form
 from bot.pulses.questions import label_of
@@ -73,6 +74,7 @@ class PulseCommands:
             Context(("/pulse template enps to:dm anonymous every:fri@16:00",)))))
 
     async def _launch(self, event: CommandEvent, spec: PulseSpec, responder: Responder) -> None:
+        await self._may_reach(event, spec)
         try:
             pulse, run = await self._pulses.launch(spec, event.actor, self._channel(event))
         except DeliveryError as error:  # the audience could not be read: nothing was stored
@@ -125,7 +127,10 @@ class PulseCommands:
         async with self._services.db.session() as session:
             questions = await self._pulses.questions(session, pulse.id or 0)
             results = await self._pulses.results(session, pulse, run, questions)
-        await responder.private(results_card(results, final=run.status == "closed"))
+            trend, trend_chart = await self._pulses.trend(session, pulse, questions)  # a recurring pulse's runs
+            await session.commit()
+        await responder.private(results_card(results, final=run.status == "closed", trend=trend,
+                                             trend_chart=trend_chart))
 
     async def close(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
         """Close the open run; a pulse with none open (a schedule not yet run, or between runs) stops instead."""
@@ -143,8 +148,9 @@ class PulseCommands:
             text = f"Pulse #{pulse.id} “{pulse.title}” is already closed."
             await responder.private(Card(fallback=text, blocks=(Text(text),)))
             return
-        await self._stop(pulse)
-        text = f"🔒 Pulse #{pulse.id} “{pulse.title}” is closed; the results are on their way to you."
+        ended = await self._stop(pulse) and pulse.recurrence is not None
+        text = (f"🔒 Pulse #{pulse.id} “{pulse.title}” is closed{' and won’t run again' if ended else ''}; "
+                "the results are on their way to you.")
         await responder.private(Card(fallback=text, blocks=(Text(text),)))
 
     async def _stop(self, pulse: Pulse) -> bool:
@@ -225,6 +231,25 @@ class PulseCommands:
                 Context(("Ask your manager, or an admin can grant you the manager role (earshot roles grant).",)))))
         return allowed
 
+    async def _may_reach(self, event: CommandEvent, spec: PulseSpec) -> None:
+        """A pulse for another channel (to:#team) needs its author in that channel, unless they are an admin:
+        a manager polls the people they work with, not any channel the bot is in."""
+        elsewhere = spec.audience.get("channel_id")
+        if spec.audience["kind"] == "people" or not elsewhere or elsewhere == self._channel(event):
+            return
+        async with self._services.db.session() as session:
+            if await has_any_role(session, event.actor):
+                return
+        adapter = self._services.adapters.get(event.platform)
+        try:
+            members = set(await adapter.member_ids(elsewhere)) if isinstance(adapter, MemberIds) else \
+                {p.user_id for p in await adapter.list_members(elsewhere)} if adapter else set()
+        except DeliveryError as error:
+            raise UsageError(f"I couldn't check who is in that channel ({error.reason}); nothing was launched") \
+                from None
+        if event.actor.user_id not in members:
+            raise UsageError("you can send a pulse only to a channel you are in (admins can send it anywhere)")
+
     async def _may_read(self, person: Person, pulse: Pulse) -> None:
         if pulse.author_id == person.user_id and pulse.platform == person.platform:
             return
@@ -255,8 +280,8 @@ class PulseCommands:
 
     async def _pulse_and_run(self, event: CommandEvent, words: list[str],
                              mine: bool = False) -> tuple[Pulse, PulseRun | None]:
-        """The pulse named by id, else the newest here (with `mine`: the caller's newest with an open run, or
-        else their newest still to run), and its latest run."""
+        """The pulse named by id, else the caller's newest here (with `mine`: their newest with an open run, or
+        else their newest still to run; without, anyone's newest when they have none), and its latest run."""
         async with self._services.db.session() as session:
             if words:
                 if not words[0].lstrip("#").isdigit():
@@ -264,13 +289,13 @@ class PulseCommands:
                 pulse = await session.get(Pulse, int(words[0].lstrip("#")))
             else:
                 query = select(Pulse).where(Pulse.platform == event.platform, Pulse.channel_id == self._channel(event))
+                own = query.where(Pulse.author_id == event.actor.user_id)
                 if mine:
-                    query = query.where(Pulse.author_id == event.actor.user_id)
-                    running = query.where(col(Pulse.id).in_(select(PulseRun.pulse_id).where(PulseRun.status == "open")))
+                    running = own.where(col(Pulse.id).in_(select(PulseRun.pulse_id).where(PulseRun.status == "open")))
                     pulse = (await session.exec(running.order_by(col(Pulse.id).desc()))).first()
-                    query = query.where(Pulse.status == "active")
-                else:
-                    pulse = None
+                    query = own.where(Pulse.status == "active")
+                else:  # the caller's own newest here, else anyone's (for HR)
+                    pulse = (await session.exec(own.order_by(col(Pulse.id).desc()))).first()
                 pulse = pulse or (await session.exec(query.order_by(col(Pulse.id).desc()))).first()
             if pulse is None or pulse.platform != event.platform:
                 raise UsageError("no such pulse here" + (" (you have no open pulse in this channel)" if mine else ""))

@@ -49,5 +49,8 @@ def valid_answer(kind: str, options: list[str] | tuple[str, ...], value: str) ->
 
 
 def label_of(kind: str, options: list[str] | tuple[str, ...], value: str) -> str:
+    """An answer as people read it: the option's label (each one's, for a multiple choice)."""
     labels = dict((v, label) for label, v in answer_options(kind, options))
+    if kind == "multi":
+        return ", ".join(labels.get(part, part) for part in value.split(","))
     return labels.get(value, value)

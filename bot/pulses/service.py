@@ -264,7 +264,7 @@ class Pulses:
             png = None if results.hidden else bar_chart(results.questions)
             if png:
                 chart = await save_chart(session, png)
-            trend, trend_url = await self._trend(session, pulse, questions)
+            trend, trend_url = await self.trend(session, pulse, questions)
             card = results_card(results, final=True, chart_url=chart, trend=trend, trend_chart=trend_url)
             await self._services.outbox.send(session, Target.user(pulse.platform, pulse.author_id), card,
                                               dedupe_key=f"pulse-final:{run.id}:author")
@@ -277,8 +277,8 @@ class Pulses:
         self._services.metrics.scheduler_runs.labels("pulse-run", "closed").inc()
         return True
 
-    async def _trend(self, session: AsyncSession, pulse: Pulse,
-                     questions: list[Question]) -> tuple[list[tuple[datetime, float | None]], str | None]:
+    async def trend(self, session: AsyncSession, pulse: Pulse,
+                    questions: list[Question]) -> tuple[list[tuple[datetime, float | None]], str | None]:
         """Average score (scale) or eNPS of the first scored question across closed runs, minimum applied."""
         scored = next((q for q in questions if q.kind in ("scale", "enps")), None)
         if pulse.recurrence is None or scored is None:

@@ -34,8 +34,9 @@ EXAMPLES = {"scale": "scale:1-5", "choices": 'choices:"A, B"', "choice": 'choice
             "to": "to:#team", "close": "close:2d", "remind": "remind:4h", "every": "every:fri@16:00",
             "tz": "tz:Europe/Berlin", "template": "/pulse template enps"}
 QUOTE_FIRST = 'put the question in quotes first, like /pulse "How was this week?" scale:1-5'
-MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>|@([\w.\-:]+)")
-CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|[^>]*)?>|#([\w\-]+)")
+MENTION = re.compile(r"<@([^|<>\s]+)(?:\|[^>]*)?>|@([\w.\-:]+)")
+CHANNEL = re.compile(r"<#([^|<>\s]+)(?:\|[^>]*)?>|#([\w\-]+)")
+"""Mentions and channels as platforms send them (`<@U…|ana>` from Slack, `<@29:…|Ana>` from Teams) or typed."""
 _TOKEN = re.compile(r"""(?:"(?:\\.|[^"\\])*"|'[^']*'|\\.|[^\s"'\\])+""")
 _QUOTED = re.compile(r""""(?:\\.|[^"\\])*"|'[^']*'""")
 _KEY_SHAPED = re.compile(r"([a-z][a-z\-]*):(.*)", re.DOTALL)
@@ -191,9 +192,9 @@ def _options(spec: PulseSpec, words: list[Word], channel_id: str,
             case "scale":
                 if value not in ("1-5", "5"):
                     raise UsageError("scale: goes from 1 to 5 (scale:1-5); for 0–10 use enps")
-                kind = "scale"
+                kind = _one_kind(kind, "scale")
             case "choices" | "choice" | "multi":
-                kind = "multi" if lowered == "multi" else "single"
+                kind = _one_kind(kind, "multi" if lowered == "multi" else "single")
                 options = tuple(o.strip() for o in re.split(r"[,|]", value) if o.strip())
                 if not 2 <= len(options) <= MAX_OPTIONS:
                     raise UsageError(f"{lowered}: needs 2 to {MAX_OPTIONS} options, separated by commas")
@@ -229,8 +230,16 @@ def _flag(spec: PulseSpec, flag: str, kind: str | None, allow_comment: bool) -> 
         case "local":
             spec.local_time = True
         case _:
-            kind = flag
+            kind = _one_kind(kind, flag)
     return kind, allow_comment
+
+
+def _one_kind(kind: str | None, new: str) -> str:
+    """A one-line pulse asks one question of one kind: a second kind is a mistake, not a choice to guess."""
+    if kind is not None and kind != new:
+        shown = {"single": "choices", "multi": "multi"}
+        raise UsageError(f"one question, one kind: {shown.get(kind, kind)} or {shown.get(new, new)}?")
+    return new
 
 
 def audience(value: str, channel_id: str) -> dict[str, Any]:
@@ -293,4 +302,6 @@ def finish(spec: PulseSpec) -> PulseSpec:
         raise SpecError("when", "local (each person's own time) goes with a repeat, like every:weekdays@09:00")
     if spec.recurrence and spec.close_after is None:
         spec.close_after = 1440  # a recurring pulse closes a day later unless told otherwise
+    if spec.remind_after is not None and spec.close_after is not None and spec.remind_after >= spec.close_after:
+        raise SpecError("remind", "the reminder would come after the pulse closes: remind sooner or close later")
     return spec

@@ -285,6 +285,34 @@ async def test_a_multi_choice_answer_names_each_option_once(harness: CoreHarness
     action = next(b.action_id for b in card.blocks if b.type == "choices")  # type: ignore[union-attr]
     for value in (("1", "1"), ("1", "x"), ("12",)):
         assert "Recorded" not in (await vote(harness, "u1", action, value)).last_text
-    assert "Recorded" in (await vote(harness, "u1", action, ("2", "0"))).last_text
+    assert "Recorded: Mon, Wed" in (await vote(harness, "u1", action, ("2", "0"))).last_text
     async with harness.db.session() as session:
         assert [r.value for r in await session.exec(select(Response))] == ["0,2"]
+
+
+async def test_a_manager_sends_a_pulse_only_to_channels_they_are_in(harness: CoreHarness) -> None:
+    """Was: a manager could post a named pulse to any channel the bot is in and read its live results."""
+    harness.adapter.members["C-other"] = ["u1", "u2", "u3"]
+    refused = await command(harness, '"Coffee?" yesno to:#C-other')
+    assert "only to a channel you are in" in refused.last_text
+    harness.adapter.members["C-other"].append("boss")
+    assert "goes to that channel" in (await command(harness, '"Coffee?" yesno to:#C-other')).last_text
+    await harness.grant("root", "admin")
+    assert "goes to that channel" in (await command(harness, '"Tea?" yesno to:#C-else', user="root")).last_text
+
+
+async def test_one_line_mistakes_that_were_accepted_are_refused(harness: CoreHarness) -> None:
+    """Was: the last kind won silently, and a reminder after the close was accepted (it could never go out)."""
+    assert "one question, one kind: yesno or text?" in (await command(harness, '"Q?" yesno text')).last_text
+    assert "after the pulse closes" in (await command(harness, '"Q?" yesno remind:4h close:1h')).last_text
+    async with harness.db.session() as session:
+        assert list(await session.exec(select(Pulse))) == []
+
+
+async def test_results_without_an_id_are_of_the_callers_own_newest_pulse(harness: CoreHarness) -> None:
+    """Was: a colleague's newer pulse in the channel was picked, and its author's results refused."""
+    await harness.grant("boss2", "manager")
+    await command(harness, '"Mine?" yesno')
+    await command(harness, '"Theirs?" yesno', user="boss2")
+    assert "Mine?" in (await command(harness, "results")).last_text
+    assert "Theirs?" in (await command(harness, "results", user="boss2")).last_text

@@ -115,6 +115,7 @@ async def test_a_recurring_pulse_shows_its_trend_with_a_chart(harness: CoreHarne
               for card in (first, second)]
     assert trends[0] == []  # one point draws no line
     assert "Trend across runs — 13 Nov: 4.50 · 20 Nov: 2.00" in text_of(second)
+    assert "Trend across runs — 13 Nov: 4.50 · 20 Nov: 2.00" in await results_text(harness)  # on request too
     assert len(trends[1]) == 1 and (await load_chart(harness.db, trends[1][0].url) or b"").startswith(b"\x89PNG")
 
 

@@ -170,6 +170,9 @@ def test_element_values_of_every_kind() -> None:
     ("<!here> &lt;b&gt;bold?&lt;/b&gt; <mailto:ana@example.com|ana@example.com>",
      "@here <b>bold?</b> ana@example.com", "@here <b>bold?</b> ana@example.com"),
     ("Привет &amp;&amp; ok", "Привет && ok", "Привет && ok"),
+    ('"Should <@U0ANA0001|ana> lead <#C9|design>?" choices:"<@U0ANA0001|ana>, <@U0BEN0002|ben>" to:<#C1|team>',
+     '"Should @ana lead #design?" choices:"@ana, @ben" to:<#C1|team>',  # only the audience stays an id
+     '"Should @ana lead #design?" choices:"@ana, @ben" to:#team'),
 ])
 def test_slack_markup_and_entities_become_what_was_typed(wire_text: str, command: str, written: str) -> None:
     """With should_escape on, Slack sends mentions and channels as ids; it always sends & < > as entities."""

@@ -19,8 +19,11 @@ def recorded(name: str, **changes: Any) -> dict[str, Any]:
 
 
 def as_received(data: dict[str, Any]) -> dict[str, Any]:
-    """What the bot sees: botbuilder's Activity model drops fields it doesn't know (conversation.tenantId…)."""
-    return Activity().deserialize(data).serialize()
+    """What the bot sees: botbuilder's Activity model drops fields it doesn't know (conversation.tenantId…);
+    the turn handler puts an entity's back (a mention's id)."""
+    from adapters.teams.turn import activity_json
+
+    return activity_json(Activity().deserialize(data))
 
 
 def all_names() -> list[str]:

@@ -159,3 +159,23 @@ def test_thread_ids() -> None:
     threaded = thread_conversation_id(CHANNEL, "171")
     assert threaded == f"{CHANNEL};messageid=171"
     assert (base_conversation_id(threaded), thread_root(threaded), thread_root(CHANNEL)) == (CHANNEL, "171", None)
+
+
+def test_mentions_that_name_an_audience_become_ids_and_others_stay_names() -> None:
+    """`to:@Ben` in a one-line pulse: Teams sends <at>Ben Okafor</at> and the mentioned id in an entity."""
+    from bot.pulses.spec import audience
+
+    def mention(name: str, user_id: str) -> dict[str, object]:
+        return {"type": "mention", "text": f"<at>{name}</at>", "mentioned": {"id": user_id, "name": name}}
+
+    data = recorded("message_channel_command",
+                    text='<at>Earshot</at> pulse "Does <at>Ben Okafor</at> need help?" yesno '
+                         "to:<at>Ben Okafor</at>, <at>Cléo</at>",
+                    entities=[mention("Earshot", "28:bot"), mention("Ben Okafor", BEN), mention("Cléo", "29:cleo")])
+    (command,) = translate.events(as_received(data), COMMANDS)
+    assert command.text == f'"Does Ben Okafor need help?" yesno to:<@{BEN}|Ben Okafor>, <@29:cleo|Cléo>'
+    assert audience(command.text.split("to:")[1], CHANNEL) == {"kind": "people", "users": [BEN, "29:cleo"]}
+    team = recorded("message_channel_command", text="<at>Earshot</at> pulse \"Q?\" yesno to:<at>General</at>",
+                    entities=[mention("Earshot", "28:bot"), mention("General", CHANNEL)])
+    (command,) = translate.events(as_received(team), COMMANDS)
+    assert audience(command.text.split("to:")[1], "elsewhere") == {"kind": "channel", "channel_id": CHANNEL}
