@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.cards import Block, Card, Context, Divider, Field, Fields, Heading, Image, Quote, Text
-from bot.digests.format import HIDDEN, comment_themes_hidden, plural, show
+from bot.digests.format import HIDDEN, comment_themes_hidden, show
 from bot.digests.model import Digest, Scope
 from bot.digests.rows import headline_rows
 
@@ -44,8 +44,7 @@ def digest_card(digest: Digest, chart_urls: list[tuple[str, str]], title: str = 
         blocks.append(Text("💬 What employees reacted to most"))
         for quote in quotes:
             blocks.append(Quote(quote.text))
-            blocks.append(Context(tuple(x for x in (quote.cue, quote.source, quote.area,
-                                                    f"{plural(quote.reactions, 'reaction')}") if x)))
+            blocks.append(Context(tuple(x for x in (quote.cue, quote.source, quote.area) if x)))
     fallback = (f"{title} {week.label}: {show(digest.overall.customers.volume)} feedback items, "
                 f"NPS {show(digest.overall.customers.nps, 'nps')}, pulse {show(digest.overall.employees.score)}")
     return Card(fallback=fallback, blocks=tuple(blocks))

@@ -38,9 +38,8 @@ def digest_csv(digest: Digest) -> str:
         if scope.employees.themes is None:
             writer.writerow([week, scope.key, "employees", "comment themes",
                              comment_themes_hidden(digest.comment_minimum), "", "", "", "", "hidden"])
-        for theme in scope.employees.themes or []:
-            writer.writerow([week, scope.key, "employees", "comment theme", theme.phrase, theme.texts, "", "", "",
-                             "shown"])
+        for theme in scope.employees.themes or []:  # no count: the overall's minus a team's would be others'
+            writer.writerow([week, scope.key, "employees", "comment theme", theme.phrase, "", "", "", "", "shown"])
     for flag in digest.flags:
         writer.writerow([week, "overall", "bridge", "flag", flag, "", "", "", "", "shown"])
     return buffer.getvalue()

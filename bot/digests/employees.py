@@ -7,9 +7,9 @@ weeks: the change rule compares those totals, so a change can't be one answer's 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from bot.digests.model import Employees
 from bot.digests.privacy import Figure, count_figure, figure
@@ -42,6 +42,16 @@ class Answers:
     answers: int = 0
     withheld: int = 0
     """Answers in (run, question) groups under the minimum: left out of the figure."""
+    by_question: Counter[int] = field(default_factory=Counter)
+    """The answers behind the figure, per question: the change rule holds for each (see `comparable`)."""
+
+
+def comparable(now: Answers, then: Answers, minimum: int) -> bool:
+    """Whether a figure's change may show: every question behind it had as many answers both weeks, or at least
+    `minimum` more or fewer. Comparing only the totals would let one more person's answers to three questions
+    (12 against 9) pass, and a part of the figure shown elsewhere (the workload score) be subtracted out."""
+    return all(now.by_question[q] == then.by_question[q] or abs(now.by_question[q] - then.by_question[q]) >= minimum
+               for q in set(now.by_question) | set(then.by_question))
 
 
 
@@ -114,6 +124,7 @@ def _add(tally: PulseTally, question: QuestionRow, histogram: dict[str, int]) ->
             if value is None or not 0 <= value <= 10:
                 continue
             tally.enps.answers += count
+            tally.enps.by_question[question.id] += count
             tally.enps.promoters += count if value >= 9 else 0
             tally.enps.detractors += count if value <= 6 else 0
             tally.enps_histogram[int(value)] += count
@@ -127,6 +138,7 @@ def _add(tally: PulseTally, question: QuestionRow, histogram: dict[str, int]) ->
     for mean in _scales(tally, question):
         mean.total += total
         mean.answers += answers
+        mean.by_question[question.id] += answers
 
 
 def employees(tallies: dict[tuple[str, int], PulseTally], key: str, week: int, minimum: int,
@@ -137,7 +149,8 @@ def employees(tallies: dict[tuple[str, int], PulseTally], key: str, week: int, m
     before = tallies.get((key, week - 1)) or _new_tally()
 
     def based_on_answers(now: Mean | Enps, then: Mean | Enps) -> Figure:
-        return replace(figure(now.value, now.answers, then.value, then.answers, minimum), withheld=now.withheld)
+        shown = replace(figure(now.value, now.answers, then.value, then.answers, minimum), withheld=now.withheld)
+        return shown if comparable(now, then, minimum) else shown.without_change()
 
     return Employees(
         score=based_on_answers(this.score, before.score), workload=based_on_answers(this.workload, before.workload),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from bot.digests.format import comment_themes_hidden, hidden_note, plural, show
+from bot.digests.format import comment_themes_hidden, hidden_note, show
 from bot.digests.model import Digest, Scope
 from bot.digests.rows import all_rows
 
@@ -41,8 +41,7 @@ def _scope(digest: Digest, scope: Scope, level: str) -> list[str]:
         out.append("<p>Comment themes: " + ", ".join(escape(t.phrase) for t in themes) + "</p>")
     for quote in scope.customers.quotes:
         facts = " · ".join(x for x in (quote.cue, quote.source, quote.area) if x)
-        out.append(f"<blockquote dir=\"auto\">{escape(quote.text)}<br><small>{escape(facts)} · "
-                   f"{plural(quote.reactions, 'reaction')}</small></blockquote>")
+        out.append(f"<blockquote dir=\"auto\">{escape(quote.text)}<br><small>{escape(facts)}</small></blockquote>")
     return out
 
 

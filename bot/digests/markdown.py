@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.digests.format import comment_themes_hidden, hidden_note, plural, show
+from bot.digests.format import comment_themes_hidden, hidden_note, show
 from bot.digests.model import Digest, Scope
 from bot.digests.rows import all_rows
 
@@ -25,7 +25,7 @@ def _scope(digest: Digest, scope: Scope, level: str) -> list[str]:
         lines.append("Comment themes: " + (", ".join(_cell(t.phrase) for t in comment_themes) or "none recurring"))
     for quote in scope.customers.quotes:
         facts = " · ".join(x for x in (quote.cue, quote.source, quote.area) if x)
-        lines.append(f"> {_cell(quote.text)}  \n> — {facts}, {plural(quote.reactions, 'reaction')}")
+        lines.append(f"> {_cell(quote.text)}  \n> — {facts}")
     lines.append("")
     return lines
 

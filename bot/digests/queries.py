@@ -335,16 +335,18 @@ async def engagement_people(conn: AsyncConnection, bounds: Sequence[datetime]) -
 
 
 async def items_engaged(conn: AsyncConnection, bounds: Sequence[datetime]) -> dict[int, tuple[int, int]]:
-    """Per week of arrival: (items anyone engaged with, items claimed), each item once across channels: one
-    probe of `ix_engagement_feedback` per item rather than a join through all its engagement."""
+    """Per week of arrival: (items anyone engaged with by the end of the digest's week, items claimed), each
+    item once across channels: one probe of `ix_engagement_feedback` per item rather than a join through all
+    its engagement."""
     e = Engagement.__table__.c  # type: ignore[attr-defined]
     f = Feedback.__table__.c  # type: ignore[attr-defined]
-    claimed = exists().where(e.feedback_id == f.id, e.kind == "claim")
+    by_then = e.created_at < bounds[-1]  # what happened after the week belongs to a later digest
+    claimed = exists().where(e.feedback_id == f.id, e.kind == "claim", by_then)
     weeks = range(len(bounds) - 1)
     arrived = [and_(f.received_at >= bounds[w], f.received_at < bounds[w + 1]) for w in weeks]
     row = (await conn.execute(
         select(*(_count_if(a) for a in arrived), *(_count_if(and_(a, claimed)) for a in arrived))
-        .where(within(f.received_at, bounds), exists().where(e.feedback_id == f.id)))).one()
+        .where(within(f.received_at, bounds), exists().where(e.feedback_id == f.id, by_then)))).one()
     return {w: (int(row[w] or 0), int(row[len(weeks) + w] or 0)) for w in weeks}
 
 
@@ -380,7 +382,8 @@ async def attention_groups(conn: AsyncConnection, bounds: Sequence[datetime]) ->
         select(e.platform, e.channel_id, f.product_area, bucket(f.received_at, bounds).label("week"),
                _seconds_between(first_reaction, f.received_at, conn.dialect.name).label("delay"),
                func.max(case((e.kind == "claim", 1), else_=0)).label("claimed"))
-        .join_from(Feedback, Engagement, e.feedback_id == f.id).where(within(f.received_at, bounds))
+        .join_from(Feedback, Engagement, e.feedback_id == f.id)
+        .where(within(f.received_at, bounds), e.created_at < bounds[-1])  # by the end of the digest's week
         .group_by(f.received_at, f.id, e.platform, e.channel_id).subquery())
     i = per_item.c
     rows = await conn.execute(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.digests.model import Scope
@@ -99,9 +99,10 @@ def _differences(total: int, shown: dict[int, int], minimum: int) -> set[int]:
 
 
 def _pull_hidden(f: Figure, minimum: int) -> bool:
-    """A group's average whose change the change rule hid (both weeks show, sizes a few apart): the total's
-    change would give it back, from the total's previous value and the other groups'."""
-    return not f.count and not f.hidden and f.previous is None and f.prev_n >= minimum and f.n != f.prev_n
+    """A group's average whose change a rule hid though both weeks show (sizes a few apart, per question, or
+    for another rule): the total's change would give it back, from the total's previous value and the other
+    groups'."""
+    return not f.count and not f.hidden and f.previous is None and f.prev_n >= minimum
 
 @dataclass(frozen=True)
 class Outside:
@@ -178,6 +179,11 @@ def suppress(overall: Scope, teams: list[Scope], areas: Mapping[str, Hashable | 
         pass
     for scope in (overall, *teams):
         _follow(scope)
+    if any(t.bridge.people.hidden and not t.bridge.people.absent for t in teams):
+        # The overall's shares count items across channels: with a hidden team, an item only it engaged with
+        # would show in them (share × volume), next to every other team's.
+        for name in SHARES:
+            _go_with(overall.bridge, name, replace(overall.bridge.people, value=None))
 
 
 def comment_themes_shown(comments: Mapping[str, int], teams: Iterable[str], comment_minimum: int) -> set[str]:

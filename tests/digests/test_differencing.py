@@ -272,3 +272,65 @@ async def test_a_teams_volume_minus_its_shown_sources_does_not_give_a_small_cell
     for source, f in y.by_source.items():
         if not f.hidden and not overall_rows[source].hidden:
             assert not 0 < overall_rows[source].n - f.n < MINIMUM, source
+
+
+async def test_quotes_carry_no_reaction_counts(everything: Digest) -> None:
+    """Was: the overall's “1 reaction” on an item no shown team had reacted to was a hidden team's reaction."""
+    from bot.digests.card import digest_card
+    from bot.digests.html_page import digest_html
+    from bot.digests.markdown import digest_markdown
+
+    assert everything.overall.customers.quotes
+    quote_lines = [line for line in digest_markdown(everything).splitlines() if line.startswith("> —")]
+    assert quote_lines and not any("reaction" in line for line in quote_lines)
+    assert "reaction</small>" not in digest_html(everything, []) and "reactions</small>" not in digest_html(
+        everything, [])
+    assert not any("reaction" in " ".join(getattr(b, "items", ())) for b in digest_card(everything, []).blocks)
+
+
+async def test_the_change_rule_holds_for_each_question_behind_a_figure(db: Database) -> None:
+    """Was: one more person answering three questions made 12 answers against 9, 3 apart, so the change showed:
+    (12 × 56.25 − 9 × 75) / 3 = 0 was that person's answers."""
+    world = World(db)
+    for prompt in ("How was the week?", "How is the team?", "How are the tools?"):
+        await world.pulse("C-a", [4, 4, 4, 1], [4, 4, 4], prompt=prompt)
+    await world.pulse("C-b", [5, 5, 5], [5, 5, 5], prompt="How was the week?")
+    digest = await build(db)
+    for scope in (team(digest, "C-a"), digest.overall):
+        assert scope.employees.score.previous is None, scope.name
+    assert digest.trend[-2].score.hidden
+
+
+async def test_a_scores_other_questions_can_not_be_subtracted_into_one_answers_pull(db: Database) -> None:
+    """Was: score (10 against 6 answers) and workload (6 against 3) both showed changes; the other question,
+    4 against 3, came out as their difference."""
+    world = World(db)
+    await world.pulse("C-a", [4, 4, 4, 4, 4, 4], [3, 3, 3])
+    await world.pulse("C-a", [4, 4, 4, 1], [4, 4, 4], prompt="How was the offsite?")
+    digest = await build(db)
+    a = team(digest, "C-a").employees
+    assert a.workload.previous is not None and a.score.previous is None
+
+
+async def test_engagement_after_the_week_belongs_to_a_later_digest(db: Database) -> None:
+    """Was: a claim made the Monday after the week counted in the overall's claimed share, next to no claims."""
+    world = World(db)
+    await world.station("C-a", ["x"])
+    await world.station("C-b", ["x"])
+    items = [await world.feedback("x") for _ in range(10)]
+    for person in range(3):
+        await world.engage("C-a", f"a{person}", items[person])
+    await world.engage("C-b", "b0", items[9], kind="claim", hours=24 * 6)  # next Tuesday
+    everything = await build_digest(db, WEEK, Privacy(1, 1), Redactor())
+    assert everything.overall.bridge.claims.value == 0
+    assert everything.overall.bridge.claimed_share.value == 0 and everything.overall.bridge.seen_share.value == 30
+
+
+async def test_comment_theme_counts_are_not_in_the_csv(everything: Digest) -> None:
+    import csv
+    import io
+
+    from bot.digests.csv_export import digest_csv
+
+    rows = [r for r in csv.DictReader(io.StringIO(digest_csv(everything))) if r["metric"] == "comment theme"]
+    assert rows and all(r["value"] == "" for r in rows)  # the overall's minus a team's would be others' count
