@@ -18,7 +18,7 @@ from bot.digests.bridge import activity, attention, bridge
 from bot.digests.customers import Tally, Withheld, atom, customers, tally, withheld
 from bot.digests.employees import Mean, PulseTally, employees, pulse_tallies
 from bot.digests.model import Digest, QuoteLine, Scope, TrendPoint
-from bot.digests.privacy import Figure, count_figure, figure
+from bot.digests.privacy import Figure, comparable_sizes, count_figure, figure
 from bot.digests.suppression import comment_themes_shown, suppress
 from bot.digests.teams import Team, area_label, teams_from
 from bot.digests.themes import Gram, Theme, count_phrases_by, prune, top_themes
@@ -182,10 +182,10 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
                      in_scope=lambda p, c, t=t: (p, c) == (t.platform, t.channel_id),
                      skip=skip if t.areas is not None else None) for t in teams]
     present = [{atom(g.area) for g in facts.feedback if g.week == week} for week in (LAST - 1, LAST)]
-    heard = {t.key: None if t.areas is None else tuple(  # what each team's customer figures count, each week
+    counted = {t.key: None if t.areas is None else tuple(  # the areas each team's customer figures count, by week
         frozenset(a for a in areas if t.covers(a or None) and a not in left_out.items)
         for areas, left_out in zip(present, skip, strict=True)) for t in teams}
-    suppress(overall, scopes, heard, minimum)
+    suppress(overall, scopes, counted, minimum)
     if only_teams:
         wanted = set(only_teams)
         picked = [(t, s) for t, s in zip(teams, scopes, strict=True) if t.key in wanted or t.channel_id in wanted]
@@ -201,7 +201,7 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
             nps=figure(now.nps, now.nps_n, None, 0, minimum),
             score=figure(score.value, score.answers, None, 0, minimum)))
     pulse_now = facts.pulses.get(("", LAST))
-    trend = comparable(trend, minimum)
+    trend = comparable_trend(trend, minimum)
     trend[-2] = _as_shown(trend[-2], overall)
     return Digest(
         week=week, minimum=minimum, comment_minimum=privacy.comment_minimum, overall=overall, teams=scopes,
@@ -276,7 +276,7 @@ def _as_shown(last_week: TrendPoint, overall: Scope) -> TrendPoint:
                    score=score.concealed() if overall.employees.score.previous is None else score)
 
 
-def comparable(trend: list[TrendPoint], minimum: int) -> list[TrendPoint]:
+def comparable_trend(trend: list[TrendPoint], minimum: int) -> list[TrendPoint]:
     """The change rule along the trend: an average shows only where it and the next newer one that shows stand
     on as many answers, or at least `minimum` more or fewer; else reading one against the other would give the
     pull of the few answers between them (the same people answering a recurring pulse, one more this week)."""
@@ -287,7 +287,7 @@ def comparable(trend: list[TrendPoint], minimum: int) -> list[TrendPoint]:
             f: Figure = getattr(out[index], name)
             if f.hidden:
                 continue
-            if newer is not None and f.n != newer and abs(f.n - newer) < minimum:
+            if newer is not None and not comparable_sizes(f.n, newer, minimum):
                 out[index] = replace(out[index], **{name: f.concealed()})
             else:
                 newer = f.n

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from bot.digests.model import Employees
-from bot.digests.privacy import Figure, count_figure, figure
+from bot.digests.privacy import Figure, comparable_sizes, count_figure, figure
 from bot.digests.queries import AnswerGroup, QuestionRow
 from bot.digests.themes import Theme
 from bot.text import casefold
@@ -39,20 +39,22 @@ def is_workload(question: QuestionRow) -> bool:
 
 @dataclass
 class Answers:
-    answers: int = 0
-    withheld: int = 0
-    """Answers in (run, question) groups under the minimum: left out of the figure."""
     by_question: Counter[int] = field(default_factory=Counter)
     """The answers behind the figure, per question: the change rule holds for each (see `comparable`)."""
+    withheld: int = 0
+    """Answers in (run, question) groups under the minimum: left out of the figure."""
+
+    @property
+    def answers(self) -> int:
+        return sum(self.by_question.values())
 
 
 def comparable(now: Answers, then: Answers, minimum: int) -> bool:
     """Whether a figure's change may show: every question behind it had as many answers both weeks, or at least
     `minimum` more or fewer. Comparing only the totals would let one more person's answers to three questions
     (12 against 9) pass, and a part of the figure shown elsewhere (the workload score) be subtracted out."""
-    return all(now.by_question[q] == then.by_question[q] or abs(now.by_question[q] - then.by_question[q]) >= minimum
+    return all(comparable_sizes(now.by_question[q], then.by_question[q], minimum)
                for q in set(now.by_question) | set(then.by_question))
-
 
 
 @dataclass
@@ -123,7 +125,6 @@ def _add(tally: PulseTally, question: QuestionRow, histogram: dict[str, int]) ->
         for value, count in parsed:
             if value is None or not 0 <= value <= 10:
                 continue
-            tally.enps.answers += count
             tally.enps.by_question[question.id] += count
             tally.enps.promoters += count if value >= 9 else 0
             tally.enps.detractors += count if value <= 6 else 0
@@ -137,7 +138,6 @@ def _add(tally: PulseTally, question: QuestionRow, histogram: dict[str, int]) ->
             answers += count
     for mean in _scales(tally, question):
         mean.total += total
-        mean.answers += answers
         mean.by_question[question.id] += answers
 
 

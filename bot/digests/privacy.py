@@ -57,12 +57,17 @@ class Figure:
         return replace(self, previous=None)
 
 
+def comparable_sizes(n: int, prev_n: int, minimum: int) -> bool:
+    """The change rule on two group sizes: the same, or at least `minimum` apart."""
+    return n == prev_n or abs(n - prev_n) >= minimum
+
+
 def figure(value: float | None, n: int, previous: float | None, prev_n: int, minimum: int,
            count: bool = False) -> Figure:
     """Apply the minimum and the change rule to a raw value and its previous week."""
     shown = value if value is not None and n >= minimum else None
     before = previous if shown is not None and previous is not None and prev_n >= minimum else None
-    if before is not None and not count and n != prev_n and abs(n - prev_n) < minimum:
+    if before is not None and not count and not comparable_sizes(n, prev_n, minimum):
         before = None
     return Figure(shown, before, n, prev_n, count)
 

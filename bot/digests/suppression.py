@@ -10,14 +10,15 @@ Breakdowns share figures: every scope's row for an area is the same number (the 
 that hear the same areas (or all of them, as the overall does) have the same customer figures. Those are hidden
 together, and the rules run again until nothing more hides.
 
-Pulse scores and eNPS need none of this: a (run, question) under the minimum is left out of every total, so the
-overall minus the shown teams is always nothing."""
+Where groups overlap (one person in several channels, teams hearing some of the same areas) the total minus all
+shown groups and minus each one is checked too (`_differences`), a team's source rows are checked against a
+larger scope's (`Outside`), and a change the change rule hid in a group hides the total's (`_pull_hidden`)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from bot.digests.model import Scope
@@ -104,6 +105,7 @@ def _pull_hidden(f: Figure, minimum: int) -> bool:
     groups'."""
     return not f.count and not f.hidden and f.previous is None and f.prev_n >= minimum
 
+
 @dataclass(frozen=True)
 class Outside:
     """A team's source rows against the same rows of a scope that hears all its areas and more (the overall,
@@ -183,7 +185,7 @@ def suppress(overall: Scope, teams: list[Scope], areas: Mapping[str, Hashable | 
         # The overall's shares count items across channels: with a hidden team, an item only it engaged with
         # would show in them (share × volume), next to every other team's.
         for name in SHARES:
-            _go_with(overall.bridge, name, replace(overall.bridge.people, value=None))
+            setattr(overall.bridge, name, getattr(overall.bridge, name).concealed())
 
 
 def comment_themes_shown(comments: Mapping[str, int], teams: Iterable[str], comment_minimum: int) -> set[str]:

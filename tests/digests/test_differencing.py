@@ -106,7 +106,7 @@ async def test_the_trend_hides_an_average_the_change_rule_would(db: Database) ->
 
 
 def test_the_trend_rule_compares_each_week_with_the_next_newer_shown_one() -> None:
-    from bot.digests.build import comparable
+    from bot.digests.build import comparable_trend
     from bot.digests.model import TrendPoint
     from bot.digests.privacy import figure
 
@@ -114,7 +114,7 @@ def test_the_trend_rule_compares_each_week_with_the_next_newer_shown_one() -> No
         none = figure(None, 0, None, 0, MINIMUM)
         return TrendPoint("w", none, none, figure(50.0, n, None, 0, MINIMUM) if n is not None else none)
 
-    shown = [not p.score.hidden for p in comparable([point(n) for n in (4, 5, None, 9, 10, 10)], MINIMUM)]
+    shown = [not p.score.hidden for p in comparable_trend([point(n) for n in (4, 5, None, 9, 10, 10)], MINIMUM)]
     assert shown == [False, True, False, False, True, True]  # 9 vs 10 hides; 5 vs 10 shows; 4 vs 5 hides
 
 
