@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
+from adapters.teams.translate import json_dict, json_str
+
 CONSENT_CARD = "application/vnd.microsoft.teams.card.file.consent"
 INFO_CARD = "application/vnd.microsoft.teams.card.file.info"
 FILE_CONSENT = "fileConsent/invoke"
@@ -43,32 +45,24 @@ class UploadFailed(Exception):
     """The file did not reach the person's OneDrive; the message says why, in words for them."""
 
 
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def consent_of(activity: dict[str, Any]) -> Consent | None:
     """The answer carried by a `fileConsent/invoke`, or None for any other activity (or one without our file)."""
     if activity.get("type") != "invoke" or activity.get("name") != FILE_CONSENT:
         return None
-    value = _dict(activity.get("value"))
-    context = _dict(value.get("context"))
-    file_id = _str(context.get("file"))
+    value = json_dict(activity.get("value"))
+    context = json_dict(value.get("context"))
+    file_id = json_str(context.get("file"))
     if not file_id:
         return None
-    name = _str(context.get("name")) or "file"
-    offered_to, answered_by = _str(context.get("user")), _str(_dict(activity.get("from")).get("id"))
+    name = json_str(context.get("name")) or "file"
+    offered_to, answered_by = json_str(context.get("user")), json_str(json_dict(activity.get("from")).get("id"))
     if value.get("action") != "accept":
         return Consent(False, file_id, name, offered_to, answered_by)
-    info = _dict(value.get("uploadInfo"))
-    return Consent(True, file_id, _str(info.get("name")) or name, offered_to, answered_by,
-                   upload_url=_str(info.get("uploadUrl")),
-                   content_url=_str(info.get("contentUrl")), unique_id=_str(info.get("uniqueId")),
-                   file_type=_str(info.get("fileType")))
+    info = json_dict(value.get("uploadInfo"))
+    return Consent(True, file_id, json_str(info.get("name")) or name, offered_to, answered_by,
+                   upload_url=json_str(info.get("uploadUrl")),
+                   content_url=json_str(info.get("contentUrl")), unique_id=json_str(info.get("uniqueId")),
+                   file_type=json_str(info.get("fileType")))
 
 
 def size_text(size: int) -> str:

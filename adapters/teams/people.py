@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.teams.render import PEOPLE_DATASET
+from adapters.teams.translate import json_dict, json_str
 from bot.events import Person
 
 SEARCH = "application/search"
@@ -33,12 +34,11 @@ def search_of(activity: dict[str, Any]) -> Search | None:
     """The typed text of a people-input search, or None for any other activity (or another dataset)."""
     if activity.get("type") != "invoke" or activity.get("name") != SEARCH:
         return None
-    value = activity.get("value")
-    if not isinstance(value, dict) or value.get("dataset") != PEOPLE_DATASET:
+    value = json_dict(activity.get("value"))
+    if value.get("dataset") != PEOPLE_DATASET:
         return None
-    options = value.get("queryOptions") if isinstance(value.get("queryOptions"), dict) else {}
-    text = value.get("queryText")
-    return Search(text=(text if isinstance(text, str) else "").strip()[:100],
+    options = json_dict(value.get("queryOptions"))
+    return Search(text=json_str(value.get("queryText")).strip()[:100],
                   skip=max(0, _int(options.get("skip"), 0)), top=min(MOST, max(1, _int(options.get("top"), MOST))))
 
 

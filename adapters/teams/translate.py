@@ -46,39 +46,41 @@ class StoredReference:
     reference: dict[str, Any]
 
 
-def _dict(value: object) -> dict[str, Any]:
+def json_dict(value: object) -> dict[str, Any]:
+    """A JSON field that should be an object, or {} when it is anything else."""
     return value if isinstance(value, dict) else {}
 
 
-def _str(value: object) -> str:
+def json_str(value: object) -> str:
+    """A JSON field that should be a string, or "" when it is anything else."""
     return value if isinstance(value, str) else ""
 
 
 def conversation_of(activity: dict[str, Any]) -> str:
-    return base_conversation_id(_str(_dict(activity.get("conversation")).get("id")))
+    return base_conversation_id(json_str(json_dict(activity.get("conversation")).get("id")))
 
 
 def kind_of(activity: dict[str, Any]) -> str:
-    conversation = _dict(activity.get("conversation"))
-    kind = KINDS.get(_str(conversation.get("conversationType")))
+    conversation = json_dict(activity.get("conversation"))
+    kind = KINDS.get(json_str(conversation.get("conversationType")))
     if kind:
         return kind
     return "group" if conversation.get("isGroup") else "personal"  # the Emulator says neither
 
 
 def tenant_of(activity: dict[str, Any]) -> str | None:
-    tenant = _str(_dict(_dict(activity.get("channelData")).get("tenant")).get("id"))
-    return tenant or _str(_dict(activity.get("conversation")).get("tenantId")) or None
+    tenant = json_str(json_dict(json_dict(activity.get("channelData")).get("tenant")).get("id"))
+    return tenant or json_str(json_dict(activity.get("conversation")).get("tenantId")) or None
 
 
 def actor(activity: dict[str, Any]) -> Person:
-    sender = _dict(activity.get("from"))
-    return Person(PLATFORM, _str(sender.get("id")), _str(sender.get("name")) or None)
+    sender = json_dict(activity.get("from"))
+    return Person(PLATFORM, json_str(sender.get("id")), json_str(sender.get("name")) or None)
 
 
 def event_id(activity: dict[str, Any], *suffix: str) -> str:
     """Stable for a resend of the same activity, so the core handles it once."""
-    own = _str(activity.get("id")) or uuid.uuid4().hex
+    own = json_str(activity.get("id")) or uuid.uuid4().hex
     return "|".join((conversation_of(activity), own, *suffix))
 
 
@@ -88,8 +90,8 @@ def is_card_action(activity: dict[str, Any]) -> bool:
 
 def conversation_reference(activity: dict[str, Any]) -> StoredReference | None:
     """What `continue_conversation` needs later, addressing the channel itself rather than this thread."""
-    conversation = dict(_dict(activity.get("conversation")))
-    service_url = _str(activity.get("serviceUrl"))
+    conversation = dict(json_dict(activity.get("conversation")))
+    service_url = json_str(activity.get("serviceUrl"))
     if not conversation.get("id") or not service_url:
         return None
     base = base_conversation_id(conversation["id"])
@@ -98,13 +100,13 @@ def conversation_reference(activity: dict[str, Any]) -> StoredReference | None:
     if tenant:
         conversation["tenantId"] = tenant
     kind = kind_of(activity)
-    user = {k: v for k, v in _dict(activity.get("from")).items() if k in ("id", "name", "aadObjectId")}
-    reference = {"bot": _dict(activity.get("recipient")), "conversation": conversation,
-                 "channelId": _str(activity.get("channelId")) or "msteams", "serviceUrl": service_url}
+    user = {k: v for k, v in json_dict(activity.get("from")).items() if k in ("id", "name", "aadObjectId")}
+    reference = {"bot": json_dict(activity.get("recipient")), "conversation": conversation,
+                 "channelId": json_str(activity.get("channelId")) or "msteams", "serviceUrl": service_url}
     user_id: str | None = None
     if kind == "personal" and user:  # a shared conversation's reference names no one, so it stays the same
         reference["user"] = user
-        user_id = _str(user.get("id")) or None
+        user_id = json_str(user.get("id")) or None
     return StoredReference(base, kind, user_id, reference)
 
 
@@ -116,17 +118,17 @@ def events(activity: dict[str, Any], commands: Collection[str]) -> list[AnyEvent
             if isinstance(value, dict) and value:
                 submitted = submission(activity, value)
                 return [submitted] if submitted else []
-            return [message(activity, commands)] if _str(activity.get("text")).strip() else []
+            return [message(activity, commands)] if json_str(activity.get("text")).strip() else []
         case "invoke" if is_card_action(activity):
-            action = _dict(_dict(activity.get("value")).get("action"))
-            submitted = submission(activity, {**_dict(action.get("data")), "verb": action.get("verb")})
+            action = json_dict(json_dict(activity.get("value")).get("action"))
+            submitted = submission(activity, {**json_dict(action.get("data")), "verb": action.get("verb")})
             return [submitted] if submitted else []
         case "messageReaction":
             return reactions(activity)
         case "conversationUpdate":
             added = members_added(activity)
             return [added] if added else []
-        case "installationUpdate" if _str(activity.get("action")).startswith("add"):
+        case "installationUpdate" if json_str(activity.get("action")).startswith("add"):
             return [MembersAdded(platform=PLATFORM, event_id=event_id(activity, "installed"), actor=actor(activity),
                                  channel_id=conversation_of(activity), bot_installed=True)]
     return []
@@ -136,9 +138,9 @@ def command_text(activity: dict[str, Any]) -> str:
     """The words addressed to the bot: leading @mentions removed, HTML entities decoded. Other mentions read as
     the name, except where they name who a pulse goes to (`to:@Ben`, `to:@Ana,@Ben`, `to:#General`): there they
     become `<@29:…|Ben>` or `<#19:…|General>`, the ids the mention carries, which the command parsers read."""
-    mentioned = {_str(e.get("text")): _str(_dict(e.get("mentioned")).get("id"))
+    mentioned = {json_str(e.get("text")): json_str(json_dict(e.get("mentioned")).get("id"))
                  for e in activity.get("entities") or () if isinstance(e, dict) and e.get("type") == "mention"}
-    text = _LEADING_MENTIONS.sub("", _str(activity.get("text")))
+    text = _LEADING_MENTIONS.sub("", json_str(activity.get("text")))
 
     def name_or_id(match: regex.Match[str]) -> str:
         name, who = match.group(1), mentioned.get(match.group(0), "")
@@ -151,10 +153,10 @@ def command_text(activity: dict[str, Any]) -> str:
 
 def message(activity: dict[str, Any], commands: Collection[str]) -> CommandEvent | MessageEvent:
     text = command_text(activity)
-    conversation = _str(_dict(activity.get("conversation")).get("id"))
+    conversation = json_str(json_dict(activity.get("conversation")).get("id"))
     channel_id = base_conversation_id(conversation)
-    own_id = _str(activity.get("id"))
-    root = thread_root(conversation) or _str(activity.get("replyToId")) or None
+    own_id = json_str(activity.get("id"))
+    root = thread_root(conversation) or json_str(activity.get("replyToId")) or None
     thread_id = root if root and root != own_id else None
     word, _, rest = text.partition(" ")
     name = word.lstrip("/").lower()
@@ -167,9 +169,9 @@ def message(activity: dict[str, Any], commands: Collection[str]) -> CommandEvent
 
 def submission(activity: dict[str, Any], data: dict[str, Any]) -> ActionEvent | FormSubmitted | None:
     """A card button, choice or form sent back, by Action.Execute (invoke) or Action.Submit (message)."""
-    card = _str(activity.get("replyToId"))
+    card = json_str(activity.get("replyToId"))
     channel_id = conversation_of(activity)
-    form_id = _str(data.get("form_id"))
+    form_id = json_str(data.get("form_id"))
     if form_id:
         inputs = {key[len(INPUT_PREFIX):]: value for key, value in data.items() if key.startswith(INPUT_PREFIX)}
         multi = data.get(MULTI_KEY)
@@ -178,16 +180,16 @@ def submission(activity: dict[str, Any], data: dict[str, Any]) -> ActionEvent | 
         values = {name: _input_value(value) if name in multi else _input_text(value) for name, value in inputs.items()}
         return FormSubmitted(platform=PLATFORM, event_id=event_id(activity), actor=actor(activity),
                              channel_id=channel_id, form_id=form_id, values=values,
-                             metadata=_str(data.get("metadata")))
-    action_id = _str(data.get("action_id")) or _str(data.get("verb"))
+                             metadata=json_str(data.get("metadata")))
+    action_id = json_str(data.get("action_id")) or json_str(data.get("verb"))
     if not action_id:
         return None
     choice = data.get(CHOICE_PREFIX + action_id)
     value: str | tuple[str, ...]
     if choice is not None:
-        value = _input_value(choice) if data.get("multi") else _str(choice)
+        value = _input_value(choice) if data.get("multi") else json_str(choice)
     else:
-        value = _str(data.get("value"))
+        value = json_str(data.get("value"))
     return ActionEvent(platform=PLATFORM, event_id=event_id(activity), actor=actor(activity), channel_id=channel_id,
                        action_id=action_id, value=value,
                        message=MessageRef(PLATFORM, channel_id, card) if card else None)
@@ -206,11 +208,11 @@ def _input_value(value: object) -> str | tuple[str, ...]:
 
 def reactions(activity: dict[str, Any]) -> list[AnyEvent]:
     channel_id = conversation_of(activity)
-    target = MessageRef(PLATFORM, channel_id, _str(activity.get("replyToId")))
+    target = MessageRef(PLATFORM, channel_id, json_str(activity.get("replyToId")))
     found: list[AnyEvent] = []
     for key, added in (("reactionsAdded", True), ("reactionsRemoved", False)):
         for reaction in activity.get(key) or ():
-            emoji = _str(_dict(reaction).get("type"))
+            emoji = json_str(json_dict(reaction).get("type"))
             if emoji and target.message_id:
                 found.append(ReactionEvent(platform=PLATFORM, event_id=event_id(activity, emoji, str(added)),
                                            actor=actor(activity), channel_id=channel_id, emoji=emoji, added=added,
@@ -219,11 +221,11 @@ def reactions(activity: dict[str, Any]) -> list[AnyEvent]:
 
 
 def members_added(activity: dict[str, Any]) -> MembersAdded | None:
-    bot_id = _str(_dict(activity.get("recipient")).get("id"))
-    added = [_dict(m) for m in activity.get("membersAdded") or ()]
+    bot_id = json_str(json_dict(activity.get("recipient")).get("id"))
+    added = [json_dict(m) for m in activity.get("membersAdded") or ()]
     if not added:
         return None
-    people = tuple(Person(PLATFORM, _str(m.get("id")), _str(m.get("name")) or None)
+    people = tuple(Person(PLATFORM, json_str(m.get("id")), json_str(m.get("name")) or None)
                    for m in added if m.get("id") and m.get("id") != bot_id)
     return MembersAdded(platform=PLATFORM, event_id=event_id(activity, "added"), actor=actor(activity),
                         channel_id=conversation_of(activity), members=people,
