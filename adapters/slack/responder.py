@@ -13,7 +13,8 @@ from adapters.slack.blocks import render_card
 from adapters.slack.errors import error_code
 from adapters.slack.forms import render_modal
 from bot.adapter import DeliveryError
-from bot.cards import Card, Form, text_card
+from bot.cards import Card, File, Form, Image, text_card
+from bot.charts import chart_id
 from bot.commands import error_card
 from bot.events import Target
 
@@ -53,8 +54,10 @@ class SlackResponder:
 
     @staticmethod
     def _carries_uploads(card: Card) -> bool:
-        rendered = render_card(card)
-        return bool(rendered.charts or rendered.files)
+        """Stored charts and files, which go up as uploads (not blocks); looked for without rendering the card,
+        which every private reply (a vote's thanks) would otherwise pay twice."""
+        return any(isinstance(b, File) or (isinstance(b, Image) and chart_id(b.url) is not None)
+                   for b in card.blocks)
 
     async def _by_dm(self, card: Card) -> bool:
         """Charts and files go up as uploads, which only a conversation holds, never a reply only one person

@@ -12,7 +12,8 @@ import regex
 ZWSP = "\u200b"
 ELLIPSIS = "…"
 _MARKS = frozenset("*_~`")
-_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+"""What Slack reads as its own markup, and how to write it as text."""
 _GRAPHEME = regex.compile(r"\X")
 _SPECIAL = regex.compile(r"[*_~`&<>]")
 
@@ -57,7 +58,7 @@ def escape_units(text: str) -> list[str]:
         elif unit == ">" and before in ("", "\n"):
             out.append(f"{ZWSP}&gt;")  # a line starting with > would become a block quote
         else:
-            out.append("".join(_ENTITIES.get(c, c) for c in unit))
+            out.append("".join(ENTITIES.get(c, c) for c in unit))
     return out
 
 

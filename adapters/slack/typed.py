@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import re
 
+from adapters.slack.text import ENTITIES
+
 _MARKUP = re.compile(r"<([^<>]*)>")
 _AUDIENCE = re.compile(r"(?:^|\s)to:(?:<[^<>]*>\s*,\s*)*$", re.IGNORECASE)
 """Text just before markup that names who a pulse goes to."""
-_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
-_ENTITY = re.compile("|".join(_ENTITIES))
+_UNESCAPED = {entity: char for char, entity in ENTITIES.items()}
+_ENTITY = re.compile("|".join(_UNESCAPED))
 
 
 def _unescape(text: str) -> str:
-    return _ENTITY.sub(lambda m: _ENTITIES[m.group()], text)
+    return _ENTITY.sub(lambda m: _UNESCAPED[m.group()], text)
 
 
 def _plain(inner: str, keep_mentions: bool) -> str:

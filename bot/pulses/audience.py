@@ -24,6 +24,14 @@ class MemberIds(Protocol):
     async def member_ids(self, channel_id: str) -> list[str]: ...
 
 
+async def channel_member_ids(adapter: Adapter, channel_id: str) -> list[str]:
+    """A channel's member ids: from the member listing alone where the platform can (MemberIds), else from its
+    member list. Raises DeliveryError when the platform can't say."""
+    if isinstance(adapter, MemberIds):
+        return await adapter.member_ids(channel_id)
+    return [person.user_id for person in await adapter.list_members(channel_id)]
+
+
 async def member_count(adapter: Adapter | None, channel_id: str) -> int | None:
     """How many people are in a channel, if the platform can say cheaply (MemberIds); None otherwise or when
     it fails: the count only feeds the participation rate, never worth failing a launch for."""
@@ -64,21 +72,18 @@ class Members:
             return cached[1]
         adapter = self._adapters.get(platform)
         try:
-            if isinstance(adapter, MemberIds):
-                ids = frozenset(await adapter.member_ids(channel_id))
-            else:
-                ids = frozenset(p.user_id for p in await adapter.list_members(channel_id)) if adapter else frozenset()
+            ids = frozenset(await channel_member_ids(adapter, channel_id)) if adapter else frozenset()
         except DeliveryError:
             return frozenset()
         self._cache[(platform, channel_id)] = (self._clock(), ids)
         return ids
 
 
-async def in_audience(session: AsyncSession, members: Members, user_id: str,
-                      runs: list[tuple[Pulse, int]]) -> list[tuple[Pulse, int]]:
-    """The (pulse, run id) pairs whose audience holds `user_id`: listed people, those a run's DM went to, and
-    the members of a channel pulse's channel. A person sees only their own workspace's pulses this way (or a
-    channel shared with it), since membership is asked of the channel's own workspace."""
+async def in_audience(session: AsyncSession, members: Members, user_id: str, runs: list[tuple[Pulse, int]],
+                      limit: int | None = None) -> list[tuple[Pulse, int]]:
+    """The (pulse, run id) pairs whose audience holds `user_id` (the first `limit` of them): listed people, those
+    a run's DM went to, and the members of a channel pulse's channel. A person sees only their own workspace's
+    pulses this way (or a channel shared with it), since membership is asked of the channel's own workspace."""
     dm_runs = [run_id for pulse, run_id in runs if pulse.audience.get("kind") == "dm"]
     sent = set(await session.exec(select(Delivery.dedupe_key).where(
         col(Delivery.dedupe_key).in_([dm_key(run_id, user_id) for run_id in dm_runs])))) if dm_runs else set()
@@ -93,4 +98,6 @@ async def in_audience(session: AsyncSession, members: Members, user_id: str,
                 mine = user_id in await members.of(pulse.platform, pulse.audience.get("channel_id", ""))
         if mine:
             found.append((pulse, run_id))
+            if len(found) == limit:
+                break  # no more member lists to ask for
     return found

@@ -14,7 +14,7 @@ from bot.commands import Command, UsageError, channel_of
 from bot.core import Services
 from bot.events import CommandEvent, FormSubmitted, Person, Target
 from bot.files import save_file
-from bot.pulses.audience import MemberIds
+from bot.pulses.audience import channel_member_ids
 from bot.pulses.cards import results_card
 from bot.pulses.form import creation_form, spec_from_form
 from bot.pulses.questions import label_of
@@ -148,7 +148,7 @@ class PulseCommands:
             text = f"Pulse #{pulse.id} “{pulse.title}” is already closed."
             await responder.private(Card(fallback=text, blocks=(Text(text),)))
             return
-        ended = await self._stop(pulse) and pulse.recurrence is not None
+        ended = pulse.recurrence is not None and await self._stop(pulse)  # a one-off ended with its run
         text = (f"🔒 Pulse #{pulse.id} “{pulse.title}” is closed{' and won’t run again' if ended else ''}; "
                 "the results are on their way to you.")
         await responder.private(Card(fallback=text, blocks=(Text(text),)))
@@ -242,8 +242,7 @@ class PulseCommands:
                 return
         adapter = self._services.adapters.get(event.platform)
         try:
-            members = set(await adapter.member_ids(elsewhere)) if isinstance(adapter, MemberIds) else \
-                {p.user_id for p in await adapter.list_members(elsewhere)} if adapter else set()
+            members = set(await channel_member_ids(adapter, elsewhere)) if adapter else set()
         except DeliveryError as error:
             raise UsageError(f"I couldn't check who is in that channel ({error.reason}); nothing was launched") \
                 from None

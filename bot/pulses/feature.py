@@ -18,7 +18,9 @@ from bot.pulses.voting import Voting
 from storage.tables import Participation, Pulse, PulseRun
 
 HOME_CANDIDATES = 50
-"""Open runs looked at for a person's Home tab, newest first; the first five they are in the audience of show."""
+"""Open runs looked at for a person's Home tab, newest first; the first HOME_SHOWN they are in the audience of
+show."""
+HOME_SHOWN = 5
 
 
 class PulseChecks:
@@ -54,8 +56,8 @@ class PulseChecks:
                     Pulse.platform == person.platform, PulseRun.status == "open",
                     col(PulseRun.id).not_in(answered)).order_by(col(PulseRun.id).desc()).limit(HOME_CANDIDATES)))
             waiting = await in_audience(session, self._members, person.user_id,
-                                        [(pulse, run_id or 0) for pulse, run_id in candidates])
+                                        [(pulse, run_id or 0) for pulse, run_id in candidates], limit=HOME_SHOWN)
         if not waiting:
             return (Text("📊 No open pulses waiting for you."),)
-        return (Text("📊 Open pulses you haven't answered:\n" + "\n".join(f"• {p.title}" for p, _ in waiting[:5])),
+        return (Text("📊 Open pulses you haven't answered:\n" + "\n".join(f"• {p.title}" for p, _ in waiting)),
                 Context(("Answer them where they were posted or in your DMs.",)))

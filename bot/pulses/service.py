@@ -261,7 +261,7 @@ class Pulses:
             chart = None
             from bot.pulses.charts import bar_chart  # matplotlib loads on the first chart, not at start-up
 
-            png = None if results.hidden else bar_chart(results.questions)
+            png = None if results.hidden else await asyncio.to_thread(bar_chart, results.questions)
             if png:
                 chart = await save_chart(session, png)
             trend, trend_url = await self.trend(session, pulse, questions)
@@ -294,7 +294,7 @@ class Pulses:
             points.append((past.scheduled_for, value))
         from bot.pulses.charts import trend_chart
 
-        png = trend_chart(points, scored.prompt)
+        png = await asyncio.to_thread(trend_chart, points, scored.prompt)  # CPU work, off the event loop
         return points, (await save_chart(session, png) if png else None)
 
     # -- timed work --------------------------------------------------------------------------------
