@@ -16,7 +16,8 @@ from aiohttp import web
 
 from adapters.heap import freeze_startup_heap
 from bot import roles
-from bot.config import PLATFORMS, ConfigError, Settings, load_settings
+from bot.commands import MAX_ID, record_id
+from bot.config import PLATFORMS, ConfigError, Settings, is_loopback, load_settings
 from bot.feedback.demo import replay
 from bot.feedback.importer import batches, detect_format, read_items
 from bot.feedback.ingest import IngestResult
@@ -26,6 +27,7 @@ from bot.logs import configure
 from bot.progress import Progress
 from storage.engine import Database
 from storage.migrate import upgrade
+from storage.secrets import SecretKeyError
 
 log = logging.getLogger("earshot")
 
@@ -44,7 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"earshot: {error}", file=sys.stderr)
         return 2
     configure(settings.log_format)
-    return int(args.run(settings, args) or 0)
+    try:
+        return int(args.run(settings, args) or 0)
+    except SecretKeyError as error:  # a missing or wrong EARSHOT_SECRET_KEY: one line, not a traceback
+        print(f"earshot: {error}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,8 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     digest.set_defaults(run=_digest)
 
     export = commands.add_parser("pulse-export", help="write a pulse's answers as CSV (no names if anonymous)")
-    export.add_argument("pulse", type=int, help="the pulse number (/pulse list shows it)")
-    export.add_argument("--run", type=int, dest="run_id", help="a run of a recurring pulse (default: the latest)")
+    export.add_argument("pulse", type=_record_id, help="the pulse number (/pulse list shows it)")
+    export.add_argument("--run", type=_record_id, dest="run_id",
+                        help="a run of a recurring pulse (default: the latest)")
     export.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
     export.set_defaults(run=_pulse_export)
 
@@ -117,7 +124,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     app = build_app(runtime)
     app.on_startup.append(freeze_startup_heap)  # after the runtime has started
-    web.run_app(app, host=settings.host, port=settings.port, print=_announce(settings))
+    web.run_app(app, host=settings.listen_host, port=settings.port, print=_announce(settings, runtime))
     return 0
 
 
@@ -141,7 +148,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
     app.cleanup_ctx.append(seed_and_feed)
     app.on_startup.append(freeze_startup_heap)
-    web.run_app(app, host=settings.host, port=settings.port, print=_announce(settings))
+    web.run_app(app, host=settings.listen_host, port=settings.port, print=_announce(settings, runtime))
     return 0
 
 
@@ -161,7 +168,7 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
 async def _import_async(settings: Settings, args: argparse.Namespace, name: str, items: list[object]) -> int:
     from adapters.runtime import Runtime
 
-    await asyncio.to_thread(upgrade, settings.database_url)
+    await asyncio.to_thread(upgrade, settings.database_url, secret_keys=settings.secret_keys)
     runtime = Runtime(settings, role="web")
     stations = runtime.features.stations
     try:
@@ -200,11 +207,24 @@ async def _run_worker(runtime: object) -> None:
         await runtime.stop()
 
 
-def _announce(settings: Settings):  # type: ignore[no-untyped-def]
+def _announce(settings: Settings, runtime: object):  # type: ignore[no-untyped-def]
+    """What aiohttp would print once it listens: the address, and the sandbox's link with its secret (the only
+    way in), plus a warning when the sandbox is open to the network."""
+    from adapters.runtime import Runtime
+    from adapters.sandbox.platform import SandboxPlatform
+
+    assert isinstance(runtime, Runtime)
+    guard = next((p.guard for p in runtime.platforms if isinstance(p, SandboxPlatform)), None)
+
     def say(_message: str) -> None:
-        where = f"http://localhost:{settings.port}"
-        print(f"Earshot is listening on {where}" + (f" — open {where}/sandbox" if settings.sandbox_enabled else ""),
-              flush=True)
+        print(f"Earshot is listening on http://{settings.listen_host}:{settings.port}", flush=True)
+        if guard is None:
+            return
+        print(f"Open the sandbox: {guard.link()}", flush=True)  # the link holds this run's secret
+        if not is_loopback(settings.listen_host):
+            print(f"earshot: warning: the sandbox is open to the network on {settings.listen_host} "
+                  "(EARSHOT_SANDBOX_PUBLIC=1): whoever holds its link acts as anyone in it; serve it over TLS",
+                  file=sys.stderr, flush=True)
 
     return say
 
@@ -242,8 +262,10 @@ def _digest(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     try:
         if path is None:
-            assert isinstance(output, str)
-            sys.stdout.write(output if output.endswith("\n") else output + "\n")
+            if isinstance(output, bytes):  # the CSV, BOM and all, whatever the terminal's encoding
+                _write_stdout(output)
+            else:
+                sys.stdout.write(output if output.endswith("\n") else output + "\n")
             return 0
         if isinstance(output, bytes):
             path.write_bytes(output)
@@ -268,11 +290,11 @@ async def _digest_async(settings: Settings, week: object, kind: str,
     from bot.feedback.redact import Redactor
 
     assert isinstance(week, Week)
-    await asyncio.to_thread(upgrade, settings.database_url)
+    await asyncio.to_thread(upgrade, settings.database_url, secret_keys=settings.secret_keys)
     db = Database(settings.database_url)
     try:
         digest = await build_digest(db, week, Privacy(settings.anon_min, settings.comment_min),
-                                    Redactor(settings.redact_patterns), teams)
+                                    Redactor(settings.redact_patterns), teams or None)
     finally:
         await db.dispose()
     found = {scope.key for scope in digest.teams} | {scope.key.split(":", 1)[-1] for scope in digest.teams}
@@ -287,26 +309,44 @@ async def _digest_async(settings: Settings, week: object, kind: str,
     return digest_markdown(digest), missing
 
 
+def _record_id(text: str) -> int:
+    """A pulse or run number as the database can hold it (a bigger one is refused, not sent to the database)."""
+    number = record_id(text)
+    if number is None:
+        raise argparse.ArgumentTypeError(f"“{text[:40]}” is not a number from 1 to {MAX_ID}")
+    return number
+
+
+def _write_stdout(data: bytes) -> None:
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
 def _pulse_export(settings: Settings, args: argparse.Namespace) -> int:
-    text = asyncio.run(_pulse_export_async(settings, args.pulse, args.run_id))
-    if text is None:
+    data = asyncio.run(_pulse_export_async(settings, args.pulse, args.run_id))
+    if data is None:
         print(f"earshot: pulse #{args.pulse} has no such run", file=sys.stderr)
         return 2
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_bytes(data)
+        except OSError as error:
+            print(f"earshot: --output: {error.strerror or error}: {args.output}", file=sys.stderr)
+            return 1
         print(f"wrote {args.output}")
     else:
-        sys.stdout.write(text)
+        _write_stdout(data)
     return 0
 
 
-async def _pulse_export_async(settings: Settings, pulse_id: int, run_id: int | None) -> str | None:
+async def _pulse_export_async(settings: Settings, pulse_id: int, run_id: int | None) -> bytes | None:
     from sqlmodel import col, select
 
     from adapters.runtime import Runtime
     from storage.tables import Pulse, PulseRun
 
-    await asyncio.to_thread(upgrade, settings.database_url)
+    await asyncio.to_thread(upgrade, settings.database_url, secret_keys=settings.secret_keys)
     runtime = Runtime(settings, role="web")
     try:
         async with runtime.db.session() as session:
@@ -323,7 +363,7 @@ async def _pulse_export_async(settings: Settings, pulse_id: int, run_id: int | N
 
 
 def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, secret_keys=settings.secret_keys)
     print("database is up to date")
     return 0
 
@@ -333,7 +373,7 @@ def _roles(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _roles_async(settings: Settings, args: argparse.Namespace) -> int:
-    await asyncio.to_thread(upgrade, settings.database_url)
+    await asyncio.to_thread(upgrade, settings.database_url, secret_keys=settings.secret_keys)
     db = Database(settings.database_url)
     try:
         async with db.session() as session:

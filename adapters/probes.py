@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 
 async def health(runtime: Runtime) -> web.Response:
+    """Up or not, for load balancers and orchestrators; it answers anyone, so it names no platform, version or
+    configuration (only this process's role and whether its scheduler leads)."""
     try:
         async with asyncio.timeout(2), runtime.db.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
@@ -27,7 +29,7 @@ async def health(runtime: Runtime) -> web.Response:
         log.warning("health check: database unavailable: %s", error)
         return web.json_response({"status": "unavailable", "database": "down"}, status=503)
     return web.json_response({"status": "ok", "database": "ok", "role": runtime.role,
-                              "scheduler_leader": runtime.leadership.leading, "platforms": sorted(runtime.adapters)})
+                              "scheduler_leader": runtime.leadership.leading})
 
 
 async def scrape(runtime: Runtime) -> web.Response:

@@ -70,7 +70,7 @@ class Runtime:
 
     async def start(self) -> None:
         """Bring the database up to date, grant the configured admins, start the background roles."""
-        await asyncio.to_thread(upgrade, self.settings.database_url)
+        await asyncio.to_thread(upgrade, self.settings.database_url, secret_keys=self.settings.secret_keys)
         async with self.db.session() as session:
             await bootstrap_admins(session, self.settings.admins)
         for platform in self.platforms:
@@ -88,7 +88,7 @@ class Runtime:
             self.scheduler.start(paused=True)  # every worker delivers; only the leader's scheduler fires
             await self.leadership.start()
         if self.role == "worker" and self.settings.metrics_port is not None:
-            self._probes = await serve_probes(self, self.settings.host, self.settings.metrics_port)
+            self._probes = await serve_probes(self, self.settings.listen_host, self.settings.metrics_port)
         log.info("earshot started: role=%s platforms=%s database=%s", self.role,
                  ",".join(self.adapters) or "none", self.db.engine.url.render_as_string(hide_password=True))
 
@@ -134,7 +134,8 @@ def build_platforms(context: PlatformContext) -> list[Platform]:
         from adapters.slack.platform import SlackPlatform  # slack-bolt loads only when Slack is configured
 
         platforms.append(SlackPlatform(context))
-    from adapters.teams.platform import TeamsPlatform  # always on: no MicrosoftAppId means emulator mode
+    if context.settings.teams_enabled:
+        from adapters.teams.platform import TeamsPlatform  # botbuilder loads only when Teams is configured
 
-    platforms.append(TeamsPlatform(context))
+        platforms.append(TeamsPlatform(context))
     return platforms

@@ -7,21 +7,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from time import perf_counter
 
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from adapters.ingest import IngestRoute
 from adapters.probes import health, scrape
 from adapters.runtime import Runtime
 from adapters.sandbox.routes import bad_payloads
+from storage.failures import refused_data, unavailable
 
 log = logging.getLogger(__name__)
 
 RUNTIME = web.AppKey("runtime", Runtime)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-STORAGE_DOWN = (DBAPIError, PoolTimeout, ConnectionError)
-"""What SQLAlchemy and asyncpg raise while the database is away (refused, reset, restarting, pool exhausted)."""
 STORAGE_RETRY_AFTER = "5"
 ACK_PREFIXES = (("/slack/", "slack"), ("/api/messages", "teams"), ("/sandbox/", "sandbox"),
                 ("/api/feedback", "ingest"))
@@ -31,14 +28,25 @@ ACK_PREFIXES = (("/slack/", "slack"), ("/api/messages", "teams"), ("/sandbox/", 
 @web.middleware
 async def storage_unavailable(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The database is restarting or unreachable: a short 503 with Retry-After, not a 500 and a stack trace.
-    Nothing was committed, so the caller's retry is safe."""
+    Nothing was committed, so the caller's retry is safe. Data the database refused (NUL on PostgreSQL, a value
+    too long) is the request's fault and would fail on every retry: a 400, never a 503."""
     try:
         return await handler(request)
-    except STORAGE_DOWN as error:
-        log.warning("%s %s: the database is unavailable: %s", request.method, request.path,
-                    str(error).splitlines()[0] if str(error) else type(error).__name__)
-        return web.json_response({"error": "storage is unavailable for a moment; nothing was accepted, please "
-                                  "retry"}, status=503, headers={"Retry-After": STORAGE_RETRY_AFTER})
+    except Exception as error:
+        if unavailable(error):
+            log.warning("%s %s: the database is unavailable: %s", request.method, request.path, _first_line(error))
+            return web.json_response({"error": "storage is unavailable for a moment; nothing was accepted, please "
+                                      "retry"}, status=503, headers={"Retry-After": STORAGE_RETRY_AFTER})
+        if refused_data(error):
+            log.warning("%s %s: the database refused the request's data: %s", request.method, request.path,
+                        _first_line(error))
+            return web.json_response({"error": "the request holds data that can't be stored; nothing was "
+                                      "accepted"}, status=400)
+        raise
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 @web.middleware

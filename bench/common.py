@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -39,7 +40,7 @@ def start_earshot(env: dict[str, str], role: str = "web") -> tuple[subprocess.Po
     child_env = {**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1", "EARSHOT_LOG_FORMAT": "text"}
     log = tempfile.NamedTemporaryFile(prefix="earshot-bench-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", role], env=child_env, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=log)
+                               stdout=log, stderr=log)
     process.log_path = log.name  # type: ignore[attr-defined]
     url = f"http://127.0.0.1:{port}"
     asyncio.run(_wait_healthy(url, process))
@@ -60,6 +61,23 @@ async def _wait_healthy(url: str, process: subprocess.Popen[bytes], within: floa
                 pass
             await asyncio.sleep(0.2)
     raise RuntimeError("server did not become healthy in time")
+
+
+async def sandbox_session(process: subprocess.Popen[bytes], within: float = 10,
+                          **options: Any) -> aiohttp.ClientSession:
+    """A client that has opened the sandbox link the server printed at start, as a browser does: it keeps the
+    cookie that link sets (in a jar that, like a browser's, keeps cookies from 127.0.0.1). The caller closes it."""
+    deadline = time.monotonic() + within
+    while not (found := re.search(r"http://\S+/sandbox/\?token=\S+", server_log(process, tail=100_000))):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server printed no sandbox link: {server_log(process)}")
+        await asyncio.sleep(0.1)
+    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), **options)
+    async with session.get(found.group(0), allow_redirects=False) as response:
+        if response.status != 303:
+            await session.close()
+            raise RuntimeError(f"the sandbox link answered {response.status}")
+    return session
 
 
 def server_log(process: subprocess.Popen[bytes], tail: int = 3000) -> str:

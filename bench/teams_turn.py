@@ -56,7 +56,8 @@ def serve_earshot(port: int) -> None:
     from bot.events import ActionEvent
 
     database = Path(tempfile.mkdtemp(prefix="earshot-bench-")) / "bench.db"
-    runtime = Runtime(load_settings(DATABASE_URL=f"sqlite+aiosqlite:///{database}", EARSHOT_SANDBOX=False))
+    runtime = Runtime(load_settings(DATABASE_URL=f"sqlite+aiosqlite:///{database}", EARSHOT_SANDBOX=False,
+                                    EARSHOT_TEAMS_EMULATOR=True))  # unauthenticated, like the bare botbuilder bot
 
     async def on_vote(event: ActionEvent, responder: Responder) -> None:
         await responder.private(text_card(f"Your {event.value} is in."))

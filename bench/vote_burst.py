@@ -5,7 +5,8 @@
 `earshot serve` (web and worker in one process, SQLite, the sandbox as the platform) with 5,000 people in one
 channel. A manager launches an anonymous pulse there; every person then votes once through
 `POST /sandbox/api/action`, open loop over about ten seconds, and 10% of the requests are sent a second time
-with the same event id, as a platform retries an event. Figures: `voters`, `stored` (answers in the
+with the same event id, as a platform retries an event. The client opens the sandbox link the server printed
+and keeps its cookie, as a browser does. Figures: `voters`, `stored` (answers in the
 database; must equal `voters`), `double_counted` (must be 0), `p50_ms` / `p99_ms` (target p99 ≤ 100 ms) and
 `card_updates` (edits of the channel card actually sent: coalesced, far fewer than the votes).
 """
@@ -16,15 +17,17 @@ import argparse
 import asyncio
 import json
 import random
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import aiohttp
 
-from bench.common import emit, open_loop, percentile, server_log, start_earshot, stop
+from bench.common import emit, open_loop, percentile, sandbox_session, server_log, start_earshot, stop
 
 CHANNEL = "C-bench"
+JSON = {"Content-Type": "application/json"}
 
 
 def seed(database_url: str, voters: int) -> None:
@@ -54,10 +57,10 @@ def seed(database_url: str, voters: int) -> None:
     asyncio.run(run())
 
 
-async def launch(url: str) -> tuple[str, str]:
-    async with aiohttp.ClientSession() as session:
+async def launch(process: subprocess.Popen[bytes], url: str) -> tuple[str, str]:
+    async with await sandbox_session(process) as session:
         body = {"as": "boss", "channel_id": CHANNEL, "text": '/pulse "Bench: how is it going?" scale anonymous'}
-        async with session.post(f"{url}/sandbox/api/send", data=json.dumps(body)) as response:
+        async with session.post(f"{url}/sandbox/api/send", data=json.dumps(body), headers=JSON) as response:
             assert response.status == 200, await response.text()
         for _ in range(100):
             async with session.get(f"{url}/sandbox/api/state?as=boss") as response:
@@ -70,19 +73,20 @@ async def launch(url: str) -> tuple[str, str]:
     raise RuntimeError("the pulse card never appeared")
 
 
-async def burst(url: str, message_id: str, action: str, voters: int, seconds: float) -> list[float]:
+async def burst(process: subprocess.Popen[bytes], url: str, message_id: str, action: str, voters: int,
+                seconds: float) -> list[float]:
     rng = random.Random(11)
     requests = [(f"p{n}", f"vote-{n}") for n in range(voters)]
     resends = rng.sample(range(voters), voters // 10)
     for index in sorted(resends, reverse=True):  # a retry arrives a little after the original
         requests.insert(min(len(requests), index + rng.randint(5, 50)), requests[index])
     connector = aiohttp.TCPConnector(limit=400)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with await sandbox_session(process, connector=connector) as session:
         async def send(index: int) -> None:
             user, event = requests[index]
             body = {"as": user, "message_id": message_id, "action_id": action, "value": str(1 + hash(user) % 5),
                     "client_id": event}
-            async with session.post(f"{url}/sandbox/api/action", data=json.dumps(body)) as response:
+            async with session.post(f"{url}/sandbox/api/action", data=json.dumps(body), headers=JSON) as response:
                 if response.status != 200:
                     raise RuntimeError(f"HTTP {response.status}: {await response.text()}")
                 await response.read()
@@ -121,8 +125,8 @@ def main() -> None:
         seed(database, voters)
         process, url = start_earshot({"DATABASE_URL": database, "EARSHOT_SANDBOX": "1"}, role="all")
         try:
-            message_id, action = asyncio.run(launch(url))
-            latencies = asyncio.run(burst(url, message_id, action, voters, seconds))
+            message_id, action = asyncio.run(launch(process, url))
+            latencies = asyncio.run(burst(process, url, message_id, action, voters, seconds))
             asyncio.run(asyncio.sleep(6))  # the last coalesced edit goes out a few seconds after the last vote
         except RuntimeError:
             print(server_log(process), file=sys.stderr)

@@ -107,6 +107,25 @@ def channel_of(event: CommandEvent, why: str = "run this in a channel") -> str:
     return event.channel_id
 
 
+MAX_ID = 2**31 - 1
+"""The largest row id the database holds (a 32-bit integer column on PostgreSQL)."""
+
+
+def whole_number(text: str, low: int, high: int) -> int | None:
+    """`text` as a whole number from `low` to `high` written in ASCII digits, or None. Checked before it becomes
+    a number, so 99999999999999999999 (or 5,000 digits, or "²") never reaches timedelta or the database."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > len(str(high)):
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
+
+
+def record_id(text: str) -> int | None:
+    """A row id as people type it (`12` or `#12`), or None when it can't be one."""
+    return whole_number(text.removeprefix("#"), 1, MAX_ID)
+
+
 def error_card(message: str, hint: str | None = None) -> Card:
     blocks = (Text(f"⚠️ {message}"), *((Context((hint,)),) if hint else ()))
     return Card(fallback=message, blocks=blocks)

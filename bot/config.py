@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +23,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field("sqlite+aiosqlite:///./earshot.db", alias="DATABASE_URL")
     port: int = Field(3978, alias="PORT", ge=1, le=65535)
-    host: str = Field("0.0.0.0", alias="HOST")
+    host: str | None = Field(None, alias="HOST")
 
     slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET")
@@ -42,6 +43,10 @@ class Settings(BaseSettings):
     redact_patterns: list[str] = Field(default_factory=list, alias="EARSHOT_REDACT_PATTERNS")
     mappings_dir: str | None = Field(None, alias="EARSHOT_MAPPINGS_DIR")
     sandbox: bool | None = Field(None, alias="EARSHOT_SANDBOX")
+    sandbox_public: bool = Field(False, alias="EARSHOT_SANDBOX_PUBLIC")
+    teams_emulator: bool = Field(False, alias="EARSHOT_TEAMS_EMULATOR")
+    secret_keys_raw: str = Field("", alias="EARSHOT_SECRET_KEY", repr=False)
+    slack_allowed_teams_raw: str = Field("", alias="SLACK_ALLOWED_TEAMS")
     timezone: str = Field("UTC", alias="EARSHOT_TIMEZONE")
     anon_min: int = Field(5, alias="EARSHOT_ANON_MIN")
     comment_min: int = Field(10, alias="EARSHOT_COMMENT_MIN")
@@ -51,7 +56,7 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(60.0, alias="EARSHOT_DELIVERY_LEASE_SECONDS", ge=1, le=3600)
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "slack_client_id",
-                     "slack_client_secret", "slack_redirect_uri", "ingest_token", mode="before")
+                     "slack_client_secret", "slack_redirect_uri", "ingest_token", "host", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -94,6 +99,18 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 3: smaller groups can be identified")
         return value
 
+    @field_validator("secret_keys_raw")
+    @classmethod
+    def _keys_usable(cls, value: str) -> str:
+        from storage.secrets import SecretKeyError, fernet_key
+
+        try:
+            for key in _split(value):
+                fernet_key(key)
+        except SecretKeyError as error:
+            raise ValueError(str(error).removeprefix("EARSHOT_SECRET_KEY: ")) from None
+        return value
+
     @field_validator("admins_raw")
     @classmethod
     def _admins_shape(cls, value: str) -> str:
@@ -124,8 +141,33 @@ class Settings(BaseSettings):
             raise ValueError(f"MicrosoftAppType must be one of {', '.join(TEAMS_APP_TYPES)}")
         if self.teams_app_id and self.teams_app_type == "SingleTenant" and not self.teams_app_tenant_id:
             raise ValueError("MicrosoftAppTenantId is required when MicrosoftAppType is SingleTenant")
+        self._exposure()
         self._comment_minimum()
         return self
+
+    def _exposure(self) -> None:
+        """What listens where: the sandbox and the Teams emulator trust whoever reaches them, so they stay on
+        loopback unless opened on purpose, and never share a process (or its data) with a real platform."""
+        if self.teams_emulator and self.teams_app_id:
+            raise ValueError("EARSHOT_TEAMS_EMULATOR must not be set with MicrosoftAppId: the emulator runs "
+                             "without authentication; a registered bot authenticates every request")
+        if self.teams_emulator and not is_loopback(self.listen_host):
+            raise ValueError(f"EARSHOT_TEAMS_EMULATOR accepts unauthenticated requests, so it listens on "
+                             f"loopback only (HOST={self.listen_host} is not)")
+        real = [name for name, on in (("Slack", self.slack_enabled), ("Teams", self.teams_enabled)) if on]
+        if self.sandbox and real:
+            raise ValueError(f"EARSHOT_SANDBOX can't run next to {' and '.join(real)}: the sandbox's people "
+                             "are whoever its page says they are, so it would reach real feedback, pulses and "
+                             "digests; run the sandbox as its own process on its own database")
+        if self.sandbox_enabled and not is_loopback(self.listen_host) and not self.sandbox_public:
+            raise ValueError(f"HOST={self.listen_host} would open the sandbox to the network: it listens on "
+                             "loopback only unless EARSHOT_SANDBOX_PUBLIC=1 is set too")
+        if self.slack_oauth and not self.slack_allowed_teams:
+            raise ValueError("SLACK_ALLOWED_TEAMS is required when SLACK_CLIENT_ID is set: list the Slack team "
+                             "(T…) or enterprise (E…) ids that may install Earshot")
+        if self.slack_oauth and not self.secret_keys:
+            raise ValueError("EARSHOT_SECRET_KEY is required when SLACK_CLIENT_ID is set: installed workspaces' "
+                             "tokens are stored encrypted with it")
 
     def _comment_minimum(self) -> None:
         """Free text can name its writer, so comments need more people than totals do (DESIGN.md). Left unset,
@@ -169,7 +211,26 @@ class Settings(BaseSettings):
 
     @property
     def teams_enabled(self) -> bool:
-        return bool(self.teams_app_id)
+        """Teams is served with a registered bot (MicrosoftAppId), or unauthenticated on loopback for the
+        Bot Framework Emulator when EARSHOT_TEAMS_EMULATOR is set; never by default."""
+        return bool(self.teams_app_id) or self.teams_emulator
+
+    @property
+    def listen_host(self) -> str:
+        """HOST, or loopback while the sandbox or the Teams emulator is served (every interface otherwise)."""
+        if self.host:
+            return self.host
+        return "127.0.0.1" if self.sandbox_enabled or self.teams_emulator else "0.0.0.0"
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """EARSHOT_SECRET_KEY: the first key encrypts, every key decrypts (list old ones after it to rotate)."""
+        return tuple(_split(self.secret_keys_raw))
+
+    @property
+    def slack_allowed_teams(self) -> frozenset[str]:
+        """SLACK_ALLOWED_TEAMS: the Slack team (T…) and enterprise (E…) ids that may install over OAuth."""
+        return frozenset(_split(self.slack_allowed_teams_raw))
 
     @property
     def sandbox_enabled(self) -> bool:
@@ -185,6 +246,16 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address to listen on is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _split(value: str) -> list[str]:

@@ -36,7 +36,8 @@ ActionHandler = Callable[[ActionEvent, Responder], Awaitable[None]]
 FormHandler = Callable[[FormSubmitted, Responder], Awaitable[FormErrors | None]]
 ReactionHandler = Callable[[ReactionEvent], Awaitable[None]]
 MessageHandler = Callable[[MessageEvent], Awaitable[None]]
-HomeSection = Callable[[Person], Awaitable[tuple[Block, ...]]]
+HomeSection = Callable[[Person, str | None], Awaitable[tuple[Block, ...]]]
+"""A feature's part of a person's home card, in one workspace (bot.events.Event.workspace): its own alone."""
 
 
 @dataclass
@@ -86,11 +87,12 @@ class Earshot:
         metrics.events.labels(event.platform, kind, "ok").inc()
         return result
 
-    async def home_card(self, person: Person) -> Card:
-        """A person's overview (Slack's Home tab, the Teams personal tab): each feature adds a section."""
+    async def home_card(self, person: Person, workspace: str | None) -> Card:
+        """A person's overview (Slack's Home tab, the Teams personal tab) as opened in `workspace`: each feature
+        adds a section, from what was made in that workspace alone."""
         blocks: list[Block] = [Heading("Earshot"), Text("Customers' voices for you, and your voice for your team.")]
         for section in self.handlers.home:
-            blocks.extend(await section(person))
+            blocks.extend(await section(person, workspace))
         return Card(fallback="Earshot home", blocks=tuple(blocks))
 
     async def first_time(self, key: str) -> bool:

@@ -64,12 +64,16 @@ class MessageRef:
 
 @dataclass(frozen=True)
 class Event:
-    """Base of inbound events. `event_id` is the platform's idempotency key for this delivery."""
+    """Base of inbound events. `event_id` is the platform's idempotency key for this delivery. `workspace` is
+    the platform's workspace the event comes from where one platform connection serves several (a Slack team or
+    Enterprise Grid org installed over OAuth); None elsewhere. What a workspace creates is stored with it, and
+    it sees only what was stored with it."""
 
     platform: str
     event_id: str
     actor: Person
     channel_id: str | None
+    workspace: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)

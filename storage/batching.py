@@ -1,13 +1,17 @@
 """Group commit: writes that arrive while a batch is being written join the next batch.
 
 SQLite takes one writer at a time; one transaction for many small concurrent writes (votes, events, single
-ingest items) keeps latency flat where one transaction each would queue behind the lock."""
+ingest items) keeps latency flat where one transaction each would queue behind the lock. A batch the database
+refuses for something other than an outage is written again one item at a time, so one caller's bad data
+fails that caller alone."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
+
+from storage.failures import unavailable
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
@@ -42,8 +46,12 @@ class GroupWriter(Generic[Item, Outcome]):
             for _, done in group:
                 done.cancel()
             raise
-        except Exception as error:  # every caller of the batch sees the failure (nothing was committed)
-            for _, done in group:
+        except Exception as error:  # nothing was committed
+            if len(group) > 1 and not unavailable(error):  # maybe one item's data: find whose, write the rest
+                for single in group:
+                    await self._flush([single])
+                return
+            for _, done in group:  # every caller of the batch sees the failure
                 if not done.done():  # a caller that gave up (its request was cancelled) needs no answer
                     done.set_exception(error)
             return

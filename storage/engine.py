@@ -3,28 +3,65 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.columns import encode_json
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("json_serializer", encode_json)
     if url.startswith("sqlite"):
+        secure_sqlite_files(url)
         # Every aiosqlite connection is a thread: keep a steady pool rather than opening overflow ones per burst.
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_size=20,
                                      max_overflow=20, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another database or an in-memory one."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:") \
+            or parsed.query.get("mode") == "memory":
+        return None
+    return Path(parsed.database)
+
+
+def secure_sqlite_files(url: str) -> None:
+    """Make the SQLite database readable by its owner only (it holds feedback, answers and tokens): create it
+    empty with mode 0600 before SQLite first opens it (SQLite then gives its -wal and -shm files the database's
+    mode), and take group and other access away from files an older version created 0644."""
+    path = sqlite_file(url)
+    if path is None or not path.parent.is_dir():
+        return
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
+        owner_only(file)
+
+
+def owner_only(path: Path) -> None:
+    """chmod 0600 a file that exists and is open to group or others."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_IMODE(mode) & 0o077:
+        os.chmod(path, 0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

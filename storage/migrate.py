@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from alembic import command
@@ -25,9 +26,13 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` up to `revision`. Blocking: call it in a thread from async code."""
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", *, secret_keys: Sequence[str] = ()) -> None:
+    """Bring the database at `url` up to `revision`. Blocking: call it in a thread from async code.
+    `secret_keys` (settings.secret_keys) encrypt stored secrets a migration finds in plaintext (0009); without
+    them such a migration reads `EARSHOT_SECRET_KEY` from the environment."""
+    config = alembic_config(url)
+    config.attributes["secret_keys"] = tuple(secret_keys)
+    command.upgrade(config, revision)
 
 
 def current_heads() -> tuple[str, ...]:

@@ -19,9 +19,10 @@ async def server(tmp_path: Path) -> AsyncIterator[Running]:
 
 
 async def open_sandbox(browser, server: Running, person: str = "ana"):  # type: ignore[no-untyped-def]
-    """The sandbox page as `person` in #cx-feedback, once its live connection is up."""
+    """The sandbox page as `person` in #cx-feedback, opened from the printed link, once its live connection
+    is up."""
     page = await browser.new_page()
-    await page.goto(f"{server.url}/sandbox?as={person}&channel=C-cx")
+    await page.goto(f"{server.link}&as={person}&channel=C-cx")
     await page.wait_for_selector("#status:text('live')", timeout=10_000)
     return page
 
@@ -42,8 +43,9 @@ async def test_a_command_reply_and_a_live_core_message_appear(browser, server: R
     page = await browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    await page.goto(f"{server.url}/sandbox?as=ana&channel=C-cx")
+    await page.goto(f"{server.link}&as=ana&channel=C-cx")
     await page.wait_for_selector("#status:text('live')", timeout=10_000)
+    assert page.url == f"{server.url}/sandbox/?as=ana&channel=C-cx"  # the secret went into a cookie
 
     await type_command(page, "/station help")
     reply = page.locator("#messages [data-testid=message]", has_text="/station")
@@ -103,7 +105,7 @@ async def test_a_file_in_a_card_is_a_download_link(browser, server: Running) -> 
     await link.wait_for(timeout=10_000)
     assert await link.get_attribute("download") == "pulse-1-run-1.csv"
     href = await link.get_attribute("href")
-    assert href == f"/sandbox/files/{url.removeprefix('file:')}"
+    assert href == f"/sandbox/files/{url.removeprefix('file:')}?as=ana"
     fetched = await page.evaluate("async (href) => (await (await fetch(href)).text())", href)
     assert fetched == "question,answer\r\nОк?,👍 Yes\r\n"
     await page.close()
@@ -117,4 +119,16 @@ async def test_the_pulse_form_picks_people_from_the_workspace(browser, server: R
     assert await picker.evaluate("s => s.multiple")
     names = await picker.locator("option").all_inner_texts()
     assert "Ana Souza" in names and "María García" in names
+    await page.close()
+
+
+async def test_without_the_printed_link_the_page_says_how_to_get_in(browser, server: Running) -> None:  # type: ignore[no-untyped-def]
+    page = await browser.new_page()
+    response = await page.goto(f"{server.url}/")  # the root leads to the sandbox, which wants the link first
+    assert response is not None and response.status == 401
+    assert "Open the link Earshot printed when it started" in await page.inner_text("body")
+    await page.goto(server.link)
+    await page.wait_for_selector("#status:text('live')", timeout=10_000)
+    assert page.url.startswith(f"{server.url}/sandbox/") and "token" not in page.url
+    assert await page.evaluate("document.cookie") == ""  # HttpOnly: the page's scripts never see the secret
     await page.close()

@@ -6,10 +6,13 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.fernet import Fernet
 
 from bot.config import ConfigError, load_settings
 
-OAUTH = {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c", "SLACK_SIGNING_SECRET": "s"}
+OAUTH = {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c", "SLACK_SIGNING_SECRET": "s",
+         "SLACK_ALLOWED_TEAMS": "T0001",
+         "EARSHOT_SECRET_KEY": "a passphrase of thirty-two characters or more"}
 
 
 def test_defaults_run_the_sandbox_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -18,6 +21,23 @@ def test_defaults_run_the_sandbox_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.database_url == "sqlite+aiosqlite:///./earshot.db"
     assert settings.port == 3978 and settings.anon_min == 5 and settings.timezone == "UTC"
     assert settings.sandbox_enabled and not settings.slack_enabled
+    assert settings.listen_host == "127.0.0.1"  # the sandbox trusts whoever reaches it: loopback by default
+    assert not settings.teams_enabled  # no app id is no Teams (never an unauthenticated emulator by default)
+
+
+def test_what_listens_where() -> None:
+    slack = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    assert load_settings(**slack).listen_host == "0.0.0.0"
+    assert load_settings(**slack, HOST="10.1.2.3").listen_host == "10.1.2.3"
+    assert load_settings(HOST="::1").listen_host == "::1"
+    assert load_settings(HOST="localhost").sandbox_enabled
+    opened = load_settings(HOST="0.0.0.0", EARSHOT_SANDBOX_PUBLIC="1")
+    assert opened.sandbox_enabled and opened.listen_host == "0.0.0.0"
+    emulator = load_settings(EARSHOT_TEAMS_EMULATOR="1")
+    assert emulator.teams_enabled and not emulator.sandbox_enabled and emulator.listen_host == "127.0.0.1"
+    new, old = "n" * 32, Fernet.generate_key().decode()
+    keys = load_settings(EARSHOT_SECRET_KEY=f"{new}, {old}")
+    assert keys.secret_keys == (new, old) and new not in repr(keys) and old not in repr(keys)
 
 
 @pytest.mark.parametrize("env, variable", [
@@ -26,6 +46,14 @@ def test_defaults_run_the_sandbox_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> 
     ({"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN"),
     ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "nope"}, "SLACK_APP_TOKEN"),
     ({"SLACK_CLIENT_ID": "1.2", "SLACK_SIGNING_SECRET": "s"}, "SLACK_CLIENT_SECRET"),
+    ({**OAUTH, "SLACK_ALLOWED_TEAMS": ""}, "SLACK_ALLOWED_TEAMS"),
+    ({**OAUTH, "EARSHOT_SECRET_KEY": " "}, "EARSHOT_SECRET_KEY"),
+    ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "EARSHOT_SANDBOX": "1"}, "EARSHOT_SANDBOX"),
+    ({"MicrosoftAppId": "a", "EARSHOT_SANDBOX": "1"}, "EARSHOT_SANDBOX"),
+    ({"HOST": "0.0.0.0"}, "EARSHOT_SANDBOX_PUBLIC"),
+    ({"HOST": "192.0.2.7", "EARSHOT_SANDBOX": "1"}, "EARSHOT_SANDBOX_PUBLIC"),
+    ({"EARSHOT_TEAMS_EMULATOR": "1", "MicrosoftAppId": "a"}, "EARSHOT_TEAMS_EMULATOR"),
+    ({"EARSHOT_TEAMS_EMULATOR": "1", "EARSHOT_SANDBOX": "0", "HOST": "0.0.0.0"}, "EARSHOT_TEAMS_EMULATOR"),
     ({"SLACK_CLIENT_SECRET": "c", "SLACK_SIGNING_SECRET": "s"}, "SLACK_CLIENT_ID"),
     ({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c"}, "SLACK_SIGNING_SECRET"),
     ({**OAUTH, "SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_BOT_TOKEN"),
@@ -36,6 +64,7 @@ def test_defaults_run_the_sandbox_on_sqlite(monkeypatch: pytest.MonkeyPatch) -> 
     ({"MicrosoftAppId": "a", "MicrosoftAppType": "SingleTenant"}, "MicrosoftAppTenantId"),
     ({"MicrosoftAppType": "Other"}, "MicrosoftAppType"),
     ({"EARSHOT_ANON_MIN": "2"}, "EARSHOT_ANON_MIN"),
+    ({"EARSHOT_SECRET_KEY": "short"}, "EARSHOT_SECRET_KEY"),
     ({"EARSHOT_TIMEZONE": "Mars/Olympus"}, "EARSHOT_TIMEZONE"),
     ({"EARSHOT_ADMINS": "U024BE7LH"}, "EARSHOT_ADMINS"),
     ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),

@@ -75,7 +75,7 @@ async def test_a_database_restart_under_load(cluster: tuple[TempPostgres, str]) 
     first_ack_after_resume: float | None = None
 
     async with running_app(url, demo=True, EARSHOT_INGEST_TOKEN=TOKEN) as running, \
-            aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as http:
+            await running.sandbox_session(timeout=REQUEST_TIMEOUT) as http:
 
         async def call(method: str, path: str, item: str | None = None) -> Answer:
             body = json.dumps({"id": item, "source": SOURCE, "text": f"item {item}"}) if item else None

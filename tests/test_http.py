@@ -17,8 +17,11 @@ async def server(db_url: str):  # type: ignore[no-untyped-def]
         yield running
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 async def post(session: aiohttp.ClientSession, url: str, body: object) -> tuple[int, dict]:
-    async with session.post(url, data=json.dumps(body)) as response:
+    async with session.post(url, data=json.dumps(body), headers=JSON) as response:
         return response.status, await response.json()
 
 
@@ -33,7 +36,7 @@ async def test_health_and_metrics(server: Running) -> None:
 
 
 async def test_a_command_gets_a_private_reply_that_arrives_live(server: Running) -> None:
-    async with aiohttp.ClientSession() as session:
+    async with await server.sandbox_session() as session:
         ws = await session.ws_connect(f"{server.url}/sandbox/ws?as=ana")
         status, body = await post(session, f"{server.url}/sandbox/api/send",
                                   {"as": "ana", "channel_id": "C-cx", "text": "/station hlep"})
@@ -53,7 +56,7 @@ async def test_a_core_message_is_delivered_through_the_outbox_and_pushed(server:
     from bot.cards import text_card
     from bot.events import Target
 
-    async with aiohttp.ClientSession() as session:
+    async with await server.sandbox_session() as session:
         ws = await session.ws_connect(f"{server.url}/sandbox/ws?as=ben")
         async with server.runtime.db.session() as db_session:
             await server.runtime.outbox.send(db_session, Target.channel("sandbox", "C-support"),
@@ -75,14 +78,14 @@ async def test_a_core_message_is_delivered_through_the_outbox_and_pushed(server:
 async def test_bad_sandbox_requests_get_clear_errors(server: Running, body: object, status: int,
                                                      error: str) -> None:
     raw = body if isinstance(body, str) else json.dumps(body)
-    async with aiohttp.ClientSession() as session, session.post(f"{server.url}/sandbox/api/send",
-                                                                data=raw) as response:
+    async with await server.sandbox_session() as session, session.post(f"{server.url}/sandbox/api/send",
+                                                                        data=raw, headers=JSON) as response:
         assert response.status == status
         assert error in (await response.json())["error"]
 
 
 async def test_reactions_and_thread_replies_reach_the_page(server: Running) -> None:
-    async with aiohttp.ClientSession() as session:
+    async with await server.sandbox_session() as session:
         await post(session, f"{server.url}/sandbox/api/send", {"as": "ana", "channel_id": "C-cx", "text": "hi"})
         async with session.get(f"{server.url}/sandbox/api/state?as=ana") as response:
             parent = (await response.json())["messages"][-1]
@@ -109,7 +112,7 @@ async def test_charts_in_private_replies_are_served_to_the_page(server: Running)
     posted = await server.runtime.workspace.post_ephemeral("C-cx", "ana", Card("chart", (Image(url, "a chart"),)))
     served = posted["card"]["blocks"][0]["url"]
     assert served.startswith("/sandbox/charts/")
-    async with aiohttp.ClientSession() as session, session.get(f"{server.url}{served}") as response:
+    async with await server.sandbox_session() as session, session.get(f"{server.url}{served}") as response:
         assert response.status == 200 and (await response.read()).startswith(b"\x89PNG")
 
 
@@ -122,25 +125,30 @@ async def test_private_replies_are_kept_for_reloads_newest_fifty_per_person(serv
     for n in range(EPHEMERAL_KEPT + 10):
         await workspace.post_ephemeral("C-cx", "ana", text_card(f"reply {n} — ответ {n}"))
     await workspace.post_ephemeral("C-cx", "ben", text_card("only Ben's"))
-    async with aiohttp.ClientSession() as session, session.get(f"{server.url}/sandbox/api/state?as=ana") as response:
+    async with await server.sandbox_session() as session, \
+            session.get(f"{server.url}/sandbox/api/state?as=ana") as response:
         mine = [m for m in (await response.json())["messages"] if m.get("ephemeral_to")]
     assert [m["card"]["fallback"] for m in mine] == [f"reply {n} — ответ {n}" for n in range(10, EPHEMERAL_KEPT + 10)]
     assert {m["ephemeral_to"] for m in mine} == {"ana"}
 
 
 async def test_a_stored_file_downloads_under_its_name(server: Running) -> None:
+    from bot.cards import Card, File
     from bot.files import save_file
 
+    workspace = server.runtime.workspace
+    assert workspace is not None
     data = "question,answer\r\nКак дела?,4 🙂\r\n".encode()
     async with server.runtime.db.session() as db_session:
         url = await save_file(db_session, "pulse-1-run-1.csv", "text/csv", data)
         await db_session.commit()
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{server.url}/sandbox/files/{url.removeprefix('file:')}") as response:
+    await workspace.post(await workspace.open_dm("ana"), "earshot", Card("CSV", (File(url, "pulse-1-run-1.csv"),)))
+    async with await server.sandbox_session() as session:
+        async with session.get(f"{server.url}/sandbox/files/{url.removeprefix('file:')}?as=ana") as response:
             assert response.status == 200 and await response.read() == data
             assert response.headers["Content-Type"].startswith("text/csv")
             assert response.headers["Content-Disposition"] == 'attachment; filename="pulse-1-run-1.csv"'
-        async with session.get(f"{server.url}/sandbox/files/0123abcd") as response:
+        async with session.get(f"{server.url}/sandbox/files/0123abcd?as=ana") as response:
             assert response.status == 404
 
 
@@ -152,7 +160,7 @@ async def test_a_sandbox_channel_pulse_knows_its_audience_for_the_participation_
 
     assert server.runtime.workspace is not None
     members = await server.runtime.workspace.members("C-cx")
-    async with aiohttp.ClientSession() as session:
+    async with await server.sandbox_session() as session:
         status, _ = await post(session, f"{server.url}/sandbox/api/send",
                                {"as": "maria", "channel_id": "C-cx", "text": '/pulse "Coffee at 3?" yesno'})
     assert status == 200

@@ -52,7 +52,8 @@ async def outbox_rows(running: Running) -> dict[str, int]:
 
 
 async def test_metrics_after_real_traffic(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    async with running_app(db_url, EARSHOT_INGEST_TOKEN=TOKEN) as running, aiohttp.ClientSession() as session:
+    async with running_app(db_url, EARSHOT_INGEST_TOKEN=TOKEN) as running, \
+            await running.sandbox_session() as session:
         assert isinstance(running, Running)
         before = await scrape(session, running.url)
         assert gauge(before, "earshot_outbox_depth") == 0 and gauge(before, "earshot_outbox_oldest_seconds") == 0
@@ -94,7 +95,7 @@ async def test_metrics_after_real_traffic(db_url: str, monkeypatch: pytest.Monke
             assert response.status == 202
             assert (await response.json())["duplicates"] == 1
         async with session.post(f"{running.url}/sandbox/api/send",
-                                data=json.dumps({"as": "ana", "channel_id": "C-cx", "text": "/station help"})) as r:
+                                json={"as": "ana", "channel_id": "C-cx", "text": "/station help"}) as r:
             assert r.status == 200
 
         # While the platform holds every post: the outbox is as deep as the table says (3 to #cx, 3 to #product,

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from adapters.platform import PlatformContext
 from adapters.sandbox.adapter import SandboxAdapter
+from adapters.sandbox.guard import Guard
 from adapters.sandbox.routes import SandboxRoutes
 from adapters.sandbox.workspace import PLATFORM, Workspace
 
@@ -16,10 +17,11 @@ class SandboxPlatform:
     def __init__(self, context: PlatformContext) -> None:
         self.workspace = Workspace(context.db)
         self.adapter = SandboxAdapter(self.workspace)
+        self.guard = Guard(context.settings)  # this process's secret: its link is printed at start
         self._core = context.core
 
     def mount(self, app: web.Application) -> None:
-        SandboxRoutes(self._core, self.workspace).mount(app)
+        SandboxRoutes(self._core, self.workspace).mount(app, self.guard)
 
     async def start(self) -> None:
         return None

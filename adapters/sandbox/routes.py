@@ -11,11 +11,14 @@ from aiohttp import WSMsgType, web
 
 from adapters.sandbox import translate
 from adapters.sandbox.adapter import SandboxResponder
+from adapters.sandbox.guard import PREFIX, Guard
 from adapters.sandbox.translate import BadPayload
-from adapters.sandbox.workspace import CHART_URL, Workspace
+from adapters.sandbox.workspace import CHART_URL, Workspace, json_text
+from bot import json_input
 from bot.cards import text_card
 from bot.charts import load_chart
 from bot.core import Earshot
+from bot.files import SCHEME as FILE_SCHEME
 from bot.files import load_file
 
 log = logging.getLogger(__name__)
@@ -29,18 +32,22 @@ class SandboxRoutes:
         self._core = core
         self._workspace = workspace
 
-    def mount(self, app: web.Application) -> None:
-        app.router.add_get("/sandbox", self.page)
-        app.router.add_get("/sandbox/", self.page)
-        app.router.add_static("/sandbox/static", STATIC)
-        app.router.add_get("/sandbox/api/state", self.state)
-        app.router.add_post("/sandbox/api/send", self.send)
-        app.router.add_post("/sandbox/api/action", self.action)
-        app.router.add_post("/sandbox/api/reaction", self.reaction)
-        app.router.add_post("/sandbox/api/form", self.form)
-        app.router.add_get("/sandbox/ws", self.socket)
-        app.router.add_get(CHART_URL.format("{id:[0-9a-f]+}"), self.chart)
-        app.router.add_get("/sandbox/files/{id:[0-9a-f]+}", self.file)
+    def mount(self, app: web.Application, guard: Guard) -> None:
+        """Every sandbox route lives in one sub-application behind `guard`, so none can be reached around it
+        (unknown paths under /sandbox included)."""
+        sandbox = web.Application(middlewares=[guard.middleware])
+        sandbox.router.add_get("", self.page)
+        sandbox.router.add_get("/", self.page)
+        sandbox.router.add_static("/static", STATIC)
+        sandbox.router.add_get("/api/state", self.state)
+        sandbox.router.add_post("/api/send", self.send)
+        sandbox.router.add_post("/api/action", self.action)
+        sandbox.router.add_post("/api/reaction", self.reaction)
+        sandbox.router.add_post("/api/form", self.form)
+        sandbox.router.add_get("/ws", self.socket)
+        sandbox.router.add_get(CHART_URL.removeprefix(PREFIX).format("{id:[0-9a-f]+}"), self.chart)
+        sandbox.router.add_get("/files/{id:[0-9a-f]+}", self.file)
+        app.add_subapp(PREFIX, sandbox)
 
     async def chart(self, request: web.Request) -> web.Response:
         """A stored chart image (cards point at `chart:<id>`; message_json maps that to this URL)."""
@@ -50,10 +57,13 @@ class SandboxRoutes:
         return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
     async def file(self, request: web.Request) -> web.Response:
-        """A stored file (a CSV export), downloaded under its own name; cards point at `file:<id>`."""
-        stored = await load_file(self._core.services.db, request.match_info["id"])
+        """A stored file (a CSV export), downloaded under its own name; cards point at `file:<id>`. Only the
+        person it was sent to gets it: a message in one of their channels must carry it."""
+        user = await self._person(request.query.get("as", ""))
+        url = f"{FILE_SCHEME}{request.match_info['id']}"
+        stored = await load_file(self._core.services.db, url) if await self._workspace.carries(url, user) else None
         if stored is None:
-            raise web.HTTPNotFound()
+            raise _error(404, f"no such file for {user}")
         return web.Response(body=stored.data, content_type=stored.mime, charset="utf-8" if stored.mime.startswith(
             "text/") else None, headers={"Content-Disposition": f'attachment; filename="{stored.name}"'})
 
@@ -66,18 +76,18 @@ class SandboxRoutes:
             people = await self._workspace.people()
             wanted = people[0].user_id if people else ""
         user = await self._person(wanted)
-        return web.json_response(await self._workspace.state(user), dumps=_dumps)
+        return web.json_response(await self._workspace.state(user), dumps=json_text)
 
     async def send(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         user = await self._person(body.get("as"))
         channel_id = await self._channel_of(body, user)
+        thread = translate.thread_id(body)  # checked for commands too: replies in that thread are posted to it
         command = translate.parse_command(body)
         if command is not None:
             responder = SandboxResponder(self._workspace, channel_id, user)
             await self._core.handle(command, responder)
             return _ok()
-        thread = translate.thread_id(body)
         posted = await self._workspace.post(channel_id, user, text_card(translate.message_text(body)),
                                             thread_id=thread)
         event = translate.message_event(body, posted["id"])
@@ -128,10 +138,13 @@ class SandboxRoutes:
     async def _body(self, request: web.Request) -> dict[str, Any]:
         if request.content_length is not None and request.content_length > MAX_BODY:
             raise _error(413, "request too large")
+        raw = await request.read()  # chunked bodies have no Content-Length to check first
+        if len(raw) > MAX_BODY:
+            raise _error(413, "request too large")
         try:
-            body = json.loads(await request.text())
-        except ValueError:
-            raise _error(400, "the body must be JSON") from None
+            body = json_input.loads(raw)
+        except json_input.BadJSON as error:
+            raise _error(400, f"the body must be JSON: {error}") from None
         if not isinstance(body, dict):
             raise _error(400, "the body must be a JSON object")
         return body
@@ -143,8 +156,8 @@ class SandboxRoutes:
         return user
 
     async def _channel_of(self, body: dict[str, Any], user: str) -> str:
-        channel_id = body.get("channel_id")
-        if not isinstance(channel_id, str) or not await self._workspace.is_member(channel_id, user):
+        channel_id = translate.channel(body)
+        if not await self._workspace.is_member(channel_id, user):
             raise _error(403, "you are not a member of that channel")
         return channel_id
 
@@ -180,7 +193,3 @@ class _JSONError(web.HTTPException):
 
 def _error(status: int, message: str) -> web.HTTPException:
     return _JSONError(status, message)
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False)

@@ -9,6 +9,8 @@ from adapters.sandbox.workspace import PLATFORM
 from bot.events import ActionEvent, CommandEvent, FormSubmitted, MessageEvent, MessageRef, Person, ReactionEvent
 
 MAX_TEXT = 4_000
+MAX_MESSAGE_ID = 2**31 - 1
+"""Message ids are 32-bit integers in storage; a larger one names no message (and PostgreSQL refuses it)."""
 
 
 class BadPayload(ValueError):
@@ -45,20 +47,25 @@ def parse_command(body: dict[str, Any]) -> CommandEvent | None:
     if not name:
         raise BadPayload("a command needs a name, like /pulse help")
     return CommandEvent(platform=PLATFORM, event_id=_event_id(body), actor=actor(body),
-                        channel_id=_str(body, "channel_id", limit=64), command=name.lower(), text=rest.strip(),
+                        channel_id=channel(body), command=name.lower(), text=rest.strip(),
                         trigger_id=uuid.uuid4().hex, thread_id=_str(body, "thread_id", required=False) or None)
 
 
 def message_event(body: dict[str, Any], posted_id: str) -> MessageEvent:
-    channel_id = _str(body, "channel_id", limit=64)
-    return MessageEvent(platform=PLATFORM, event_id=_event_id(body), actor=actor(body), channel_id=channel_id,
-                        text=_str(body, "text", limit=MAX_TEXT), message=MessageRef(PLATFORM, channel_id, posted_id),
+    where = channel(body)
+    return MessageEvent(platform=PLATFORM, event_id=_event_id(body), actor=actor(body), channel_id=where,
+                        text=_str(body, "text", limit=MAX_TEXT), message=MessageRef(PLATFORM, where, posted_id),
                         thread_id=_str(body, "thread_id", required=False) or None)
+
+
+def channel(body: dict[str, Any]) -> str:
+    """The conversation a message or command is sent to, as the page names it."""
+    return _str(body, "channel_id", limit=64)
 
 
 def message_id(body: dict[str, Any], key: str = "message_id") -> int:
     raw = _str(body, key, limit=20)
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_MESSAGE_ID:
         raise BadPayload(f"{key} must be a message's id")
     return int(raw)
 

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from sqlalchemy import Text, cast
 from sqlmodel import col, select
 
 from bot.cards import Card, Form
@@ -25,6 +26,9 @@ PLATFORM = "sandbox"
 BOT_ID = "earshot"
 BOT_NAME = "Earshot"
 EPHEMERAL_KEPT = 50
+FORMS_KEPT = 1_000
+"""Open forms remembered (where each was opened); the oldest is forgotten first, and its answer then goes to
+the person's DM with the bot."""
 CHART_URL = "/sandbox/charts/{}.png"
 
 
@@ -62,7 +66,7 @@ class Workspace:
         sockets = [s for user in set(user_ids) for s in list(self._sockets.get(user, ()))]
         if not sockets:
             return
-        data = json.dumps(payload, ensure_ascii=False)
+        data = json_text(payload)
         results = await asyncio.gather(*(s.send_str(data) for s in sockets), return_exceptions=True)
         for result in results:
             if isinstance(result, Exception):
@@ -88,9 +92,14 @@ class Workspace:
         return user_id in self._known_people
 
     async def is_member(self, channel_id: str, user_id: str) -> bool:
-        if user_id not in self._known_members.get(channel_id, ()):
-            self._known_members[channel_id] = set(await self.members(channel_id))
-        return user_id in self._known_members[channel_id]
+        """Answered from memory for channels that exist (every channel has members); a channel id nobody has
+        is not remembered, so the ids a client makes up can't fill the process."""
+        known = self._known_members.get(channel_id, ())
+        if user_id not in known:
+            known = set(await self.members(channel_id))
+            if known:
+                self._known_members[channel_id] = known
+        return user_id in known
 
     async def channel_of(self, message_id: int) -> str | None:
         """The channel a message is in (it never moves), remembered."""
@@ -176,6 +185,18 @@ class Workspace:
         await self._announce(message)
         return message
 
+    async def carries(self, file_url: str, user_id: str) -> bool:
+        """Whether a message in one of the person's conversations carries this file: files are made for
+        someone (a pulse export goes to its asker's DM), so that is who may download it."""
+        async with self._db.session() as session:
+            cards = await session.exec(
+                select(SandboxMessage.card)
+                .join(SandboxMember, col(SandboxMember.channel_id) == SandboxMessage.channel_id)
+                .where(SandboxMember.user_id == user_id,
+                       cast(SandboxMessage.card, Text).contains(file_url, autoescape=True)))
+            return any(block.get("type") == "file" and block.get("url") == file_url
+                       for card in cards for block in card.get("blocks") or ())
+
     async def message(self, message_id: int) -> SandboxMessage | None:
         async with self._db.session() as session:
             return await session.get(SandboxMessage, message_id)
@@ -188,7 +209,11 @@ class Workspace:
         return data
 
     async def open_form(self, user_id: str, form: Form, channel_id: str) -> None:
-        self._form_channels[(user_id, form.form_id)] = channel_id
+        key = (user_id, form.form_id)
+        self._form_channels.pop(key, None)
+        self._form_channels[key] = channel_id
+        if len(self._form_channels) > FORMS_KEPT:
+            del self._form_channels[next(iter(self._form_channels))]
         await self.push([user_id], {"type": "form", "form": form.to_json()})
 
     async def form_channel(self, user_id: str, form_id: str) -> str:
@@ -226,6 +251,17 @@ class Workspace:
                 json.loads(text) for channel_id, text in self._ephemeral.get(user_id, ()) if channel_id in ids],
                 key=lambda m: m["created_at"]),
         }
+
+
+def json_text(data: Any) -> str:
+    """JSON for the page, as UTF-8 can carry it: text stored before lone surrogates were refused at the door
+    goes out \\u-escaped instead of failing every later answer that includes it."""
+    text = json.dumps(data, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(data)
+    return text
 
 
 def _served_charts(card: dict[str, Any]) -> dict[str, Any]:

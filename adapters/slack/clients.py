@@ -30,6 +30,11 @@ class Team:
     enterprise_id: str | None
     team_id: str | None
 
+    @property
+    def workspace(self) -> str:
+        """The core's name for it (bot.events.Event.workspace): the team id, or the org id of an org install."""
+        return self.team_id or self.enterprise_id or ""
+
 
 _request_team: ContextVar[Team | None] = ContextVar("slack_request_team", default=None)
 """The workspace of the request being handled. Listener tasks copy it when they are created, so replies to a
@@ -39,6 +44,10 @@ request (ephemeral messages, modals, the Home tab) use that workspace's client."
 class SlackClients(Protocol):
     def current(self) -> AsyncWebClient:
         """The client of the request being handled."""
+        ...
+
+    def workspace(self) -> str | None:
+        """The workspace of the request being handled, when one Earshot serves several."""
         ...
 
     async def team_of(self, conversation_id: str) -> Team | None: ...
@@ -58,6 +67,9 @@ class OneWorkspace:
 
     def current(self) -> AsyncWebClient:
         return self.base
+
+    def workspace(self) -> str | None:
+        return None
 
     async def team_of(self, conversation_id: str) -> Team | None:
         return None
@@ -91,6 +103,12 @@ class Installations:
         if team is None or team not in self._clients:
             raise RuntimeError("no Slack request is being handled: pick the client by conversation")
         return self._clients[team]
+
+    def workspace(self) -> str | None:
+        team = _request_team.get()
+        if team is None:
+            raise RuntimeError("no Slack request is being handled: its workspace is unknown")
+        return team.workspace
 
     async def team_of(self, conversation_id: str) -> Team:
         """The workspace a conversation or user was seen in; with a single installation, that one."""

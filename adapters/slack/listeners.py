@@ -18,6 +18,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -83,6 +84,8 @@ class SlackListeners:
             log.error("slack background work failed", exc_info=task.exception())
 
     def _handle(self, event: AnyEvent, responder: SlackResponder, *, queued: bool = True) -> asyncio.Task[Any]:
+        """Hand an event to the core, in the workspace of the request (with OAuth installs)."""
+        event = replace(event, workspace=self._adapter.clients.workspace())
         return self._spawn(self._core.handle(event, responder), queued=queued)
 
     async def drain(self, seconds: float) -> None:
@@ -162,10 +165,10 @@ class SlackListeners:
     async def on_home_opened(self, body: Json) -> None:
         user_id = _translated(translate.home_opened_by, body)
         if user_id is not None:
-            self._spawn(self._publish_home(user_id))
+            self._spawn(self._publish_home(user_id, self._adapter.clients.workspace()))
 
-    async def _publish_home(self, user_id: str) -> None:
-        card = await self._core.home_card(Person(PLATFORM, user_id))
+    async def _publish_home(self, user_id: str, workspace: str | None) -> None:
+        card = await self._core.home_card(Person(PLATFORM, user_id), workspace)
         view = {"type": "home", "blocks": render_card(card, max_blocks=HOME_MAX_BLOCKS).blocks}
         try:
             await calling(self._adapter.client.views_publish(user_id=user_id, view=view))

@@ -21,8 +21,15 @@ from adapters.platform import PlatformContext
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.clients import Installations, Team
 from adapters.slack.listeners import SlackListeners
-from adapters.slack.oauth import INSTALL_PATH, REDIRECT_PATH, installation_store, oauth_settings
+from adapters.slack.oauth import (
+    INSTALL_PATH,
+    REDIRECT_PATH,
+    installation_store,
+    oauth_settings,
+    refuse_other_workspaces,
+)
 from adapters.slack.translate import PLATFORM
+from storage.failures import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +44,26 @@ def web_client(token: str | None, api_url: str) -> AsyncWebClient:
                           timeout=WEB_API_TIMEOUT_SECONDS, retry_handlers=[])
 
 
-def bolt_app(client: AsyncWebClient, signing_secret: str | None,
-             oauth: AsyncOAuthSettings | None = None) -> AsyncApp:
+def bolt_app(client: AsyncWebClient, signing_secret: str | None, oauth: AsyncOAuthSettings | None = None,
+             before_authorize: Callable[..., Awaitable[BoltResponse | None]] | None = None) -> AsyncApp:
     """Request verification stays on (a bad or stale signature answers 401); listeners choose when to ack. With
     `oauth`, bolt authorizes each request from the installation store and runs the OAuth flow through `client`
-    (so oauth.v2.access goes to `SLACK_API_URL` too)."""
-    return AsyncApp(client=client, signing_secret=signing_secret or "", process_before_response=True,
-                    request_verification_enabled=True, oauth_settings=oauth)
+    (so oauth.v2.access goes to `SLACK_API_URL` too); `before_authorize` runs after the signature check."""
+    app = AsyncApp(client=client, signing_secret=signing_secret or "", process_before_response=True,
+                   request_verification_enabled=True, oauth_settings=oauth, before_authorize=before_authorize)
+    app.error(_unhandled)
+    return app
+
+
+async def _unhandled(error: Exception) -> BoltResponse:
+    """A request bolt or a listener could not handle (a payload field of the wrong type, say): logged with its
+    traceback, and a 400, not bolt's 500: it would fail the same way however often Slack retried. A database
+    outage stays a 5xx (503), so Slack's retry can succeed."""
+    if unavailable(error):
+        log.warning("slack: the database is unavailable: %s", error)
+        return BoltResponse(status=503, body="")
+    log.error("slack: a request could not be handled: %s: %s", type(error).__name__, error, exc_info=error)
+    return BoltResponse(status=400, body="")
 
 
 class SlackPlatform:
@@ -55,9 +75,10 @@ class SlackPlatform:
         self.installations: Installations | None = None
         if settings.slack_oauth:
             store = installation_store(settings, context.db.engine)
-            oauth = oauth_settings(settings, store, context.db.engine)
+            oauth = oauth_settings(settings, store, context.db.engine, self.client)
             self.installations = Installations(self.client, store, context.db)
-            self.app = bolt_app(self.client, settings.slack_signing_secret, oauth)
+            self.app = bolt_app(self.client, settings.slack_signing_secret, oauth,
+                                refuse_other_workspaces(settings.slack_allowed_teams))
             self.app.use(self._enter_workspace)
             self.adapter = SlackAdapter(self.installations, context.db)
         else:
@@ -80,8 +101,14 @@ class SlackPlatform:
             app.router.add_get(REDIRECT_PATH, self.oauth_redirect)
 
     async def events(self, request: web.Request) -> web.Response:
-        """Events API, interactivity and slash commands, all on one URL."""
-        return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
+        """Events API, interactivity and slash commands, all on one URL. Bolt expects Slack's payload shapes; a
+        body it can't parse (not UTF-8, not JSON, JSON but not an object), or whose fields break even its error
+        handling (an empty `actions`), raises out of it here."""
+        try:
+            response = await self.app.async_dispatch(await to_bolt_request(request))
+        except Exception as error:
+            response = await _unhandled(error)
+        return await to_aiohttp_response(response)
 
     async def install(self, request: web.Request) -> web.Response:
         """A redirect to Slack's authorize page, with a fresh state (stored, and in a cookie)."""

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from adapters.teams.ids import PLATFORM
+from adapters.teams.lru import LRU
 from adapters.teams.translate import StoredReference
 from bot.events import Person as BotPerson
 from bot.text import casefold
@@ -21,6 +22,9 @@ from storage.upsert import insert_ignore, insert_many_ignore
 
 NAMES_PER_INSERT = 1_000
 DIRECTORY_TTL_S = 60.0
+REFERENCES_KEPT = 2_000
+"""Conversations whose last written reference is remembered (to skip rewriting it); older ones are rewritten once."""
+NAMES_KEPT = 10_000
 
 
 class References:
@@ -30,8 +34,8 @@ class References:
     def __init__(self, db: Database, clock: Callable[[], float] = time.monotonic) -> None:
         self._db = db
         self._clock = clock
-        self._written: dict[str, str] = {}
-        self._names: dict[str, str] = {}
+        self._written: LRU[str, str] = LRU(REFERENCES_KEPT)
+        self._names: LRU[str, str] = LRU(NAMES_KEPT)
         self._directory: tuple[float, list[tuple[str, str, str]]] | None = None
         """(read at, [(case-folded name, name, user id)]) for the typeahead."""
 
@@ -50,7 +54,7 @@ class References:
             if stored.user_id:  # someone who writes to the bot in a 1:1 chat can be reached again
                 await _upsert_person(session, stored.user_id, {"unreachable": False, "unreachable_reason": None})
             await session.commit()
-        self._written[stored.conversation_id] = raw
+        self._written.put(stored.conversation_id, raw)
 
     async def remember_name(self, user_id: str, name: str | None) -> None:
         """The name Teams gave a person's last turn, for exports of named pulses; written once per change."""
@@ -59,7 +63,7 @@ class References:
         async with self._db.session() as session:
             await _upsert_person(session, user_id, {"display_name": name[:200]})
             await session.commit()
-        self._names[user_id] = name
+        self._names.put(user_id, name)
         self._directory = None
 
     async def get(self, conversation_id: str) -> dict[str, Any] | None:
@@ -99,7 +103,8 @@ class References:
                     {"platform": PLATFORM, "user_id": p.user_id, "display_name": (p.name or "")[:200],
                      "unreachable": False, "updated_at": utcnow()} for p in new[start:start + NAMES_PER_INSERT]])
                 await session.commit()
-        self._names.update((p.user_id, p.name or "") for p in new)
+        for person in new:
+            self._names.put(person.user_id, person.name or "")
         if new:
             self._directory = None
 

@@ -51,6 +51,7 @@ PEOPLE_DATASET = "earshot.people"
 """The dataset a people input's typeahead asks the bot about (adapters.teams.people)."""
 PEOPLE_CHOICES = 100
 """Members listed in a people input before typing (about 150 bytes each of the card's 28 KB)."""
+PEOPLE_TEXT_PLACEHOLDER = "29:… user ids, separated by commas"
 _STYLES = {"primary": "positive", "danger": "destructive"}
 
 
@@ -289,9 +290,13 @@ def _input(field: Input) -> dict[str, Any]:
 def _people_input(field: Input, people: Sequence[Person]) -> dict[str, Any]:
     """A filtered multi-select of people by their bot ids (`29:…`). Teams' own people picker (the Graph users
     dataset) answers with Azure AD object ids, which a bot can't message; this one offers the conversation's
-    members and, as the person types, whoever Earshot has seen (an `application/search` invoke)."""
-    element = _input(replace(field, kind="multiselect"))
+    members and, as the person types, whoever Earshot has seen (an `application/search` invoke). A ChoiceSet
+    needs at least one choice (Microsoft's renderer refuses the card otherwise), so with no one to offer the
+    field takes user ids as text."""
     named = sorted(((p.name or p.user_id, p.user_id) for p in people if p.user_id), key=lambda pair: casefold(pair[0]))
+    if not named:
+        return _input(replace(field, kind="text", placeholder=PEOPLE_TEXT_PLACEHOLDER))
+    element = _input(replace(field, kind="multiselect"))
     element.update({"style": "filtered", "choices": [{"title": inert(name), "value": user_id}
                                                       for name, user_id in named[:PEOPLE_CHOICES]],
                     "choices.data": {"type": "Data.Query", "dataset": PEOPLE_DATASET}})

@@ -11,7 +11,7 @@ from botbuilder.schema import Activity
 
 from adapters.teams.adapter import TeamsAdapter, card_activity
 from adapters.teams.references import References
-from adapters.teams.render import render_form
+from adapters.teams.render import PEOPLE_CHOICES, render_form
 from adapters.teams.translate import actor, conversation_of, is_card_action, kind_of
 from bot.adapter import DeliveryError
 from bot.cards import Card, Form
@@ -43,10 +43,15 @@ class TurnResponder:
         """Teams opens no modal from a chat message without a task module: the form is a card in the 1:1 chat,
         where only this person can fill it in. A people field lists the members of the conversation it was
         asked for in."""
-        people = await self._members() if any(field.kind == "people" for field in form.inputs) else []
+        people = await self._people() if any(field.kind == "people" for field in form.inputs) else []
         await self._to_person([card_activity(render_form(form, people=people), form.title)])
         if self._invoke and not self._personal:
             self.notes.append(f"I've sent you “{form.title}” in our chat.")
+
+    async def _people(self) -> list[Person]:
+        """The first choices of a people field: this conversation's members; in a 1:1 chat, or when they can't
+        be listed, the people Earshot has seen on Teams (what typing in the field finds anyway)."""
+        return await self._members() or await self._references.find_people("", 0, PEOPLE_CHOICES)
 
     async def _members(self) -> list[Person]:
         """The members of this turn's channel or group chat (their names also feed the typeahead), or none."""

@@ -15,7 +15,15 @@ from adapters.teams.people import search_of, search_response
 from adapters.teams.references import References
 from adapters.teams.render import errors_text, submitted_card
 from adapters.teams.responder import TurnResponder
-from adapters.teams.translate import actor, conversation_reference, event_id, events, is_card_action
+from adapters.teams.translate import (
+    actor,
+    conversation_reference,
+    event_id,
+    events,
+    is_card_action,
+    json_dict,
+    json_str,
+)
 from bot.commands import error_card
 from bot.core import Earshot
 from bot.events import FormSubmitted
@@ -24,6 +32,7 @@ log = logging.getLogger(__name__)
 MESSAGE_RESPONSE = "application/vnd.microsoft.activity.message"
 CARD_RESPONSE = "application/vnd.microsoft.card.adaptive"
 ACKNOWLEDGED = "Got it ✓"
+TITLE_CHARS = 150
 
 
 def invoke_message(text: str) -> dict[str, Any]:
@@ -40,7 +49,7 @@ def activity_json(activity: Activity) -> dict[str, Any]:
     data: dict[str, Any] = activity.serialize()
     if activity.entities:
         data["entities"] = [{**(getattr(entity, "additional_properties", None) or {}), **entity.serialize()}
-                            for entity in activity.entities]
+                            for entity in activity.entities if entity is not None]
     return data
 
 
@@ -80,6 +89,9 @@ class TeamsBot:
             body = self._invoke_body(activity, responder, submitted, errors)
             await context.send_activity(Activity(type=ActivityTypes.invoke_response,
                                                  value=InvokeResponse(status=200, body=body)))
+        elif activity.get("type") == ActivityTypes.invoke:  # every invoke is answered: botbuilder's default is 501
+            await context.send_activity(Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(
+                status=400, body={"error": f"Earshot does not handle {json_str(activity.get('name'))!r} invokes"})))
         elif errors:
             await responder.private(error_card(errors_text(errors)))
 
@@ -107,7 +119,7 @@ class TeamsBot:
         twice; a button gets what the core said to the person, or a short acknowledgement."""
         if errors:
             return invoke_message(errors_text(errors))
-        if submitted is not None:
-            data = ((activity.get("value") or {}).get("action") or {}).get("data") or {}
-            return invoke_card(submitted_card(str(data.get("form_title") or "Form")))
+        if submitted is not None:  # the title only labels the card that replaces the form, for its sender
+            data = json_dict(json_dict(json_dict(activity.get("value")).get("action")).get("data"))
+            return invoke_card(submitted_card(json_str(data.get("form_title"))[:TITLE_CHARS] or "Form"))
         return invoke_message("\n".join(responder.notes) or ACKNOWLEDGED)

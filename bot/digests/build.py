@@ -22,6 +22,7 @@ from bot.digests.privacy import Figure, comparable_sizes, count_figure, figure
 from bot.digests.suppression import comment_themes_shown, suppress
 from bot.digests.teams import Team, area_label, teams_from
 from bot.digests.themes import Gram, Theme, count_phrases_by, prune, top_themes
+from bot.digests.viewer import Viewer
 from bot.digests.weeks import Week
 from bot.feedback.card import score_cue
 from bot.text import cut
@@ -74,14 +75,15 @@ class Facts:
 
 
 async def build_digest(db: Database, week: Week, privacy: Privacy, redact: Callable[[str], str],
-                       only_teams: Collection[str] = ()) -> Digest:
-    """The queries on the event loop; the assembly (themes, suppression: CPU alone) in a thread, so that the
-    server's other work goes on meanwhile."""
-    facts = await gather_facts(db, week, privacy)
+                       only_teams: Collection[str] | None = None, *, viewer: Viewer | None = None) -> Digest:
+    """The digest of a `viewer` (bot.digests.viewer: built from its facts alone), or without one the whole
+    organisation's, as only the operator's CLI reads it. The queries on the event loop; the assembly (themes,
+    suppression: CPU alone) in a thread, so that the server's other work goes on meanwhile."""
+    facts = await gather_facts(db, week, privacy, viewer)
     return await asyncio.to_thread(assemble, facts, week, privacy, redact, only_teams)
 
 
-async def gather_facts(db: Database, week: Week, privacy: Privacy) -> Facts:
+async def gather_facts(db: Database, week: Week, privacy: Privacy, viewer: Viewer | None = None) -> Facts:
     """Runs the independent queries side by side, each on its own connection: up to 8 at once on PostgreSQL;
     on SQLite as many as the machine has cores (each reader is a thread that releases the GIL while SQLite
     works; more than that only contend). The slowest go first, so they do not end up alone at the end."""
@@ -100,17 +102,17 @@ async def gather_facts(db: Database, week: Week, privacy: Privacy) -> Facts:
 
     (attention, (hits, quoted), activity, pulses, feedback, trend, people, engaged, participants,
      (area_phrases, all_phrases), stations, nps_histogram) = await asyncio.gather(
-        on_own_connection(q.attention_groups, pair),
-        on_own_connection(_quotes_facts, week),
-        on_own_connection(q.engagement_groups, pair),
-        on_own_connection(_pulse_facts, week, days, privacy),
+        on_own_connection(q.attention_groups, pair, viewer),
+        on_own_connection(_quotes_facts, week, viewer),
+        on_own_connection(q.engagement_groups, pair, viewer),
+        on_own_connection(_pulse_facts, week, days, privacy, viewer),
         on_own_connection(q.feedback_groups, pair),
         on_own_connection(q.feedback_trend, bounds),
-        on_own_connection(q.engagement_people, pair),
-        on_own_connection(q.items_engaged, pair),
-        on_own_connection(q.participants, pair, privacy.minimum),
+        on_own_connection(q.engagement_people, pair, viewer),
+        on_own_connection(q.items_engaged, pair, viewer),
+        on_own_connection(q.participants, pair, privacy.minimum, viewer),
         on_own_connection(_phrase_facts, week),
-        on_own_connection(q.stations, week.end),
+        on_own_connection(q.stations, week.end, viewer),
         on_own_connection(q.nps_histogram, week.start, week.end))
     runs, tallies, comments, comment_phrases = pulses
     return Facts(
@@ -123,17 +125,18 @@ async def gather_facts(db: Database, week: Week, privacy: Privacy) -> Facts:
         nps_histogram=nps_histogram)
 
 
-async def _pulse_facts(conn: AsyncConnection, week: Week, days: list[date], privacy: Privacy) -> tuple[
+async def _pulse_facts(conn: AsyncConnection, week: Week, days: list[date], privacy: Privacy,
+                       viewer: Viewer | None) -> tuple[
         list[q.RunRow], dict[tuple[str, int], PulseTally], dict[str, int], dict[str, Counter[Gram]]]:
     """Pulse answers of this week and the one before (bucket LAST - 1 and LAST), and the phrases of the
     readable comments."""
     start = week.previous.start
-    runs = await q.runs(conn, start, week.end)
+    runs = await q.runs(conn, start, week.end, viewer)
     team_of_run = {r.run_id: f"{r.platform}:{r.channel_id}" for r in runs}
-    answers = await q.answer_histogram(conn, days, start, week.end)
+    answers = await q.answer_histogram(conn, days, start, week.end, viewer)
     answers = [replace(a, week=a.week + LAST - 1) for a in answers]
     questions = await q.questions(conn, {a.question_id for a in answers})
-    per_run = await q.comment_counts(conn, week.first_day, week.last_day, week.start, week.end)
+    per_run = await q.comment_counts(conn, week.first_day, week.last_day, week.start, week.end, viewer)
     comments: Counter[str] = Counter()
     for run_id, count in per_run.items():
         if run_id in team_of_run:
@@ -149,8 +152,9 @@ async def _pulse_facts(conn: AsyncConnection, week: Week, days: list[date], priv
             {**phrases, "": everyone})
 
 
-async def _quotes_facts(conn: AsyncConnection, week: Week) -> tuple[list[q.QuoteHit], dict[int, Any]]:
-    hits = await q.most_reacted(conn, week.start, week.end)
+async def _quotes_facts(conn: AsyncConnection, week: Week,
+                        viewer: Viewer | None) -> tuple[list[q.QuoteHit], dict[int, Any]]:
+    hits = await q.most_reacted(conn, week.start, week.end, viewer)
     return hits, await q.feedback_by_id(conn, {h.feedback_id for h in hits})
 
 
@@ -164,9 +168,9 @@ async def _phrase_facts(conn: AsyncConnection, week: Week) -> tuple[dict[str, Co
 
 
 def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str], str],
-             only_teams: Collection[str] = ()) -> Digest:
-    """Every team is built and suppressed before `only_teams` picks some: one left out still counts in the
-    totals, so the figures it could give away are hidden all the same."""
+             only_teams: Collection[str] | None = None) -> Digest:
+    """Every team is built and suppressed before `only_teams` (None: all) picks some: one left out still counts
+    in the totals, so the figures it could give away are hidden all the same."""
     minimum = privacy.minimum
     channels = {(r.platform, r.channel_id) for r in facts.runs} | {(g.platform, g.channel_id)
                                                                    for g in facts.activity}
@@ -186,7 +190,7 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
         frozenset(a for a in areas if t.covers(a or None) and a not in left_out.items)
         for areas, left_out in zip(present, skip, strict=True)) for t in teams}
     suppress(overall, scopes, counted, minimum)
-    if only_teams:
+    if only_teams is not None:
         wanted = set(only_teams)
         picked = [(t, s) for t, s in zip(teams, scopes, strict=True) if t.key in wanted or t.channel_id in wanted]
         teams, scopes = [t for t, _ in picked], [s for _, s in picked]

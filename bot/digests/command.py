@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, delete, select
 
 from bot.adapter import Responder
@@ -12,6 +13,7 @@ from bot.cards import Card, Context, Text
 from bot.commands import Command, UsageError
 from bot.core import Services
 from bot.digests.schedule import parse_when
+from bot.digests.viewer import Viewer
 from bot.digests.weeks import Week
 from bot.events import CommandEvent, Target
 from bot.roles import has_any_role
@@ -46,10 +48,10 @@ def digest_command(services: Services, digests: Digests) -> Command:
         if not await readers_only(event, responder, "subscribe a channel to the weekly digest"):
             return
         async with services.db.session() as session:
-            subscription = (await session.exec(select(DigestSubscription).where(
-                DigestSubscription.platform == event.platform, DigestSubscription.channel_id == channel))).first()
+            subscription = (await session.exec(select(DigestSubscription).where(*_here(event, channel)))).first()
             if subscription is None:
-                subscription = DigestSubscription(platform=event.platform, channel_id=channel, weekday=0,
+                subscription = DigestSubscription(platform=event.platform, channel_id=channel,
+                                                  workspace=event.workspace, weekday=0,
                                                   at=when.at, timezone=when.timezone, created_by=event.actor.key,
                                                   created_at=services.clock())
             subscription.weekday, subscription.at, subscription.timezone = when.weekday, when.at, when.timezone
@@ -70,8 +72,7 @@ def digest_command(services: Services, digests: Digests) -> Command:
         if not await readers_only(event, responder, "unsubscribe a channel from the weekly digest"):
             return
         async with services.db.session() as session:
-            ids = list(await session.exec(select(DigestSubscription.id).where(
-                DigestSubscription.platform == event.platform, DigestSubscription.channel_id == channel)))
+            ids = list(await session.exec(select(DigestSubscription.id).where(*_here(event, channel))))
             if ids:
                 await session.exec(delete(DigestRun).where(col(DigestRun.subscription_id).in_(ids)))  # type: ignore[call-overload]
                 await session.exec(delete(DigestSubscription).where(col(DigestSubscription.id).in_(ids)))  # type: ignore[call-overload]
@@ -86,7 +87,8 @@ def digest_command(services: Services, digests: Digests) -> Command:
             return
         zone = _zone(event.actor.timezone) or services.settings.zone
         week = Week.containing(services.clock().astimezone(zone).date(), zone)
-        await responder.private(await digests.card(await digests.build(week), "Digest preview (so far)"))
+        digest = await digests.build(week, Viewer(event.platform, event.workspace))
+        await responder.private(await digests.card(digest, "Digest preview (so far)"))
 
     return command
 
@@ -96,6 +98,13 @@ def _zone(name: str | None) -> ZoneInfo | None:
         return ZoneInfo(name) if name else None
     except (ZoneInfoNotFoundError, ValueError):
         return None
+
+
+def _here(event: CommandEvent, channel: str) -> list[ColumnElement[bool]]:
+    """This channel's subscription made in this workspace: another workspace sharing the channel (Slack Connect)
+    keeps its own."""
+    return [DigestSubscription.platform == event.platform, DigestSubscription.channel_id == channel,
+            col(DigestSubscription.workspace).is_not_distinct_from(event.workspace)]
 
 
 def _channel(event: CommandEvent) -> str:

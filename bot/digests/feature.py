@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
 
 from sqlalchemy import tuple_
 from sqlmodel import select
@@ -18,6 +17,7 @@ from bot.digests.card import digest_card
 from bot.digests.command import digest_command
 from bot.digests.model import Digest
 from bot.digests.schedule import due_week
+from bot.digests.viewer import Viewer
 from bot.digests.weeks import Week
 from bot.events import Target
 from bot.feedback.redact import Redactor
@@ -38,8 +38,9 @@ class Digests:
         settings = self._services.settings
         return Privacy(settings.anon_min, settings.comment_min)
 
-    async def build(self, week: Week, only_teams: Collection[str] = ()) -> Digest:
-        return await build_digest(self._services.db, week, self.privacy, self.redact, only_teams)
+    async def build(self, week: Week, viewer: Viewer) -> Digest:
+        """The digest shown in chat: the `viewer`'s platform and workspace's alone (bot.digests.viewer)."""
+        return await build_digest(self._services.db, week, self.privacy, self.redact, viewer=viewer)
 
     async def card(self, digest: Digest, title: str = "Weekly digest") -> Card:
         """The card with its charts stored (committed, so any adapter can load them)."""
@@ -58,14 +59,15 @@ class Digests:
             subscriptions = list(await session.exec(select(DigestSubscription)))
             due = [(s, week) for s in subscriptions if (week := due_week(s, now)) is not None]
             claimed = await _claimed(session, {(s.id, week.label) for s, week in due})
-        built: dict[tuple[str, str], tuple[Digest, list[tuple[str, bytes]]]] = {}
+        built: dict[tuple[str, str, Viewer], tuple[Digest, list[tuple[str, bytes]]]] = {}
         sent = 0
         for subscription, week in due:
             if (subscription.id, week.label) in claimed:
                 continue
-            key = (week.label, week.zone.key)
+            viewer = Viewer(subscription.platform, subscription.workspace)
+            key = (week.label, week.zone.key, viewer)
             if key not in built:
-                digest = await self.build(week)
+                digest = await self.build(week, viewer)
                 built[key] = (digest, await asyncio.to_thread(draw_charts, digest))
             digest, charts = built[key]
             if await self._claim_and_send(subscription, digest, charts):

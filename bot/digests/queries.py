@@ -5,7 +5,10 @@ size of the tables, and each query reads only its weeks, from an index that cove
 Where a GROUP BY would sort a fortnight of rows (SQLite sorts for every GROUP BY, and slowly at that size), a
 figure is counted instead per channel or per week, as range counts in an index in that order: one correlated
 subquery per figure, many small scans rather than one large sort. PostgreSQL, which groups as it reads, gets
-one grouped pass where that reads fewer rows (`_postgres`)."""
+one grouped pass where that reads fewer rows (`_postgres`).
+
+The queries of employees' data take a `viewer` (bot.digests.viewer): given one, they read that viewer's pulses,
+stations and channels alone; the customer feedback queries read the organisation's."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from sqlalchemy import Float, Integer, and_, case, cast, exists, func, literal, 
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.digests.viewer import Viewer, in_channels, owned
 from storage.tables import Engagement, Feedback, Participation, Pulse, PulseRun, Question, Response, Station
 
 SCORED_KINDS = ("scale", "enps")
@@ -115,17 +119,22 @@ class StationRow:
     filters: dict[str, Any]
 
 
-async def stations(conn: AsyncConnection, end: datetime) -> list[StationRow]:
+async def stations(conn: AsyncConnection, end: datetime, viewer: Viewer | None) -> list[StationRow]:
     s = Station.__table__.c  # type: ignore[attr-defined]
     rows = await conn.execute(select(s.platform, s.channel_id, s.filters)
-                              .where(s.removed_at.is_(None), s.created_at < end))
+                              .where(s.removed_at.is_(None), s.created_at < end,
+                                     *owned(viewer, s.platform, s.workspace)))
     return [StationRow(p, c, filters or {}) for p, c, filters in rows]
 
 
 # -- pulses ------------------------------------------------------------------------------------------------
-def _runs_overlapping(start: datetime, end: datetime) -> Any:
+def _runs_overlapping(start: datetime, end: datetime, viewer: Viewer | None) -> Any:
     r = PulseRun.__table__.c  # type: ignore[attr-defined]
-    return select(r.id).where(r.opened_at < end, or_(r.closed_at.is_(None), r.closed_at >= start))
+    runs = select(r.id).where(r.opened_at < end, or_(r.closed_at.is_(None), r.closed_at >= start))
+    if viewer is None:
+        return runs
+    p = Pulse.__table__.c  # type: ignore[attr-defined]
+    return runs.where(r.pulse_id.in_(select(p.id).where(*owned(viewer, p.platform, p.workspace))))
 
 
 @dataclass(frozen=True)
@@ -135,11 +144,11 @@ class RunRow:
     channel_id: str
 
 
-async def runs(conn: AsyncConnection, start: datetime, end: datetime) -> list[RunRow]:
+async def runs(conn: AsyncConnection, start: datetime, end: datetime, viewer: Viewer | None) -> list[RunRow]:
     r = PulseRun.__table__.c  # type: ignore[attr-defined]
     p = Pulse.__table__.c  # type: ignore[attr-defined]
     rows = await conn.execute(select(r.id, p.platform, p.channel_id).join_from(PulseRun, Pulse, r.pulse_id == p.id)
-                              .where(r.id.in_(_runs_overlapping(start, end))))
+                              .where(r.id.in_(_runs_overlapping(start, end, viewer))))
     return [RunRow(*row) for row in rows]
 
 
@@ -154,8 +163,8 @@ class AnswerGroup:
     answers: int
 
 
-async def answer_histogram(conn: AsyncConnection, days: Sequence[date], start: datetime,
-                           end: datetime) -> list[AnswerGroup]:
+async def answer_histogram(conn: AsyncConnection, days: Sequence[date], start: datetime, end: datetime,
+                           viewer: Viewer | None) -> list[AnswerGroup]:
     """Answers to scored questions (scale, eNPS) counted by value; `days` are bucket bounds (Mondays) with
     the last day of the last week at the end. Counted per day first, in the order of `ix_response_answers`,
     so the answers are never sorted; only those few thousand day counts are regrouped into weeks."""
@@ -163,7 +172,7 @@ async def answer_histogram(conn: AsyncConnection, days: Sequence[date], start: d
     q = Question.__table__.c  # type: ignore[attr-defined]
     per_day = (
         select(a.run_id, a.question_id, a.answered_on, a.value, func.count().label("answers"))
-        .where(a.run_id.in_(_runs_overlapping(start, end)),
+        .where(a.run_id.in_(_runs_overlapping(start, end, viewer)),
                a.question_id.in_(select(q.id).where(q.kind.in_(SCORED_KINDS))),
                within(a.answered_on, days, inclusive_end=True))
         .group_by(a.run_id, a.question_id, a.answered_on, a.value).subquery())
@@ -205,10 +214,10 @@ def _comments(runs: Any, first: date, last: date) -> Any:
     return union_all(answers, remarks).subquery()
 
 
-async def comment_counts(conn: AsyncConnection, first: date, last: date, start: datetime,
-                         end: datetime) -> dict[int, int]:
+async def comment_counts(conn: AsyncConnection, first: date, last: date, start: datetime, end: datetime,
+                         viewer: Viewer | None) -> dict[int, int]:
     """Comments (free-text answers and comments on other answers) per run in one week."""
-    comments = _comments(_runs_overlapping(start, end), first, last)
+    comments = _comments(_runs_overlapping(start, end, viewer), first, last)
     rows = await conn.execute(select(comments.c.run_id, func.count()).group_by(comments.c.run_id))
     return dict(rows.all())  # type: ignore[arg-type]
 
@@ -222,8 +231,8 @@ async def comment_texts(conn: AsyncConnection, run_ids: set[int], first: date,
     return [(run_id, text) for run_id, text in rows]
 
 
-async def participants(conn: AsyncConnection, bounds: Sequence[datetime],
-                       minimum: int) -> list[tuple[str, str, int, int, int]]:
+async def participants(conn: AsyncConnection, bounds: Sequence[datetime], minimum: int,
+                       viewer: Viewer | None) -> list[tuple[str, str, int, int, int]]:
     """(platform, channel, week, distinct people who answered runs with at least `minimum` people, distinct
     people who answered any run) for runs opened in each week: the channels' runs are found first, then each
     channel's people are counted from its runs' participation keys (no sort of everyone who answered). A run
@@ -232,7 +241,7 @@ async def participants(conn: AsyncConnection, bounds: Sequence[datetime],
     p = Pulse.__table__.c  # type: ignore[attr-defined]
     t = Participation.__table__.c  # type: ignore[attr-defined]
     channels = (select(p.platform, p.channel_id).join_from(PulseRun, Pulse, r.pulse_id == p.id)
-                .where(within(r.opened_at, bounds)).distinct().subquery())
+                .where(within(r.opened_at, bounds), *owned(viewer, p.platform, p.workspace)).distinct().subquery())
     own = Pulse.__table__.alias("own")
     run = PulseRun.__table__.alias("run")
 
@@ -241,7 +250,8 @@ async def participants(conn: AsyncConnection, bounds: Sequence[datetime],
     def people(week: int, large_only: bool) -> Any:
         runs_of_week = (select(run.c.id).join_from(run, own, run.c.pulse_id == own.c.id)
                         .where(own.c.platform == channels.c.platform, own.c.channel_id == channels.c.channel_id,
-                               run.c.opened_at >= bounds[week], run.c.opened_at < bounds[week + 1])
+                               run.c.opened_at >= bounds[week], run.c.opened_at < bounds[week + 1],
+                               *owned(viewer, own.c.platform, own.c.workspace))
                         .correlate(channels))
         if large_only:
             runs_of_week = runs_of_week.where(select(func.count(func.distinct(size.c.user_id)))
@@ -267,14 +277,16 @@ class EngagementGroup:
     people: int
 
 
-async def engagement_groups(conn: AsyncConnection, bounds: Sequence[datetime]) -> list[EngagementGroup]:
+async def engagement_groups(conn: AsyncConnection, bounds: Sequence[datetime],
+                            viewer: Viewer | None) -> list[EngagementGroup]:
     """Per channel and week with any engagement: reactions, claims, closed loops and distinct people."""
     if _postgres(conn):
-        return await _engagement_grouped(conn, bounds)
-    return await _engagement_per_channel(conn, bounds)
+        return await _engagement_grouped(conn, bounds, viewer)
+    return await _engagement_per_channel(conn, bounds, viewer)
 
 
-async def _engagement_grouped(conn: AsyncConnection, bounds: Sequence[datetime]) -> list[EngagementGroup]:
+async def _engagement_grouped(conn: AsyncConnection, bounds: Sequence[datetime],
+                              viewer: Viewer | None) -> list[EngagementGroup]:
     """One pass over the weeks in `ix_engagement_created`, grouped per person first (a COUNT(DISTINCT) would
     sort), then per channel."""
     e = Engagement.__table__.c  # type: ignore[attr-defined]
@@ -282,7 +294,8 @@ async def _engagement_grouped(conn: AsyncConnection, bounds: Sequence[datetime])
     per_person = (
         select(e.platform, e.channel_id, week, _count_if(e.kind == "reaction").label("reactions"),
                _count_if(e.kind == "claim").label("claims"), _count_if(e.kind == "done").label("closed"))
-        .where(within(e.created_at, bounds)).group_by(e.platform, e.channel_id, week, e.user_id).subquery())
+        .where(within(e.created_at, bounds), *in_channels(viewer, e.platform, e.channel_id))
+        .group_by(e.platform, e.channel_id, week, e.user_id).subquery())
     p = per_person.c
     sums = (cast(func.sum(n), Integer) for n in (p.reactions, p.claims, p.closed))
     rows = await conn.execute(select(p.platform, p.channel_id, p.week, *sums, func.count())
@@ -290,11 +303,14 @@ async def _engagement_grouped(conn: AsyncConnection, bounds: Sequence[datetime])
     return [EngagementGroup(*row) for row in rows]
 
 
-async def _engagement_per_channel(conn: AsyncConnection, bounds: Sequence[datetime]) -> list[EngagementGroup]:
+async def _engagement_per_channel(conn: AsyncConnection, bounds: Sequence[datetime],
+                                  viewer: Viewer | None) -> list[EngagementGroup]:
     """The channels are found once; then every figure is a count over one channel's week in
     `ix_engagement_channel`, a range scan each: the weeks' rows are never sorted."""
     e = Engagement.__table__.c  # type: ignore[attr-defined]
-    channels = select(e.platform, e.channel_id).where(within(e.created_at, bounds)).distinct().subquery()
+    channels = (select(e.platform, e.channel_id).where(within(e.created_at, bounds),
+                                                       *in_channels(viewer, e.platform, e.channel_id))
+                .distinct().subquery())
     x = Engagement.__table__.alias("x").c
 
     def in_week(week: int) -> list[ColumnElement[bool]]:
@@ -320,13 +336,15 @@ async def _engagement_per_channel(conn: AsyncConnection, bounds: Sequence[dateti
     return groups
 
 
-async def engagement_people(conn: AsyncConnection, bounds: Sequence[datetime]) -> dict[int, int]:
-    """Distinct people who engaged in any channel, per week."""
+async def engagement_people(conn: AsyncConnection, bounds: Sequence[datetime],
+                            viewer: Viewer | None) -> dict[int, int]:
+    """Distinct people who engaged in any channel (of the viewer's), per week."""
     e = Engagement.__table__.c  # type: ignore[attr-defined]
 
     def people(week: int) -> Any:
         distinct = (select(e.platform, e.user_id).distinct()
-                    .where(e.created_at >= bounds[week], e.created_at < bounds[week + 1]).subquery())
+                    .where(e.created_at >= bounds[week], e.created_at < bounds[week + 1],
+                           *in_channels(viewer, e.platform, e.channel_id)).subquery())
         return select(func.count()).select_from(distinct).scalar_subquery()
 
     weeks = range(len(bounds) - 1)
@@ -334,19 +352,21 @@ async def engagement_people(conn: AsyncConnection, bounds: Sequence[datetime]) -
     return dict(zip(weeks, counts, strict=True))
 
 
-async def items_engaged(conn: AsyncConnection, bounds: Sequence[datetime]) -> dict[int, tuple[int, int]]:
+async def items_engaged(conn: AsyncConnection, bounds: Sequence[datetime],
+                        viewer: Viewer | None) -> dict[int, tuple[int, int]]:
     """Per week of arrival: (items anyone engaged with by the end of the digest's week, items claimed), each
-    item once across channels: one probe of `ix_engagement_feedback` per item rather than a join through all
-    its engagement."""
+    item once across channels (the viewer's): one probe of `ix_engagement_feedback` per item rather than a join
+    through all its engagement."""
     e = Engagement.__table__.c  # type: ignore[attr-defined]
     f = Feedback.__table__.c  # type: ignore[attr-defined]
-    by_then = e.created_at < bounds[-1]  # what happened after the week belongs to a later digest
-    claimed = exists().where(e.feedback_id == f.id, e.kind == "claim", by_then)
+    by_then = [e.created_at < bounds[-1],  # what happened after the week belongs to a later digest
+               *in_channels(viewer, e.platform, e.channel_id)]
+    claimed = exists().where(e.feedback_id == f.id, e.kind == "claim", *by_then)
     weeks = range(len(bounds) - 1)
     arrived = [and_(f.received_at >= bounds[w], f.received_at < bounds[w + 1]) for w in weeks]
     row = (await conn.execute(
         select(*(_count_if(a) for a in arrived), *(_count_if(and_(a, claimed)) for a in arrived))
-        .where(within(f.received_at, bounds), exists().where(e.feedback_id == f.id, by_then)))).one()
+        .where(within(f.received_at, bounds), exists().where(e.feedback_id == f.id, *by_then)))).one()
     return {w: (int(row[w] or 0), int(row[len(weeks) + w] or 0)) for w in weeks}
 
 
@@ -371,7 +391,8 @@ def _seconds_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[fl
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
-async def attention_groups(conn: AsyncConnection, bounds: Sequence[datetime]) -> list[AttentionGroup]:
+async def attention_groups(conn: AsyncConnection, bounds: Sequence[datetime],
+                           viewer: Viewer | None) -> list[AttentionGroup]:
     """Items are read in `ix_feedback_received` order (time, then id) and each one's engagement from
     `ix_engagement_feedback` (channel by channel), so the per-(item, channel) grouping streams unsorted; it
     hands on only its week and delay, which keeps the one sort left (into channel, area and week) narrow."""
@@ -383,7 +404,8 @@ async def attention_groups(conn: AsyncConnection, bounds: Sequence[datetime]) ->
                _seconds_between(first_reaction, f.received_at, conn.dialect.name).label("delay"),
                func.max(case((e.kind == "claim", 1), else_=0)).label("claimed"))
         .join_from(Feedback, Engagement, e.feedback_id == f.id)
-        .where(within(f.received_at, bounds), e.created_at < bounds[-1])  # by the end of the digest's week
+        .where(within(f.received_at, bounds), e.created_at < bounds[-1],  # by the end of the digest's week
+               *in_channels(viewer, e.platform, e.channel_id))
         .group_by(f.received_at, f.id, e.platform, e.channel_id).subquery())
     i = per_item.c
     rows = await conn.execute(
@@ -412,27 +434,31 @@ def _channel_reactions(e: Any, channel: Any, start: datetime, end: datetime) -> 
     return [e.platform == channel.platform, e.channel_id == channel.channel_id, *_reactions(e, start, end)]
 
 
-def _reacting_channels(start: datetime, end: datetime) -> Any:
+def _reacting_channels(start: datetime, end: datetime, viewer: Viewer | None) -> Any:
     e = Engagement.__table__.c  # type: ignore[attr-defined]
-    return select(e.platform, e.channel_id).distinct().where(*_reactions(e, start, end)).subquery()
+    return (select(e.platform, e.channel_id).distinct()
+            .where(*_reactions(e, start, end), *in_channels(viewer, e.platform, e.channel_id)).subquery())
 
 
-async def most_reacted(conn: AsyncConnection, start: datetime, end: datetime) -> list[QuoteHit]:
-    """The items with most reactions this week, overall and (top few) per channel."""
+async def most_reacted(conn: AsyncConnection, start: datetime, end: datetime,
+                       viewer: Viewer | None) -> list[QuoteHit]:
+    """The items with most reactions this week (in the viewer's channels), overall and (top few) per channel."""
     e = Engagement.__table__.c  # type: ignore[attr-defined]
-    overall = await conn.execute(select(e.feedback_id, func.count().label("n")).where(*_reactions(e, start, end))
+    overall = await conn.execute(select(e.feedback_id, func.count().label("n"))
+                                 .where(*_reactions(e, start, end), *in_channels(viewer, e.platform, e.channel_id))
                                  .group_by(e.feedback_id).order_by(func.count().desc(), e.feedback_id)
                                  .limit(TOP_QUOTES))
     hits = [QuoteHit(None, None, fid, n) for fid, n in overall]
     per_channel = _lateral_per_channel if _postgres(conn) else _picked_per_channel
-    hits.extend(await per_channel(conn, start, end))
+    hits.extend(await per_channel(conn, start, end, viewer))
     return hits
 
 
-async def _lateral_per_channel(conn: AsyncConnection, start: datetime, end: datetime) -> list[QuoteHit]:
+async def _lateral_per_channel(conn: AsyncConnection, start: datetime, end: datetime,
+                               viewer: Viewer | None) -> list[QuoteHit]:
     """Each channel's week (`ix_engagement_channel`) counted per item and its top few kept, LATERAL: small sorts,
     where ranking every (channel, item) pair of the week sorted them all at once."""
-    channels = _reacting_channels(start, end)
+    channels = _reacting_channels(start, end, viewer)
     x = Engagement.__table__.alias("x").c
     top = (select(x.feedback_id, func.count().label("n")).where(*_channel_reactions(x, channels.c, start, end))
            .group_by(x.feedback_id).order_by(func.count().desc(), x.feedback_id).limit(TEAM_QUOTES).lateral("top"))
@@ -441,11 +467,12 @@ async def _lateral_per_channel(conn: AsyncConnection, start: datetime, end: date
     return [QuoteHit(*row) for row in rows]
 
 
-async def _picked_per_channel(conn: AsyncConnection, start: datetime, end: datetime) -> list[QuoteHit]:
+async def _picked_per_channel(conn: AsyncConnection, start: datetime, end: datetime,
+                              viewer: Viewer | None) -> list[QuoteHit]:
     """Each of a channel's top items is picked from that channel's week alone (`ix_engagement_channel`): many
     small sorts where ranking every (channel, item) pair sorts them all at once. The picks are kept
     (MATERIALIZED) so that their reaction counts, one probe of `ix_engagement_feedback` each, reuse them."""
-    channels = _reacting_channels(start, end)
+    channels = _reacting_channels(start, end, viewer)
     x = Engagement.__table__.alias("x").c
 
     def pick(place: int) -> Any:

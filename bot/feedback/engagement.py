@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.adapter import Responder
 from bot.cards import Card, Context, FormErrors, Input, Text
 from bot.cards import Form as FormSpec
-from bot.commands import error_card
+from bot.commands import error_card, record_id
 from bot.core import Services
 from bot.events import ActionEvent, Event, FormSubmitted, MessageEvent, ReactionEvent, Target
 from bot.feedback.card import REACTIONS
@@ -218,6 +218,5 @@ async def _card_delivery(session: AsyncSession, platform: str, channel_id: str, 
 
 
 def _int(value: object) -> int | None:
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+    """A feedback id from a button or form (client data): None unless the database could hold it."""
+    return record_id(value) if isinstance(value, str) else None

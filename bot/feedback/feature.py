@@ -37,10 +37,12 @@ class Stations:
         core.handlers.messages.append(engagements.on_message)
         core.handlers.home.append(self.home_section)
 
-    async def home_section(self, person: Person) -> tuple[Block, ...]:
-        """The latest customer words sent to the stations this person set up."""
+    async def home_section(self, person: Person, workspace: str | None) -> tuple[Block, ...]:
+        """The latest customer words sent to the stations this person set up in this workspace."""
         async with self._services.db.session() as session:
-            channels = select(Station.channel_id).where(Station.created_by == person.key)
+            channels = select(Station.channel_id).where(
+                Station.created_by == person.key, Station.platform == person.platform,
+                col(Station.workspace).is_not_distinct_from(workspace))
             sent = select(Delivery.subject_id).where(
                 Delivery.subject_kind == "feedback", Delivery.platform == person.platform,
                 col(Delivery.message_channel).in_(channels))

@@ -9,7 +9,8 @@ from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.commands import UsageError
+from bot.commands import UsageError, whole_number
+from bot.feedback.items import SCORE_RANGES
 from bot.text import casefold
 
 NPS_BUCKETS = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}
@@ -19,6 +20,8 @@ LIST_KEYS = {"tag": "tags", "area": "areas", "source": "sources", "segment": "se
 ALIASES = {"tags": "tag", "product": "area", "product_area": "area", "sources": "source", "language": "lang",
            "kw": "keyword", "keywords": "keyword", "segments": "segment"}
 KEYS = ("nps", "score", "csat", *LIST_KEYS, "cap", "quiet", "tz")
+MAX_CAP = 1000
+MAX_SCORE = max(high for _, high in SCORE_RANGES.values())
 
 FILTER_HELP = (
     "Filters (optional; different filters must all match, except nps: and csat: where either may; commas "
@@ -62,9 +65,9 @@ def parse_words(words: list[str], default_tz: str) -> Subscription:
         elif key == "score":
             filters["score"] = _range(value)
         elif key == "cap":
-            if not value.isdigit() or not 1 <= int(value) <= 1000:
-                raise UsageError("cap: takes a number of cards per hour, like cap:20")
-            cap = int(value)
+            cap = whole_number(value, 1, MAX_CAP)
+            if cap is None:
+                raise UsageError(f"cap: takes a number of cards per hour from 1 to {MAX_CAP}, like cap:20")
         elif key == "quiet":
             quiet = _quiet(value)
         elif key == "tz":
@@ -98,7 +101,9 @@ def _range(value: str) -> list[float]:
     try:
         bounds = [float(low), float(high if sep else low)]
     except ValueError:
-        raise UsageError(f"score: takes a number or a range like 0-6 (not “{value}”)") from None
+        raise UsageError(f"score: takes a number or a range like 0-6 (not “{value[:40]}”)") from None
+    if not all(0 <= bound <= MAX_SCORE for bound in bounds):  # also refuses nan and inf
+        raise UsageError(f"score: goes from 0 to {MAX_SCORE:g}, like 0-6")
     if bounds[0] > bounds[1]:
         raise UsageError("score: the range must go from low to high, like 0-6")
     return bounds

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.json_input import BadJSON, decode, loads, unstorable
 from bot.text import clean
 
 SCORE_RANGES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7), "rating": (0, 5)}
@@ -17,29 +17,49 @@ class BadBody(ValueError):
     """The body is not JSON, a JSON array, or NDJSON at all (HTTP 400)."""
 
 
+def _storable(value: Any) -> Any:
+    """Text both databases can hold: PostgreSQL refuses NUL, neither encodes a lone surrogate. Checked here so
+    the item is rejected with a reason instead of failing the transaction it shares with other items (and
+    before pydantic's own string check, whose words for a lone surrogate say less)."""
+    if isinstance(value, str) and (why := unstorable(value)):
+        raise ValueError(why)
+    return value
+
+
+def _encodable(value: Any) -> Any:
+    """No lone surrogate; NUL may stay, for `clean` to drop with the other control characters."""
+    if isinstance(value, str) and (why := unstorable(value, nul=False)):
+        raise ValueError(why)
+    return value
+
+
+Stored = Annotated[str, BeforeValidator(_storable)]
+Cleaned = Annotated[str, BeforeValidator(_encodable)]
+
+
 class Customer(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    name: str | None = Field(None, max_length=200)
-    email: str | None = Field(None, max_length=320)
-    segment: str | None = Field(None, max_length=100)
-    plan: str | None = Field(None, max_length=100)
-    country: str | None = Field(None, max_length=64)
+    name: Stored | None = Field(None, max_length=200)
+    email: Stored | None = Field(None, max_length=320)
+    segment: Stored | None = Field(None, max_length=100)
+    plan: Stored | None = Field(None, max_length=100)
+    country: Stored | None = Field(None, max_length=64)
 
 
 class FeedbackItem(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    id: str = Field(min_length=1, max_length=200)
-    source: str = Field(min_length=1, max_length=100)
-    text: str = Field(min_length=1, max_length=20_000)
+    id: Stored = Field(min_length=1, max_length=200)
+    source: Stored = Field(min_length=1, max_length=100)
+    text: Cleaned = Field(min_length=1, max_length=20_000)
     score: float | None = None
     score_type: Literal["nps", "csat", "ces", "rating"] | None = None
     customer: Customer | None = None
-    tags: list[str] = Field(default_factory=list, max_length=50)
-    product_area: str | None = Field(None, max_length=100)
+    tags: list[Cleaned] = Field(default_factory=list, max_length=50)
+    product_area: Stored | None = Field(None, max_length=100)
     language: str | None = Field(None, max_length=16, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
-    url: str | None = Field(None, max_length=2000, pattern=r"^https?://\S+$")
+    url: Stored | None = Field(None, max_length=2000, pattern=r"^https?://\S+$")
     created_at: datetime | None = None
 
     @field_validator("id", mode="before")
@@ -57,7 +77,7 @@ class FeedbackItem(BaseModel):
     @field_validator("text")
     @classmethod
     def _clean_text(cls, value: str) -> str:
-        value = clean(value)
+        value = clean(value)  # drops NUL with the other control characters
         if not value:
             raise ValueError("text is empty")
         return value
@@ -71,9 +91,12 @@ class FeedbackItem(BaseModel):
     @field_validator("created_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+        if value is None:
+            return None
+        try:  # in UTC, as stored: 0001-01-01T00:00+05:00 would fall before year 1
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of range once in UTC") from None
 
     @model_validator(mode="after")
     def _score_in_range(self) -> FeedbackItem:
@@ -90,16 +113,19 @@ def parse_body(raw: bytes | str) -> list[Any]:
     """One JSON object, a JSON array, or NDJSON → a list of raw items (validated later, one by one).
 
     Raises BadBody when nothing in it is JSON. An NDJSON line that is not JSON becomes a `_BadLine`
-    placeholder so its index is reported as rejected while the other lines are kept.
+    placeholder so its index is reported as rejected while the other lines are kept. Strings are not checked
+    for what storage can hold here: `validate` does that per item.
     """
-    text = raw.decode("utf-8", errors="strict") if isinstance(raw, bytes) else raw
-    text = text.lstrip("\ufeff").strip()
+    try:
+        text = decode(raw).strip()
+    except BadJSON as error:
+        raise BadBody(str(error)) from None
     if not text:
         raise BadBody("the body is empty")
     try:
-        data = json.loads(text)
-    except ValueError:
-        return _ndjson(text)
+        data = loads(text, storable=False)
+    except BadJSON as error:
+        return _ndjson(text, error)
     return data if isinstance(data, list) else [data]
 
 
@@ -108,19 +134,20 @@ class _BadLine:
         self.error = error
 
 
-def _ndjson(text: str) -> list[Any]:
+def _ndjson(text: str, whole: BadJSON) -> list[Any]:
     items: list[Any] = []
     good = 0
     for line in text.split("\n"):  # not splitlines(): JSON strings may hold U+2028, U+0085 and the like raw
         if not line.strip():
             continue
         try:
-            items.append(json.loads(line))
+            items.append(loads(line, storable=False))
             good += 1
-        except ValueError as error:
-            items.append(_BadLine(f"not JSON: {error.msg} at column {error.colno}"))
+        except BadJSON as error:
+            items.append(_BadLine(str(error)))
     if not good:
-        raise BadBody("the body is not JSON, a JSON array or NDJSON")
+        reason = "" if len(items) > 1 else f" ({whole})"
+        raise BadBody(f"the body is not JSON, a JSON array or NDJSON{reason}")
     return items
 
 

@@ -70,7 +70,10 @@ def _extract(payload: Any, rule: Any) -> Any:
     if "map" in rule:
         return rule["map"].get(str(value).lower(), value)
     if rule.get("unix") and isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).isoformat()
+        try:
+            return datetime.fromtimestamp(value, UTC).isoformat()
+        except (OverflowError, OSError, ValueError):  # beyond year 9999 (or NaN): validation refuses the number
+            return value
     return value
 
 
@@ -83,8 +86,8 @@ def _put(item: dict[str, Any], dotted: str, value: Any) -> None:
 
 def load_mapping(name: str, extra_dir: Path | None = None) -> Mapping:
     """A mapping by name: the configured folder first, then the built-in examples."""
-    if not name.replace("-", "").replace("_", "").isalnum():
-        raise MappingError(f"invalid mapping name {name!r}")
+    if len(name) > 100 or not name.replace("-", "").replace("_", "").isalnum():  # longer: no file can have it
+        raise MappingError(f"invalid mapping name {name[:100]!r}")
     for folder in (extra_dir, BUILT_IN):
         if folder is not None and (folder / f"{name}.json").is_file():
             data = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))

@@ -45,7 +45,8 @@ def station_command(services: Services, redact: Redactor, directory: StationDire
         if not await managers_only(event, responder):
             return
         async with services.db.session() as session:
-            station = Station(platform=event.platform, channel_id=channel, filters=subscription.filters,
+            station = Station(platform=event.platform, channel_id=channel, workspace=event.workspace,
+                              filters=subscription.filters,
                               cap_per_hour=subscription.cap_per_hour, quiet_hours=subscription.quiet_hours,
                               created_by=event.actor.key)
             session.add(station)
@@ -149,6 +150,7 @@ async def _stations(services: Services, event: CommandEvent) -> list[Station]:
     async with services.db.session() as session:
         rows = await session.exec(select(Station).where(
             Station.platform == event.platform, Station.channel_id == _channel(event),
+            col(Station.workspace).is_not_distinct_from(event.workspace),
             col(Station.removed_at).is_(None)).order_by(col(Station.id)))
         return list(rows)
 

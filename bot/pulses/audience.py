@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -14,6 +15,9 @@ from bot.adapter import Adapter, DeliveryError
 from storage.tables import Delivery, Pulse
 
 MEMBERS_TTL_SECONDS = 300.0
+RECHECK_SECONDS = 10.0
+"""How soon a channel's members are asked again for someone not among them (who may have just joined)."""
+MEMBERS_CACHED = 1_000
 
 
 @runtime_checkable
@@ -58,25 +62,71 @@ async def dm_times(session: AsyncSession, run_id: int | None) -> dict[str, datet
 
 
 class Members:
-    """Channel members by platform, kept a few minutes: the Home tab asks on every open. A platform error
-    counts as "not known" (the caller shows less, never more)."""
+    """Channel members by platform, kept a few minutes: the Home tab asks on every open, and every answer to a
+    channel pulse is checked against them. One question to the platform per channel at a time; at most
+    MEMBERS_CACHED channels are kept."""
 
     def __init__(self, adapters: Mapping[str, Adapter], clock: Callable[[], float] = time.monotonic) -> None:
         self._adapters = adapters
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+        self._asking: dict[tuple[str, str], asyncio.Future[frozenset[str] | None]] = {}
 
     async def of(self, platform: str, channel_id: str) -> frozenset[str]:
+        """The members; a platform error counts as "not known" (the caller shows less, never more)."""
         cached = self._cache.get((platform, channel_id))
         if cached is not None and self._clock() - cached[0] < MEMBERS_TTL_SECONDS:
             return cached[1]
+        return await self._ask(platform, channel_id) or frozenset()
+
+    async def holds(self, platform: str, channel_id: str, user_id: str) -> bool | None:
+        """Whether `user_id` is in the channel; None when the platform can't say. Someone not in the list kept
+        is looked up again (once per RECHECK_SECONDS per channel), so a person who just joined can answer."""
+        cached = self._cache.get((platform, channel_id))
+        if cached is not None:
+            age, ids = self._clock() - cached[0], cached[1]
+            if age < RECHECK_SECONDS or (user_id in ids and age < MEMBERS_TTL_SECONDS):
+                return user_id in ids
+        known = await self._ask(platform, channel_id)
+        return None if known is None else user_id in known
+
+    async def _ask(self, platform: str, channel_id: str) -> frozenset[str] | None:
+        key = (platform, channel_id)
+        asking = self._asking.get(key)
+        if asking is None:
+            asking = self._asking[key] = asyncio.ensure_future(self._read(platform, channel_id))
+            asking.add_done_callback(lambda _: self._asking.pop(key, None))
+        return await asyncio.shield(asking)
+
+    async def _read(self, platform: str, channel_id: str) -> frozenset[str] | None:
         adapter = self._adapters.get(platform)
         try:
             ids = frozenset(await channel_member_ids(adapter, channel_id)) if adapter else frozenset()
         except DeliveryError:
-            return frozenset()
+            return None
+        self._cache.pop((platform, channel_id), None)
         self._cache[(platform, channel_id)] = (self._clock(), ids)
+        while len(self._cache) > MEMBERS_CACHED:  # the oldest first: dicts keep insertion order
+            del self._cache[next(iter(self._cache))]
         return ids
+
+
+async def dm_sent(session: AsyncSession, run_id: int, user_id: str) -> bool:
+    """Whether a run's questions went (or are due to go) to `user_id` by DM."""
+    found = await session.exec(select(Delivery.id).where(Delivery.dedupe_key == dm_key(run_id, user_id)))
+    return found.first() is not None
+
+
+async def may_answer(session: AsyncSession, members: Members, platform: str, audience: dict[str, object],
+                     run_id: int, user_id: str) -> bool | None:
+    """Whether `user_id` is in a run's audience, whatever a client sent: listed people and those the run's DM
+    went to, or the members of a channel pulse's channel (None when the platform can't say just now)."""
+    users = audience.get("users")
+    if audience.get("kind") == "people" and isinstance(users, list) and user_id in users:
+        return True
+    if audience.get("kind") in ("people", "dm"):
+        return await dm_sent(session, run_id, user_id)
+    return await members.holds(platform, str(audience.get("channel_id") or ""), user_id)
 
 
 async def in_audience(session: AsyncSession, members: Members, user_id: str, runs: list[tuple[Pulse, int]],

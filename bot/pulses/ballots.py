@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -48,13 +49,15 @@ class Meta:
     platform: str
     anonymous: bool
     question: Question
+    audience: dict[str, Any]
 
 
 class BallotBox:
     def __init__(self, db: Database, today: Callable[[], date]) -> None:
         self._db = db
         self._today = today
-        self._meta: Memo[tuple[int, int], Meta | None] = Memo(self._load_meta)
+        # only what exists is kept: ids come from clients, and a miss must not grow the memo
+        self._meta: Memo[tuple[int, int], Meta | None] = Memo(self._load_meta, keep=lambda meta: meta is not None)
         self._writer: GroupWriter[Ballot, str | None] = GroupWriter(self._store)
 
     async def meta(self, run_id: int, question_id: int) -> Meta | None:
@@ -68,13 +71,14 @@ class BallotBox:
             pulse = await session.get(Pulse, run.pulse_id) if run else None
         if run is None or question is None or pulse is None or question.pulse_id != run.pulse_id:
             return None
-        return Meta(pulse.id or 0, pulse.platform, pulse.anonymous, question)
+        return Meta(pulse.id or 0, pulse.platform, pulse.anonymous, question, dict(pulse.audience))
 
     @staticmethod
-    def check(meta: Meta, platform: str, value: str) -> str | None:
+    def check(meta: Meta, platform: str, value: str | None) -> str | None:
+        """Why an answer (`value`; None: before it is given) can't be taken, or None."""
         if meta.platform != platform:
             return "This pulse lives on another platform."
-        if not valid_answer(meta.question.kind, meta.question.options, value):
+        if value is not None and not valid_answer(meta.question.kind, meta.question.options, value):
             return "That isn't one of the answers to this question."
         return None
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.adapter import DeliveryError, Responder
 from bot.cards import Card, Context, File, FormErrors, Heading, Text, text_card
-from bot.commands import Command, UsageError, channel_of
+from bot.commands import Command, UsageError, channel_of, record_id
 from bot.core import Services
 from bot.events import CommandEvent, FormSubmitted, Person, Target
 from bot.files import save_file
@@ -23,6 +20,7 @@ from bot.pulses.service import Pulses
 from bot.pulses.spec import ONE_LINE_HELP, PulseSpec, from_template, parse_one_line, words_of
 from bot.pulses.templates import TEMPLATES
 from bot.roles import has_any_role
+from bot.spreadsheet import MIME, Cell, csv_bytes, read_csv
 from storage.tables import Person as PersonRow
 from storage.tables import Pulse, PulseRun, Response
 
@@ -73,10 +71,11 @@ class PulseCommands:
             Heading("The question bank"), Text("\n".join(lines)),
             Context(("/pulse template enps to:dm anonymous every:fri@16:00",)))))
 
-    async def _launch(self, event: CommandEvent, spec: PulseSpec, responder: Responder) -> None:
-        await self._may_reach(event, spec)
+    async def _launch(self, event: CommandEvent, spec: PulseSpec, responder: Responder,
+                      trusted_channel: bool = True) -> None:
+        await self._may_reach(event, spec, trusted_channel)
         try:
-            pulse, run = await self._pulses.launch(spec, event.actor, self._channel(event))
+            pulse, run = await self._pulses.launch(spec, event.actor, self._channel(event), event.workspace)
         except DeliveryError as error:  # the audience could not be read: nothing was stored
             raise UsageError(f"I couldn't get the audience from {event.platform.title()} just now ({error.reason}), "
                              "so nothing was launched. Please try again in a minute.") from None
@@ -93,16 +92,23 @@ class PulseCommands:
                      " · /pulse results " + str(pulse.id) + " · /pulse close " + str(pulse.id),)))))
 
     async def on_form(self, event: FormSubmitted, responder: Responder) -> FormErrors | None:
+        """The form names its channel in its metadata, which comes back from the client (Teams card data, the
+        sandbox): it is checked as a `to:#channel` would be, never trusted as the channel typed in."""
         channel = event.metadata or event.channel_id or ""
+        if not channel:
+            return {"_": "This form has expired; please open it again with /pulse in a channel."}
         spec, errors = spec_from_form(event.values, channel, self._services.settings.timezone,
                                       self._services.clock().date())
         if errors:
             return errors
         synthetic = CommandEvent(platform=event.platform, event_id=event.event_id, actor=event.actor,
-                                 channel_id=channel, command="pulse", text="")
+                                 channel_id=channel, command="pulse", text="", workspace=event.workspace)
         if not await self._may_launch(synthetic, responder):
             return {"title": "Only managers and admins can launch pulses."}
-        await self._launch(synthetic, spec, responder)
+        try:
+            await self._launch(synthetic, spec, responder, trusted_channel=False)
+        except UsageError as error:
+            return {"audience": str(error)}
         return None
 
     # -- reading and closing ---------------------------------------------------------------------
@@ -110,6 +116,7 @@ class PulseCommands:
         async with self._services.db.session() as session:
             rows = list(await session.exec(
                 select(Pulse).where(Pulse.platform == event.platform, Pulse.channel_id == self._channel(event),
+                                    col(Pulse.workspace).is_not_distinct_from(event.workspace),
                                     Pulse.status == "active").order_by(col(Pulse.id).desc()).limit(20)))
         if not rows:
             await responder.private(Card(fallback="No open pulses here.", blocks=(
@@ -169,11 +176,11 @@ class PulseCommands:
         pulse, run = await self._find(event, words)
         await self._may_read(event.actor, pulse)
         run = await self._shown_run(pulse, run)
-        text = await self.csv(pulse, run)
-        rows = sum(1 for _ in csv.reader(io.StringIO(text))) - 1  # a comment may hold a line break
+        data = await self.csv(pulse, run)
+        rows = len(read_csv(data)) - 1  # a comment may hold a line break
         name = f"pulse-{pulse.id}-run-{run.id}.csv"
         async with self._services.db.session() as session:
-            url = await save_file(session, name, "text/csv", text.encode("utf-8"))
+            url = await save_file(session, name, MIME, data)
             card = Card(fallback=f"CSV of pulse #{pulse.id}: {pulse.title}", blocks=(
                 Heading(f"CSV: {pulse.title}"),
                 Text(f"{rows} row{'s' if rows != 1 else ''}" + (", no names (anonymous pulse)" if pulse.anonymous
@@ -185,9 +192,10 @@ class PulseCommands:
             await session.commit()
         await responder.private(text_card(f"📎 I've sent you the CSV of “{pulse.title}” by direct message."))
 
-    async def csv(self, pulse: Pulse, run: PulseRun) -> str:
-        """One row per answer; anonymous pulses carry no names, only the day answered, and leave out what the
-        minimums hide (a question with too few answers, comments with too few others)."""
+    async def csv(self, pulse: Pulse, run: PulseRun) -> bytes:
+        """The CSV file (bot.spreadsheet): one row per answer; anonymous pulses carry no names, only the day
+        answered, and leave out what the minimums hide (a question with too few answers, comments with too few
+        others)."""
         async with self._services.db.session() as session:
             questions = await self._pulses.questions(session, pulse.id or 0)
             results = await self._pulses.results(session, pulse, run, questions)
@@ -196,21 +204,19 @@ class PulseCommands:
                 select(Response).where(Response.run_id == run.id, col(Response.question_id).in_(list(shown)))
                 .order_by(col(Response.id))))
             names = {} if pulse.anonymous else await self._names(session, pulse.platform, rows)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["question", "answer", "comment", "answered_on"]
-                        + ([] if pulse.anonymous else ["person", "name"]))
+        header = ["question", "answer", "comment", "answered_on"] + ([] if pulse.anonymous else ["person", "name"])
+        cells: list[list[Cell]] = []
         for row in rows:
             result = shown[row.question_id]
             question = result.question
             comment = "" if result.comments_hidden else row.comment or ""
             who = [] if pulse.anonymous else [row.respondent_id, names.get(row.respondent_id or "", "")]
-            writer.writerow([question.prompt, label_of(question.kind, question.options, row.value), comment,
-                             row.answered_on.isoformat(), *who])
+            cells.append([question.prompt, label_of(question.kind, question.options, row.value), comment,
+                          row.answered_on, *who])
         for result in results.questions:
             if results.hidden or result.hidden:
-                writer.writerow([result.question.prompt, f"hidden: fewer than {results.minimum} answers", "", ""])
-        return out.getvalue()
+                cells.append([result.question.prompt, f"hidden: fewer than {results.minimum} answers", "", ""])
+        return csv_bytes(header, cells)
 
     # -- helpers ---------------------------------------------------------------------------------
     @staticmethod
@@ -231,23 +237,29 @@ class PulseCommands:
                 Context(("Ask your manager, or an admin can grant you the manager role (earshot roles grant).",)))))
         return allowed
 
-    async def _may_reach(self, event: CommandEvent, spec: PulseSpec) -> None:
+    async def _may_reach(self, event: CommandEvent, spec: PulseSpec, trusted_channel: bool = True) -> None:
         """A pulse for another channel (to:#team) needs its author in that channel, unless they are an admin:
-        a manager polls the people they work with, not any channel the bot is in."""
-        elsewhere = spec.audience.get("channel_id")
-        if spec.audience["kind"] == "people" or not elsewhere or elsewhere == self._channel(event):
+        a manager polls the people they work with, not any channel the bot is in. The channel a command was
+        typed in is the platform's word; a form's (`trusted_channel` False) is the client's, so it is checked
+        too: the pulse is stored there and may share its results there."""
+        channels = {spec.audience.get("channel_id"), None if trusted_channel else self._channel(event)}
+        if trusted_channel:
+            channels.discard(self._channel(event))
+        channels.discard(None)
+        if not channels:
             return
         async with self._services.db.session() as session:
             if await has_any_role(session, event.actor):
                 return
         adapter = self._services.adapters.get(event.platform)
-        try:
-            members = set(await channel_member_ids(adapter, elsewhere)) if adapter else set()
-        except DeliveryError as error:
-            raise UsageError(f"I couldn't check who is in that channel ({error.reason}); nothing was launched") \
-                from None
-        if event.actor.user_id not in members:
-            raise UsageError("you can send a pulse only to a channel you are in (admins can send it anywhere)")
+        for channel in channels:
+            try:
+                members = set(await channel_member_ids(adapter, channel)) if adapter else set()
+            except DeliveryError as error:
+                raise UsageError(f"I couldn't check who is in that channel ({error.reason}); nothing was "
+                                 "launched") from None
+            if event.actor.user_id not in members:
+                raise UsageError("you can send a pulse only to a channel you are in (admins can send it anywhere)")
 
     async def _may_read(self, person: Person, pulse: Pulse) -> None:
         if pulse.author_id == person.user_id and pulse.platform == person.platform:
@@ -283,11 +295,13 @@ class PulseCommands:
         else their newest still to run; without, anyone's newest when they have none), and its latest run."""
         async with self._services.db.session() as session:
             if words:
-                if not words[0].lstrip("#").isdigit():
-                    raise UsageError(f"“{words[0]}” is not a pulse number; see /pulse list")
-                pulse = await session.get(Pulse, int(words[0].lstrip("#")))
+                number = record_id(words[0])
+                if number is None:
+                    raise UsageError(f"“{words[0][:40]}” is not a pulse number; see /pulse list")
+                pulse = await session.get(Pulse, number)
             else:
-                query = select(Pulse).where(Pulse.platform == event.platform, Pulse.channel_id == self._channel(event))
+                query = select(Pulse).where(Pulse.platform == event.platform, Pulse.channel_id == self._channel(event),
+                                            col(Pulse.workspace).is_not_distinct_from(event.workspace))
                 own = query.where(Pulse.author_id == event.actor.user_id)
                 if mine:
                     running = own.where(col(Pulse.id).in_(select(PulseRun.pulse_id).where(PulseRun.status == "open")))
@@ -296,7 +310,7 @@ class PulseCommands:
                 else:  # the caller's own newest here, else anyone's (for HR)
                     pulse = (await session.exec(own.order_by(col(Pulse.id).desc()))).first()
                 pulse = pulse or (await session.exec(query.order_by(col(Pulse.id).desc()))).first()
-            if pulse is None or pulse.platform != event.platform:
+            if pulse is None or (pulse.platform, pulse.workspace) != (event.platform, event.workspace):
                 raise UsageError("no such pulse here" + (" (you have no open pulse in this channel)" if mine else ""))
             run = (await session.exec(select(PulseRun).where(PulseRun.pulse_id == pulse.id)
                                       .order_by(col(PulseRun.scheduled_for).desc()))).first()

@@ -29,9 +29,9 @@ class PulseChecks:
         self.pulses = Pulses(services, on_change=self._changed)
         self.schedule = PulseSchedule(services, self.pulses)
         self.commands = PulseCommands(services, self.pulses)
-        voting = Voting(services, self.pulses)
         self._services = services
         self._members = Members(services.adapters)
+        voting = Voting(services, self.pulses, self._members)
         self._tasks: set[asyncio.Task[int]] = set()
         core.commands.register(self.commands.command())
         core.handlers.actions["pulse"] = voting.on_action
@@ -46,14 +46,16 @@ class PulseChecks:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def home_section(self, person: Person) -> tuple[Block, ...]:
-        """The open pulses this person is in the audience of and hasn't answered (never anyone else's)."""
+    async def home_section(self, person: Person, workspace: str | None) -> tuple[Block, ...]:
+        """The open pulses of this workspace this person is in the audience of and hasn't answered (never anyone
+        else's)."""
         answered = select(Participation.run_id).where(Participation.platform == person.platform,
                                                       Participation.user_id == person.user_id)
         async with self._services.db.session() as session:
             candidates = list(await session.exec(
                 select(Pulse, PulseRun.id).join(PulseRun, col(PulseRun.pulse_id) == Pulse.id).where(
-                    Pulse.platform == person.platform, PulseRun.status == "open",
+                    Pulse.platform == person.platform, col(Pulse.workspace).is_not_distinct_from(workspace),
+                    PulseRun.status == "open",
                     col(PulseRun.id).not_in(answered)).order_by(col(PulseRun.id).desc()).limit(HOME_CANDIDATES)))
             waiting = await in_audience(session, self._members, person.user_id,
                                         [(pulse, run_id or 0) for pulse, run_id in candidates], limit=HOME_SHOWN)

@@ -69,8 +69,8 @@ def spec_from_form(values: Mapping[str, str | tuple[str, ...]], channel_id: str,
         field("people", lambda v: setattr(spec, "audience", people(v)))
     else:
         field("audience", lambda v: setattr(spec, "audience", audience(v or "channel", channel_id)))
-    field("close", lambda v: setattr(spec, "close_after", parse_duration(v) if v else None))
-    field("remind", lambda v: setattr(spec, "remind_after", parse_duration(v) if v else None))
+    field("close", lambda v: setattr(spec, "close_after", parse_duration(v, "close") if v else None))
+    field("remind", lambda v: setattr(spec, "remind_after", parse_duration(v, "remind") if v else None))
     field("every", lambda v: setattr(spec, "recurrence", parse_every(v, today) if v else None))
     field("tz", lambda v: setattr(spec, "timezone", zone_name(v) if v else timezone))
     if not spec.title:

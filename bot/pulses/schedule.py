@@ -9,9 +9,13 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.commands import UsageError
+from bot.commands import UsageError, whole_number
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_DURATION_DAYS = 90
+"""The longest close: or remind: a pulse takes: past it, a pulse is a standing survey, not a pulse."""
+MAX_WEEKS = 8
+"""The longest gap of every:Nw."""
 EARLIEST_ZONE = "Pacific/Kiritimati"
 """UTC+14: where a date's local time comes first. Per-person pulses fire there and defer each DM."""
 
@@ -23,12 +27,13 @@ def parse_every(value: str, today: date) -> dict[str, Any]:
     parts = spec.split(":")
     if parts == ["weekdays"] or parts == ["weekday"] or parts == ["daily"]:
         return {"kind": "weekdays", "at": at_time}
-    if parts[0] == "month" and len(parts) == 2 and parts[1].isdigit() and 1 <= int(parts[1]) <= 28:
-        return {"kind": "monthly", "day": int(parts[1]), "at": at_time}
-    weeks = 1
-    if len(parts) == 2 and parts[0].endswith("w") and parts[0][:-1].isdigit():
-        weeks, parts = int(parts[0][:-1]), parts[1:]
-    if len(parts) == 1 and parts[0][:3] in DAYS and 1 <= weeks <= 8:
+    day = whole_number(parts[1], 1, 28) if parts[0] == "month" and len(parts) == 2 else None
+    if day is not None:
+        return {"kind": "monthly", "day": day, "at": at_time}
+    weeks: int | None = 1
+    if len(parts) == 2 and parts[0].endswith("w"):
+        weeks, parts = whole_number(parts[0][:-1], 1, MAX_WEEKS), parts[1:]
+    if len(parts) == 1 and parts[0][:3] in DAYS and weeks is not None:
         return {"kind": "weekly", "day": parts[0][:3], "at": at_time, "weeks": weeks, "anchor": today.isoformat()}
     raise UsageError(f"I can't read every:{value}. Try every:fri@16:00, every:weekdays@09:00, "
                      "every:2w:mon@10:00 or every:month:1@09:00")
@@ -90,10 +95,13 @@ def wall_clock(day: date, at: str, zone: ZoneInfo) -> datetime:
     return local.astimezone(ZoneInfo("UTC"))
 
 
-def parse_duration(value: str) -> int:
-    """`2d`, `4h`, `30m`, `1w` → minutes."""
+def parse_duration(value: str, name: str) -> int:
+    """`2d`, `4h`, `30m`, `1w` → minutes, at most MAX_DURATION_DAYS; `name` (close, remind) is for the refusal."""
     units = {"m": 1, "h": 60, "d": 1440, "w": 10080}
-    number, unit = value[:-1], value[-1:].lower()
-    if not number.isdigit() or unit not in units or int(number) == 0:
-        raise UsageError(f"“{value}” is not a duration; use 30m, 4h, 2d or 1w")
-    return int(number) * units[unit]
+    unit, digits = units.get(value[-1:].lower()), value[:-1]
+    if unit is None or not (digits.isascii() and digits.isdigit()) or not digits.strip("0"):
+        raise UsageError(f"“{value[:40]}” is not a duration; use 30m, 4h, 2d or 1w")
+    number = whole_number(digits, 1, MAX_DURATION_DAYS * 1440)
+    if number is None or number * unit > MAX_DURATION_DAYS * 1440:
+        raise UsageError(f"{name}: at most {MAX_DURATION_DAYS} days")
+    return number * unit

@@ -49,11 +49,13 @@ class Pulses:
         self._mixed_at: dict[int, datetime] = {}
 
     # -- launching ---------------------------------------------------------------------------------
-    async def launch(self, spec: PulseSpec, author: Person, channel_id: str) -> tuple[Pulse, PulseRun | None]:
-        """Store a pulse and, unless it recurs, open its first run in the same transaction. The audience is
-        read first, so a platform error (a DeliveryError, raised) leaves nothing half-launched."""
+    async def launch(self, spec: PulseSpec, author: Person, channel_id: str,
+                     workspace: str | None = None) -> tuple[Pulse, PulseRun | None]:
+        """Store a pulse (in the author's `workspace`, bot.events.Event.workspace) and, unless it recurs, open its
+        first run in the same transaction. The audience is read first, so a platform error (a DeliveryError,
+        raised) leaves nothing half-launched."""
         recurrence = dict(spec.recurrence, local=spec.local_time) if spec.recurrence else None
-        pulse = Pulse(platform=author.platform, channel_id=channel_id, author_id=author.user_id,
+        pulse = Pulse(platform=author.platform, channel_id=channel_id, workspace=workspace, author_id=author.user_id,
                       title=spec.title, anonymous=spec.anonymous, results_live=spec.results_live,
                       audience={**spec.audience, "share": spec.share_results}, recurrence=recurrence,
                       timezone=spec.timezone, close_after_minutes=spec.close_after,

@@ -201,9 +201,9 @@ def _options(spec: PulseSpec, words: list[Word], channel_id: str,
             case "to":
                 spec.audience = audience(value, channel_id)
             case "close":
-                spec.close_after = parse_duration(value)
+                spec.close_after = parse_duration(value, "close")
             case "remind":
-                spec.remind_after = parse_duration(value)
+                spec.remind_after = parse_duration(value, "remind")
             case "every":
                 spec.recurrence = parse_every(value, today)
             case "tz":

@@ -16,6 +16,7 @@ class DigestSubscription(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
     channel_id: str = Field(max_length=512)
+    workspace: str | None = Field(default=None, max_length=64)  # bot.events.Event.workspace
     weekday: int = Field(ge=0, le=6)  # Monday = 0
     at: time
     timezone: str = Field(max_length=64)

@@ -44,6 +44,7 @@ class Station(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
     channel_id: str = Field(max_length=512)
+    workspace: str | None = Field(default=None, max_length=64)  # bot.events.Event.workspace
     filters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     paused: bool = False
     cap_per_hour: int | None = None

@@ -19,6 +19,7 @@ class Pulse(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
     channel_id: str = Field(max_length=512)
+    workspace: str | None = Field(default=None, max_length=64)  # bot.events.Event.workspace
     author_id: str = Field(max_length=128)
     title: str = Field(max_length=300)
     anonymous: bool = False

@@ -121,7 +121,7 @@ async def test_overall_minus_the_shown_teams_no_longer_reveals_c_apps_people(dig
 async def test_the_csv_gives_no_hidden_participation_back(digest: Digest) -> None:
     """Was: C-pay's pulse score showed n = 5 answers, one per person; 7 people answered overall, so C-app's 2.
     Now its pulse figures hide with its participation, and no pulse figure's row carries an n."""
-    rows = list(csv.DictReader(io.StringIO(digest_csv(digest))))
+    rows = list(csv.DictReader(io.StringIO(digest_csv(digest).decode("utf-8-sig"))))
     overall = next(r for r in rows if r["scope"] == "overall" and r["metric"] == "people who answered")
     pay = [r for r in rows if r["scope"] == "test:C-pay" and r["section"] == "employees"]
     numbers = {float(r[c]) for r in pay for c in ("value", "previous", "change", "n") if r[c]}
@@ -213,7 +213,7 @@ async def test_hidden_shows_as_hidden_in_every_format(digest: Digest) -> None:
     app_section = markdown.split("### C-app")[1].split("###")[0]
     assert "| employees | pulse score (0-100) | hidden |" in app_section
 
-    rows = list(csv.DictReader(io.StringIO(digest_csv(digest))))
+    rows = list(csv.DictReader(io.StringIO(digest_csv(digest).decode("utf-8-sig"))))
     app_score = next(r for r in rows if r["scope"] == "test:C-app" and r["metric"] == "pulse score (0-100)")
     assert (app_score["value"], app_score["n"], app_score["status"]) == ("", "", "hidden")
     assert not any(r["scope"] == "test:C-app" and r["metric"] == "comment theme" for r in rows)
@@ -228,7 +228,7 @@ async def test_hidden_comment_themes_say_why_but_not_how_many(digest: Digest) ->
         assert f"Comment themes: {why}" in section and "1 comment" not in section
     html = digest_html(digest, [])
     assert html.count(f"Comment themes: {why}") == 3 and "1 comments" not in html
-    rows = list(csv.DictReader(io.StringIO(digest_csv(digest))))
+    rows = list(csv.DictReader(io.StringIO(digest_csv(digest).decode("utf-8-sig"))))
     app = next(r for r in rows if r["scope"] == "test:C-app" and r["metric"] == "comment themes")
     assert (app["label"], app["value"], app["n"], app["status"]) == (why, "", "", "hidden")
     digest.overall.employees.themes = None  # the card shows the overall's

@@ -16,10 +16,11 @@ class World:
         self._keys = itertools.count(1)
         self.ids: dict[str, int] = {}
 
-    async def station(self, channel: str, areas: list[str]) -> None:
+    async def station(self, channel: str, areas: list[str], *, platform: str = "test",
+                      workspace: str | None = None) -> None:
         async with self.db.session() as session:
-            session.add(Station(platform="test", channel_id=channel, filters={"areas": areas},
-                                created_by="test:hr", created_at=LAST_WED - timedelta(days=30)))
+            session.add(Station(platform=platform, channel_id=channel, workspace=workspace, filters={"areas": areas},
+                                created_by=f"{platform}:hr", created_at=LAST_WED - timedelta(days=30)))
             await session.commit()
 
     async def feedback(self, area: str | None, score: int | None = None, kind: str | None = None, text: str = "ok",
@@ -37,11 +38,13 @@ class World:
         return key
 
     async def pulse(self, channel: str, this_week: list[int], last_week: list[int], kind: str = "scale",
-                    prompt: str = "How manageable is your workload?") -> None:
+                    prompt: str = "How manageable is your workload?", *, platform: str = "test",
+                    workspace: str | None = None) -> None:
         """A workload question (1–5, or eNPS 0–10) in `channel`, one run a week, answered by people 0…n-1 of
         the channel."""
         async with self.db.session() as session:
-            pulse = Pulse(platform="test", channel_id=channel, author_id="boss", title="Weekly", anonymous=True)
+            pulse = Pulse(platform=platform, channel_id=channel, workspace=workspace, author_id="boss",
+                          title="Weekly", anonymous=True)
             session.add(pulse)
             await session.flush()
             question = Question(pulse_id=pulse.id, position=0, kind=kind, prompt=prompt,
@@ -56,13 +59,14 @@ class World:
                 run = await _run(session, pulse, opened)
                 for person, value in enumerate(values):
                     session.add(Response(run_id=run, question_id=question.id, value=str(value), answered_on=day))
-                    session.add(Participation(run_id=run, question_id=question.id, platform="test",
+                    session.add(Participation(run_id=run, question_id=question.id, platform=platform,
                                               user_id=f"{channel}-{person}"))
             await session.commit()
 
-    async def engage(self, channel: str, user: str, key: str, kind: str = "reaction", hours: int = 1) -> None:
+    async def engage(self, channel: str, user: str, key: str, kind: str = "reaction", hours: int = 1, *,
+                     platform: str = "test") -> None:
         async with self.db.session() as session:
-            session.add(Engagement(event_key=f"e{next(self._keys)}", feedback_id=self.ids[key], platform="test",
+            session.add(Engagement(event_key=f"e{next(self._keys)}", feedback_id=self.ids[key], platform=platform,
                                    channel_id=channel, user_id=user, kind=kind,
                                    value="insight" if kind == "reaction" else None,
                                    created_at=THIS_WED + timedelta(hours=hours)))

@@ -186,3 +186,87 @@ async def test_a_configured_mapping_with_several_responses_per_payload(db_url: s
         items = {i.external_id: i for i in await stored(server)}
     assert items["1"].product_area == "mobile" and items["1"].text == "แอปค้างบ่อย" and items["1"].score == 2
     assert items["2"].product_area == "web" and items["2"].source == "app-reviews"
+
+
+DEEP = "[" * 5_000 + "]" * 5_000  # past the interpreter's recursion limit
+
+
+@pytest.mark.parametrize("body, error", [
+    (DEEP, "nested more than 64 levels"),
+    ('{"id": 1, "source": "s", "text": "t", "score": ' + "9" * 5000 + "}", "more than 400 digits"),
+    ('{"id": ' + "9" * 4301 + ', "source": "s", "text": "t"}', "more than 400 digits"),
+    ('{"id": "a", "source": "s", "text": "t", "score": 1e999}', "too large"),
+    ('{"id": "a", "source": "s", "text": "t", "score": NaN}', "NaN is not a JSON value"),
+    (b'{"id": "a", "source": "s", "text": "\xed\xa0\x80"}', "not UTF-8"),  # a surrogate encoded as bytes
+])
+async def test_a_body_that_cant_be_parsed_is_a_400_with_the_reason(server: Running, body: str | bytes,
+                                                                  error: str) -> None:
+    status, got = await send(server, body)
+    assert status == 400 and error in got["error"], got
+    assert await stored(server) == []
+
+
+async def test_an_ndjson_line_too_deep_or_too_long_is_rejected_alone(server: Running) -> None:
+    lines = [json.dumps(GOOD), "[" * 500 + "]" * 500, '{"id": ' + "1" * 5000 + "}", json.dumps({**GOOD, "id": "b"})]
+    status, body = await send(server, "\n".join(lines))
+    assert status == 202 and body["accepted"] == 2
+    assert [(r["index"], r["error"]) for r in body["rejected"]] == [
+        (1, "the JSON is nested more than 64 levels deep"), (2, "a number has more than 400 digits")]
+
+
+UNSTORABLE_ITEMS = [
+    ({**GOOD, "id": "nul\u0000id"}, "id: holds U+0000 (NUL)"),
+    ({**GOOD, "source": "sur\u0000vey"}, "source: holds U+0000 (NUL)"),
+    ({**GOOD, "product_area": "bill\u0000ing"}, "product_area: holds U+0000 (NUL)"),
+    ({**GOOD, "customer": {"segment": "smb\u0000"}}, "customer.segment: holds U+0000 (NUL)"),
+    ({**GOOD, "customer": {"name": "Ana\ud800"}}, "customer.name: holds a lone surrogate U+D800"),
+    ({**GOOD, "url": "https://x.example/\u0000"}, "url: holds U+0000 (NUL)"),
+    ({**GOOD, "text": "lone \udc00 surrogate"}, "text: holds a lone surrogate U+DC00"),
+    ({**GOOD, "tags": ["ok", "\ud83d"]}, "tags.1: holds a lone surrogate U+D83D"),
+    ({**GOOD, "id": "x" * 201}, "id: String should have at most 200 characters"),
+    ({**GOOD, "source": "s" * 101}, "source: String should have at most 100 characters"),
+    ({**GOOD, "created_at": "0001-01-01T00:00:00+05:00"}, "created_at: is out of range once in UTC"),
+]
+
+
+async def test_text_storage_cant_hold_is_rejected_per_item(server: Running) -> None:
+    """NUL (PostgreSQL refused it: a 503 for the whole request) and lone surrogates (neither database can
+    encode one: a 500) are reported per item, with the field; the good items of the same request are stored."""
+    items = [{**item, "id": item["id"] if "id" in item and item["id"] != GOOD["id"] else f"u{n}"}
+             for n, (item, _) in enumerate(UNSTORABLE_ITEMS)]
+    body = json.dumps([GOOD, *items, {**GOOD, "id": "last"}])  # ensure_ascii: the NULs and surrogates as \u escapes
+    status, got = await send(server, body)
+    assert status == 202, got
+    assert got["accepted"] == 2
+    assert [(r["index"], r["error"]) for r in got["rejected"]] == [
+        (n + 1, error) for n, (_, error) in enumerate(UNSTORABLE_ITEMS)]
+    assert sorted(f.external_id for f in await stored(server)) == ["a1", "last"]
+
+
+async def test_a_bad_request_does_not_fail_good_ones_sent_at_the_same_moment(server: Running) -> None:
+    """Concurrent requests share one transaction (group commit): on PostgreSQL one item with a NUL failed
+    them all with 503 and Retry-After, so every sender retried for ever."""
+    bad = json.dumps({**GOOD, "id": "bad", "source": "nul\u0000"})
+    goods = [json.dumps({**GOOD, "id": f"g{n}"}) for n in range(8)]
+    answers = await asyncio.gather(*(send(server, body) for body in [*goods[:4], bad, *goods[4:]]))
+    assert [status for status, _ in answers] == [202] * 9
+    assert answers[4][1]["accepted"] == 0 and answers[4][1]["rejected"][0]["error"].startswith("source: holds U+0000")
+    assert all(body["accepted"] == 1 for n, (_, body) in enumerate(answers) if n != 4)
+    assert sorted(f.external_id for f in await stored(server)) == sorted(f"g{n}" for n in range(8))
+
+
+async def test_hostile_headers_and_mapping_names_are_refused_not_crashed(server: Running) -> None:
+    port = int(server.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    body = json.dumps(GOOD).encode()
+    writer.write(b"POST /api/feedback HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\nConnection: close\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    response = await reader.read()
+    writer.close()
+    assert response.startswith(b"HTTP/1.1 401 ")  # a token that is not UTF-8 is a wrong token
+    status, got = await send(server, json.dumps(GOOD), query="?mapping=" + "a" * 5000)
+    assert status == 400 and "invalid mapping name" in got["error"]  # the file name was too long to look up
+    huge_time = {"event_type": "survey_response.created", "event_data": {"id": "1", "comment": "c",
+                                                                          "created_at": 1e300}}
+    status, got = await send(server, json.dumps(huge_time), query="?mapping=nps-survey")
+    assert status == 202 and got["rejected"][0]["error"].startswith("created_at:")

@@ -67,4 +67,5 @@ async def exported_csv(h: CoreHarness, user: str = "boss") -> str:
     (attached,) = [b for b in card.blocks if b.type == "file"]
     stored = await load_file(h.db, attached.url)  # type: ignore[union-attr]
     assert stored is not None and stored.mime == "text/csv" and stored.name == attached.name  # type: ignore
-    return stored.data.decode("utf-8")
+    assert stored.data.startswith("\ufeff".encode())  # spreadsheet programs read its script right
+    return stored.data.decode("utf-8-sig")

@@ -85,6 +85,7 @@ async def test_the_form_launches_with_people_reminders_local_time_sharing_and_co
         "title": "Monday check-in", "questions": "scale+comment: How do you start the week?\ntext: Anything else?",
         "audience": "people", "people": "<@U1|ana>, @ben U3", "anonymous": "yes", "results": "close",
         "share": "yes", "remind": "4h", "every": "mon@09:00", "when": "local", "tz": ""}
+    harness.adapter.members["C1"].append("boss")  # the form's channel is checked: its author is in it
     assert await submit(harness, "boss", form.form_id, values, form.metadata) is None
     (pulse,), (scale, text), runs = await stored(harness)
     assert pulse.audience == {"kind": "people", "users": ["U1", "ben", "U3"], "share": True}
@@ -99,6 +100,7 @@ async def test_people_picked_in_the_form_arrive_as_ids(harness: CoreHarness) -> 
     assert next(i for i in form.inputs if i.name == "people").kind == "people"  # a picker where there is one
     values: dict[str, Any] = {"title": "Lunch?", "questions": "yesno: Lunch on Friday?", "audience": "people",
                               "people": ("U0ANA0001", "U0BEN0001")}  # what Slack's user picker answers
+    harness.adapter.members["C1"].append("boss")
     assert await submit(harness, "boss", form.form_id, values, form.metadata) is None
     (pulse,), _, _ = await stored(harness)
     assert pulse.audience["users"] == ["U0ANA0001", "U0BEN0001"]

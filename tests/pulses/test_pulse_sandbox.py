@@ -22,7 +22,7 @@ PULSES = [
 
 
 async def call(session: aiohttp.ClientSession, url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    async with session.post(f"{url}{path}", data=json.dumps(body)) as response:
+    async with session.post(f"{url}{path}", json=body) as response:
         answer = await response.json()
         assert response.status == 200, answer
         return answer
@@ -45,7 +45,7 @@ async def wait_for(check, within: float = 10.0):  # type: ignore[no-untyped-def]
 
 
 async def test_every_question_type_end_to_end(db_url: str) -> None:
-    async with running_app(db_url, EARSHOT_ANON_MIN="3") as server, aiohttp.ClientSession() as session:
+    async with running_app(db_url, EARSHOT_ANON_MIN="3") as server, await server.sandbox_session() as session:
         url = server.url
         server.runtime.outbox.update_interval = 0.2
         for text, _, _ in PULSES:

@@ -75,6 +75,7 @@ async def answers(server: Running) -> tuple[int, int]:
 
 
 async def test_e2e_real_pulse_modal_submission_post_votes_update(db_url: str, fake: FakeSlack) -> None:
+    fake.members[CHANNEL] = [ADMIN, "U0ANA0001", "U0BEN0001"]  # a channel pulse takes its members' answers
     async with running_app(db_url, demo=False, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
                            SLACK_API_URL=fake.api_url, EARSHOT_ADMINS=f"slack:{ADMIN}") as server:
         server.runtime.outbox.update_interval = 0.2
@@ -116,6 +117,7 @@ async def test_e2e_real_pulse_modal_submission_post_votes_update(db_url: str, fa
 
 
 async def test_e2e_a_double_click_on_an_anonymous_pulse_counts_once(db_url: str, fake: FakeSlack) -> None:
+    fake.members[CHANNEL] = [ADMIN, "U0ANA0001"]
     async with running_app(db_url, demo=False, SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET,
                            SLACK_API_URL=fake.api_url, EARSHOT_ADMINS=f"slack:{ADMIN}") as server:
         posted = await launched(server, fake, "Ship on Friday?", "yesno anonymous")
@@ -134,6 +136,7 @@ async def test_e2e_a_form_opening_click_is_served_while_the_work_queue_is_full(d
                            SLACK_API_URL=fake.api_url, EARSHOT_ADMINS=f"slack:{ADMIN}") as server:
         posted = await launched(server, fake, "Ship on Friday?", "yesno comment named")
         burst = WORK_CONCURRENCY + 2
+        fake.members[CHANNEL] = [ADMIN, "U0ANA0001", *(f"U0VOTER{n:02d}" for n in range(burst))]
         fake.fail("chat.postEphemeral", error="not_in_channel", delay=4, times=burst)  # each vote's reply: 4 s
         for n in range(burst):  # no response_url: the thanks go by chat.postEphemeral, which holds the slot
             assert await post(server, *signing.interaction(click(posted, "yes", f"U0VOTER{n:02d}", f"t-v{n}"))) \

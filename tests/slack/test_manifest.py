@@ -20,6 +20,7 @@ MANIFEST = (SLACK / "manifest.yml").read_text()
 
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "auth.test": (),
+    "apps.uninstall": (),  # a refused install (client id and secret, and the token being taken back)
     "chat.postMessage": ("chat:write",),
     "chat.update": ("chat:write",),
     "chat.postEphemeral": ("chat:write",),

@@ -11,14 +11,21 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 import pytest
+from slack_sdk.oauth.installation_store import Installation
 from sqlalchemy import text
 
 from adapters.slack.clients import Installations, Team
-from adapters.slack.oauth import installation_store, manifest_bot_scopes
+from adapters.slack.oauth import (
+    REFUSED_REQUEST,
+    SealedInstallationStore,
+    installation_store,
+    manifest_bot_scopes,
+)
 from adapters.slack.platform import web_client
 from bot.adapter import DeliveryError
 from bot.cards import Card, Heading
 from bot.events import Target
+from storage.secrets import SecretBox
 from tests.slack import signing
 from tests.slack.fake_api import FakeSlack
 from tests.slack.signing import SECRET
@@ -34,6 +41,8 @@ REDIRECT = "https://earshot.example.com/slack/oauth_redirect"
 COOKIE = "slack-app-oauth-state"
 TEAM_A, ADMIN_A, CHANNEL_A, TOKEN_A = "TA0000001", "UA0000001", "CA0000001", "xoxb-team-a"
 TEAM_B, ADMIN_B, CHANNEL_B, TOKEN_B = "TB0000002", "UB0000002", "CB0000002", "xoxb-team-b"
+TEAM_C, ADMIN_C, CHANNEL_C, TOKEN_C = "TC0000003", "UC0000003", "CC0000003", "xoxb-team-c"
+SECRET_KEY = "an-earshot-test-passphrase-of-40-characters"
 
 
 @pytest.fixture
@@ -41,7 +50,8 @@ async def server(db_url: str, fake: FakeSlack) -> AsyncIterator[Running]:
     async with running_app(db_url, demo=False, SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET,
                            SLACK_SIGNING_SECRET=SECRET, SLACK_REDIRECT_URI=REDIRECT, SLACK_API_URL=fake.api_url,
                            EARSHOT_ADMINS=f"slack:{ADMIN_A},slack:{ADMIN_B}",
-                           EARSHOT_INGEST_TOKEN="ingest-secret") as running:
+                           EARSHOT_INGEST_TOKEN="ingest-secret", SLACK_ALLOWED_TEAMS=f"{TEAM_A},{TEAM_B}",
+                           EARSHOT_SECRET_KEY=SECRET_KEY) as running:
         yield running
 
 
@@ -85,9 +95,15 @@ async def test_an_install_is_stored_in_our_database(server: Running, fake: FakeS
     (exchange,) = fake.of("oauth.v2.access")
     assert exchange.args["code"] == f"code-{TEAM_A}" and exchange.args["redirect_uri"] == REDIRECT
     assert exchange.token == "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-    assert await rows(server, "SELECT client_id, team_id, bot_token, bot_user_id FROM slack_bots") == [
-        (CLIENT_ID, TEAM_A, TOKEN_A, "UBOT0001")]
+    assert await rows(server, "SELECT client_id, team_id, bot_user_id FROM slack_bots") == [
+        (CLIENT_ID, TEAM_A, "UBOT0001")]
     assert await rows(server, "SELECT team_id, user_id FROM slack_installations") == [(TEAM_A, ADMIN_A)]
+    ((stored_bot,),), ((stored_install,),) = (await rows(server, "SELECT bot_token FROM slack_bots"),
+                                              await rows(server, "SELECT bot_token FROM slack_installations"))
+    box = SecretBox([SECRET_KEY])
+    for stored in (stored_bot, stored_install):  # encrypted at rest, a different ciphertext each time
+        assert isinstance(stored, str) and TOKEN_A not in stored and box.open(stored) == TOKEN_A
+    assert stored_bot != stored_install
     assert await rows(server, "SELECT state FROM slack_oauth_states") == []  # consumed
 
 
@@ -156,3 +172,51 @@ async def test_an_unseen_conversation_goes_to_the_only_installation(server: Runn
     with pytest.raises(DeliveryError) as ambiguous:
         await adapter.send(Target.channel("slack", "CNEW00002"), card)
     assert ambiguous.value.reason.startswith("workspace_unknown") and not ambiguous.value.retryable
+
+
+async def test_a_workspace_outside_the_allow_list_gets_a_page_and_nothing_is_stored(server: Running,
+                                                                                    fake: FakeSlack) -> None:
+    fake.add_install("code-c", TEAM_C, TOKEN_C, installer=ADMIN_C)
+    fake.installs["code-c"]["team"]["name"] = "<b>Rival</b> & co"
+    state = await start_install(server)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session, session.get(
+            server.url + "/slack/oauth_redirect?" + urlencode({"code": "code-c", "state": state}),
+            headers={"Cookie": f"{COOKIE}={state}"}, allow_redirects=False) as response:
+        page = await response.text()
+        assert response.status == 403 and response.content_type == "text/html"
+    assert f"This Earshot is not set up for the workspace &lt;b&gt;Rival&lt;/b&gt; &amp; co ({TEAM_C})" in page
+    assert f"<code>{TEAM_C}</code> to <code>SLACK_ALLOWED_TEAMS</code>" in page and "<b>Rival" not in page
+    assert await rows(server, "SELECT id FROM slack_bots") == []
+    assert await rows(server, "SELECT id FROM slack_installations") == []
+    (uninstall,) = fake.of("apps.uninstall")  # Slack installed it there: take it out again
+    assert uninstall.token == TOKEN_C and uninstall.args["client_id"] == CLIENT_ID
+    await install(server, fake, TEAM_A, TOKEN_A, ADMIN_A)  # an allowed one still gets in
+    assert await rows(server, "SELECT team_id FROM slack_bots") == [(TEAM_A,)]
+
+
+async def test_requests_from_a_workspace_outside_the_allow_list_are_refused_even_if_installed(
+        server: Running, fake: FakeSlack) -> None:
+    """An install stored before the allow-list (or by hand) does not let its workspace in."""
+    settings = server.runtime.settings
+    earlier = SealedInstallationStore(CLIENT_ID, server.runtime.db.engine, SecretBox(settings.secret_keys), {TEAM_C})
+    fake.add_install("code-c", TEAM_C, TOKEN_C, installer=ADMIN_C)
+    await earlier.async_save(Installation(app_id="A0EARSHOT1", team_id=TEAM_C, user_id=ADMIN_C, bot_token=TOKEN_C,
+                                          bot_id="BBOT0001", bot_user_id="UBOT0001"))
+    await install(server, fake, TEAM_A, TOKEN_A, ADMIN_A)
+
+    command = {**load("command_station_help"), "team_id": TEAM_C, "channel_id": CHANNEL_C, "user_id": ADMIN_C,
+               "text": "preview", "response_url": fake.response_url(TEAM_C)}
+    assert await post(server, *signing.command(command)) == (200, REFUSED_REQUEST)
+    vote = load("block_actions_vote")
+    vote["team"] = {"id": TEAM_C, "domain": "rival"}
+    vote["user"] = {**vote["user"], "id": ADMIN_C, "team_id": TEAM_C}
+    assert await post(server, *signing.interaction(vote)) == (200, REFUSED_REQUEST)
+    for team, user, event_id in [(TEAM_C, ADMIN_C, "Ev0HOMEC"), (TEAM_A, ADMIN_A, "Ev0HOMEA")]:
+        home = load("event_app_home_opened")
+        home |= {"team_id": team, "context_team_id": team, "event_id": event_id,
+                 "authorizations": [{**home["authorizations"][0], "team_id": team}]}
+        home["event"] |= {"user": user}
+        assert (await post(server, *signing.event(home)))[0] == 200
+    (publish,) = await fake.wait_for("views.publish")  # workspace A's, and only that
+    assert publish.args["user_id"] == ADMIN_A and publish.token == TOKEN_A
+    assert not [c for c in fake.calls if c.token == TOKEN_C] and fake.responses == []

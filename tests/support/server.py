@@ -6,10 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import aiohttp
 from aiohttp import web
 
 from adapters.runtime import Runtime
 from adapters.sandbox.demo import seed_workspace
+from adapters.sandbox.guard import Guard
+from adapters.sandbox.platform import SandboxPlatform
 from adapters.web import build_app
 from bot.config import load_settings
 from tests.support.postgres import free_port
@@ -20,10 +23,33 @@ class Running:
     url: str
     runtime: Runtime
 
+    @property
+    def guard(self) -> Guard:
+        return next(p.guard for p in self.runtime.platforms if isinstance(p, SandboxPlatform))
+
+    @property
+    def link(self) -> str:
+        """The sandbox's link with this run's secret, as `earshot demo` prints it (on this test's port)."""
+        return f"{self.url}/sandbox/?token={self.guard.token}"
+
+    async def sandbox_session(self, **options: object) -> aiohttp.ClientSession:
+        """A client that has opened the printed link, as a browser does: it holds the sandbox's cookie (the
+        caller closes it; use `async with await running.sandbox_session() as session`). The jar is `unsafe`
+        because aiohttp's own keeps no cookies from an IP address such as 127.0.0.1; browsers do."""
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), **options)  # type: ignore[arg-type]
+        try:
+            async with session.get(self.link, allow_redirects=False) as response:
+                assert response.status == 303, await response.text()
+        except BaseException:
+            await session.close()
+            raise
+        return session
+
 
 @asynccontextmanager
 async def running_app(database_url: str, *, demo: bool = True, **settings: object) -> AsyncIterator[Running]:
-    config = load_settings(DATABASE_URL=database_url, EARSHOT_SANDBOX=demo, **settings)
+    port = free_port()
+    config = load_settings(DATABASE_URL=database_url, EARSHOT_SANDBOX=demo, PORT=port, **settings)
     runtime = Runtime(config)
     app = build_app(runtime)
     if demo:
@@ -34,10 +60,10 @@ async def running_app(database_url: str, *, demo: bool = True, **settings: objec
         app.on_startup.append(seed)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     try:
         yield Running(f"http://127.0.0.1:{port}", runtime)
     finally:
         await runner.cleanup()
+

@@ -56,10 +56,14 @@ class FakeConnector:
     refusals: list[Refusal] = field(default_factory=list)
     """Answers for the next write calls (POST/PUT), first first."""
     members: list[dict[str, str]] = field(default_factory=list)
+    members_of: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    """Members of particular conversations (the others have `members`)."""
     uploads: list[Upload] = field(default_factory=list)
     """Fragments PUT to `upload_url(name)`, OneDrive's upload session stand-in."""
     upload_refusals: list[int] = field(default_factory=list)
     page_size: int = 2
+    redirect: tuple[int, str] | None = None
+    """(status, base URL): answer every Bot Connector call with that redirect to the same path under the URL."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -107,6 +111,9 @@ class FakeConnector:
         call = Call(request.method, segments, dict(request.query), body, request.headers.get("Authorization"))
         self.calls.append(call)
         self._changed.set()
+        if self.redirect is not None:
+            status, elsewhere = self.redirect
+            return web.Response(status=status, headers={"Location": f"{elsewhere}v3/{raw}"})
         if request.method in ("POST", "PUT") and self.refusals:
             refusal = self.refusals.pop(0)
             headers = {"Retry-After": refusal.retry_after} if refusal.retry_after else None
@@ -114,8 +121,9 @@ class FakeConnector:
                                      status=refusal.status, headers=headers)
         if request.method == "GET" and segments[-1] == "pagedmembers":
             start = int(request.query.get("continuationToken") or 0)
-            page = self.members[start:start + self.page_size]
-            more = start + self.page_size < len(self.members)
+            members = self.members_of.get(segments[1], self.members)
+            page = members[start:start + self.page_size]
+            more = start + self.page_size < len(members)
             return web.json_response({"members": page, "continuationToken": str(start + self.page_size) if more
                                       else None})
         if request.method == "POST" and segments == ["conversations"]:
@@ -130,6 +138,7 @@ async def running_connector() -> AsyncIterator[FakeConnector]:
     connector = FakeConnector()
     app = web.Application()
     app.router.add_route("*", "/v3/{tail:.*}", connector.handle)
+    app.router.add_route("*", "/{prefix}/v3/{tail:.*}", connector.handle)  # many service URLs, one connector
     app.router.add_put("/upload/{name}", connector.upload)
     runner = web.AppRunner(app)
     await runner.setup()

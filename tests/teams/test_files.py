@@ -94,7 +94,7 @@ async def test_upload_failures_say_why(connector: FakeConnector) -> None:
 
 @pytest.fixture
 async def server(db_url: str) -> AsyncIterator[Running]:
-    async with running_app(db_url, demo=False, EARSHOT_ADMINS=f"teams:{ANA}") as running:
+    async with running_app(db_url, demo=False, EARSHOT_TEAMS_EMULATOR="1", EARSHOT_ADMINS=f"teams:{ANA}") as running:
         yield running
 
 
@@ -122,6 +122,7 @@ async def posted(connector: FakeConnector, content_type: str, after: int = 0, co
 async def export_to_teams(server: Running, connector: FakeConnector, run: int = 1) -> tuple[Call, dict[str, Any]]:
     """Ana launches a named pulse in the channel, answers it and asks for the CSV: returns the consent card's
     message and its attachment."""
+    connector.members = [{"id": ANA, "name": "Ana Souza"}]  # a channel pulse takes answers from its members
     before = len(connector.posts())
     status, _ = await post(server, at(connector, "message_channel_command", id=f"17095438{run}0001",
                                       text='<at>Earshot</at> pulse "Ship on Friday?" yesno named'))

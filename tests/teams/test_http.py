@@ -84,7 +84,7 @@ async def connector() -> AsyncIterator[FakeConnector]:
 
 @pytest.fixture
 async def server(db_url: str) -> AsyncIterator[Running]:
-    async with running_app(db_url, demo=False) as running:
+    async with running_app(db_url, demo=False, EARSHOT_TEAMS_EMULATOR="1") as running:
         install_test_feature(running.runtime.core)
         yield running
 
@@ -221,3 +221,16 @@ async def test_with_an_app_id_a_missing_or_bad_token_is_401(secured: Running, au
     assert status == 401
     async with secured.runtime.db.session() as session:
         assert list(await session.exec(select(ConversationRef))) == []  # nothing of a refused turn is kept
+
+
+async def test_null_entities_and_unknown_invokes_get_answers_not_5xx(server: Running, connector: FakeConnector
+                                                                     ) -> None:
+    """`"entities": [null]` crashed serializing the activity (500); an invoke Earshot doesn't handle got
+    botbuilder's default 501. Both are the client's doing: a turn that still runs, and a 400 that says why."""
+    base = {"serviceUrl": connector.url, "from": {"id": ANA}, "conversation": {"id": PERSONAL},
+            "channelId": "msteams", "recipient": {"id": "28:earshot"}}
+    status, _ = await post(server, {**base, "type": "message", "id": "m-null", "text": "pulse help",
+                                    "entities": [None]})
+    assert status in (200, 201)
+    status, body = await post(server, {**base, "type": "invoke", "id": "i-unknown", "name": "config/fetch"})
+    assert status == 400 and "config/fetch" in body["error"]

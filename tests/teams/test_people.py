@@ -12,16 +12,19 @@ import pytest
 from sqlmodel import select
 
 from adapters.teams.people import SEARCH_RESPONSE, Search, search_of, search_response
-from adapters.teams.render import MULTI_KEY, PEOPLE_CHOICES, PEOPLE_DATASET, render_form
+from adapters.teams.render import MULTI_KEY, PEOPLE_CHOICES, PEOPLE_DATASET, PEOPLE_TEXT_PLACEHOLDER, render_form
 from bot.cards import Form, Input
 from bot.events import Person
+from bot.roles import grant
 from storage.engine import Database
 from storage.tables import Pulse
+from tests.support.core import make_harness
 from tests.support.server import Running, running_app
 from tests.teams.activities import as_received, recorded
 from tests.teams.fake_connector import FakeConnector, running_connector
 from tests.teams.test_files import at, posted
 from tests.teams.test_http import ANA, BEN, TENANT, post
+from tests.teams.test_turn import Turns
 
 CARD = "application/vnd.microsoft.card.adaptive"
 
@@ -39,6 +42,24 @@ def test_a_people_field_offers_the_members_by_bot_id_and_searches_for_more() -> 
     crowd = [Person("teams", f"29:{n:04d}", f"Person {n:04d}") for n in range(1_000)]
     (field,) = [e for e in render_form(form, people=crowd)["body"] if e.get("id") == "input:people"]
     assert len(field["choices"]) == PEOPLE_CHOICES and len(json.dumps(field)) < 20_000  # the rest by typing
+
+
+def test_with_no_one_to_offer_the_people_field_takes_ids_as_text() -> None:
+    """An Input.ChoiceSet with no choice is refused by Microsoft's renderer (issue 14, point 8)."""
+    form = Form("pulse-new", "New pulse", (Input("people", "People", kind="people", required=False),))
+    (field,) = [e for e in render_form(form)["body"] if e.get("id") == "input:people"]
+    assert (field["type"], field["placeholder"]) == ("Input.Text", PEOPLE_TEXT_PLACEHOLDER)
+    assert "choices" not in field and "choices.data" not in field
+
+
+async def test_a_form_in_a_one_to_one_chat_offers_the_people_earshot_has_seen(db: Database) -> None:
+    async with db.session() as session:
+        await grant(session, "teams", ANA, "manager")
+        await session.commit()
+    turns = Turns(make_harness(db))
+    (reply,) = await turns.run(recorded("message_personal_command", id="1709549999002", text="pulse"))
+    (field,) = [e for e in reply.attachments[0].content["body"] if e.get("id") == "input:people"]
+    assert field["type"] == "Input.ChoiceSet" and field["choices"] == [{"title": "Ana Souza", "value": ANA}]
 
 
 def test_the_search_invoke() -> None:
@@ -64,7 +85,7 @@ async def connector() -> AsyncIterator[FakeConnector]:
 
 @pytest.fixture
 async def server(db_url: str) -> AsyncIterator[Running]:
-    async with running_app(db_url, demo=False, EARSHOT_ADMINS=f"teams:{ANA}") as running:
+    async with running_app(db_url, demo=False, EARSHOT_TEAMS_EMULATOR="1", EARSHOT_ADMINS=f"teams:{ANA}") as running:
         yield running
 
 

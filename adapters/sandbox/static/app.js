@@ -300,7 +300,9 @@ function renderBlock(m, b, i) {
     case 'file': {
       const id = /^file:([0-9a-f]+)$/.exec(str(b.url));
       if (!id) return el('div', 'block-context', `📎 ${str(b.name)}`);
-      return el('a', 'block-file', `📎 ${str(b.name)}`, { href: `/sandbox/files/${id[1]}`, download: str(b.name) });
+      // Served only to the person it was sent to, so the link says who is asking (the cookie proves the rest).
+      const href = `/sandbox/files/${id[1]}?as=${encodeURIComponent(S.me)}`;
+      return el('a', 'block-file', `📎 ${str(b.name)}`, { href, download: str(b.name) });
     }
     case 'divider': return el('hr', 'block-divider');
     default: return b.text ? el('div', 'block-text', str(b.text)) : null; // unknown block type
