@@ -7,6 +7,7 @@ import asyncio
 import csv
 import difflib
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -25,6 +26,7 @@ from bot.feedback.items import BadBody
 from bot.feedback.mappings import MappingError
 from bot.logs import configure
 from bot.progress import Progress
+from storage.deployment import DatabaseKindError
 from storage.engine import Database
 from storage.migrate import upgrade
 from storage.secrets import SecretKeyError
@@ -48,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(settings.log_format)
     try:
         return int(args.run(settings, args) or 0)
-    except SecretKeyError as error:  # a missing or wrong EARSHOT_SECRET_KEY: one line, not a traceback
+    except (SecretKeyError, DatabaseKindError) as error:  # a missing key, the other deployment's database: one line
         print(f"earshot: {error}", file=sys.stderr)
         return 2
 
@@ -267,10 +269,7 @@ def _digest(settings: Settings, args: argparse.Namespace) -> int:
             else:
                 sys.stdout.write(output if output.endswith("\n") else output + "\n")
             return 0
-        if isinstance(output, bytes):
-            path.write_bytes(output)
-        else:
-            path.write_text(output, encoding="utf-8")
+        _write_private(path, output if isinstance(output, bytes) else output.encode("utf-8"))
     except OSError as error:
         print(f"earshot: --output: {error.strerror or error}: {path}", file=sys.stderr)
         return 1
@@ -323,6 +322,15 @@ def _write_stdout(data: bytes) -> None:
     sys.stdout.buffer.flush()
 
 
+def _write_private(path: Path, data: bytes) -> None:
+    """Write an export (people's answers, HR figures) readable by its owner only, as the database is: a new file
+    is created 0600 and an existing one is narrowed to it before it is overwritten."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(fd, 0o600)
+        handle.write(data)
+
+
 def _pulse_export(settings: Settings, args: argparse.Namespace) -> int:
     data = asyncio.run(_pulse_export_async(settings, args.pulse, args.run_id))
     if data is None:
@@ -330,7 +338,7 @@ def _pulse_export(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     if args.output:
         try:
-            args.output.write_bytes(data)
+            _write_private(args.output, data)
         except OSError as error:
             print(f"earshot: --output: {error.strerror or error}: {args.output}", file=sys.stderr)
             return 1

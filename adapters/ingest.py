@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 from aiohttp import web
@@ -10,6 +11,12 @@ from bot.config import Settings
 from bot.feedback.feature import Stations
 from bot.feedback.items import BadBody, parse_body
 from bot.feedback.mappings import MappingError
+
+MAX_ITEMS = 5_000
+"""Items in one request: a batch that large validates and commits in well under a second; more would hold the
+request (and a group commit) long enough to stall others."""
+PARSE_IN_THREAD_BYTES = 64 * 1024
+"""Bodies past this are parsed off the event loop, so one large request doesn't stall every other one."""
 
 
 class IngestRoute:
@@ -30,11 +37,16 @@ class IngestRoute:
         body = await _read_at_most(request, limit)
         if body is None:
             return _error(413, f"the body is larger than {limit} bytes: send smaller batches")
+        if body.count(b"\n") >= MAX_ITEMS:  # NDJSON: counted before any line is parsed
+            return _too_many()
         try:
             mapping = self._stations.mapping(request.query["mapping"]) if "mapping" in request.query else None
-            items = parse_body(body)
+            items = parse_body(body) if len(body) <= PARSE_IN_THREAD_BYTES else \
+                await asyncio.to_thread(parse_body, body)
         except (MappingError, BadBody) as error:
             return _error(400, str(error))
+        if len(items) > MAX_ITEMS:
+            return _too_many()
         result = await self._stations.ingest.ingest(items, mapping)  # an outage: web.storage_unavailable's 503
         return web.json_response(result.to_json(), status=202)
 
@@ -60,6 +72,10 @@ async def _read_at_most(request: web.Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_many() -> web.Response:
+    return _error(413, f"more than {MAX_ITEMS} items in one request: send smaller batches")
 
 
 def _error(status: int, message: str, challenge: bool = False) -> web.Response:

@@ -23,6 +23,7 @@ from bot.outbox import Outbox
 from bot.pacing import Pacer
 from bot.roles import bootstrap_admins
 from bot.scheduler import every, make_scheduler
+from storage.deployment import claim_database
 from storage.engine import Database
 from storage.leadership import Leadership
 from storage.migrate import upgrade
@@ -69,8 +70,10 @@ class Runtime:
             self.worker.wake()
 
     async def start(self) -> None:
-        """Bring the database up to date, grant the configured admins, start the background roles."""
+        """Bring the database up to date, check it is this kind of deployment's, grant the configured admins, start
+        the background roles."""
         await asyncio.to_thread(upgrade, self.settings.database_url, secret_keys=self.settings.secret_keys)
+        await self._claim_database()
         async with self.db.session() as session:
             await bootstrap_admins(session, self.settings.admins)
         for platform in self.platforms:
@@ -91,6 +94,18 @@ class Runtime:
             self._probes = await serve_probes(self, self.settings.listen_host, self.settings.metrics_port)
         log.info("earshot started: role=%s platforms=%s database=%s", self.role,
                  ",".join(self.adapters) or "none", self.db.engine.url.render_as_string(hide_password=True))
+
+    async def _claim_database(self) -> None:
+        """The sandbox and real platforms never share a database (storage.deployment): mark it as this process's
+        kind, or refuse to start (DatabaseKindError) when it is the other's."""
+        if not self.platforms:
+            return
+        serving = " and ".join(p.name.title() for p in self.platforms)
+        try:
+            await claim_database(self.db, "sandbox" if self.settings.sandbox_enabled else "platforms", serving)
+        except Exception:
+            await self.db.dispose()  # nothing else has started: leave no connection behind
+            raise
 
     async def _lead(self) -> None:
         """Elected: refresh the recurring pulses a standby may have missed, then let the jobs fire."""

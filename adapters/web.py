@@ -53,8 +53,8 @@ def _first_line(error: Exception) -> str:
 async def acknowledgement_time(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Observe how long inbound POSTs (platform events, ingest) take to answer, per platform."""
     platform = next((name for prefix, name in ACK_PREFIXES if request.path.startswith(prefix)), None)
-    if platform is None or request.method != "POST":
-        return await handler(request)
+    if platform is None or request.method != "POST" or request.match_info.route.resource is None:
+        return await handler(request)  # only served routes: a stranger's POST must not name unserved platforms
     started = perf_counter()
     try:
         return await handler(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import cached_property
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -256,6 +257,16 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback_host(host_header: str) -> bool:
+    """Whether a request's Host header (a name or address, any port) names this machine: what a page reached
+    through DNS rebinding can't send."""
+    try:
+        name = urlsplit(f"//{host_header}").hostname or ""
+    except ValueError:
+        return False
+    return is_loopback(name)
 
 
 def _split(value: str) -> list[str]:

@@ -92,8 +92,12 @@ class DeliveryWorker:
     async def _claim(self) -> tuple[list[Delivery], set[int]]:
         """Due deliveries, now leased to this worker, and the ids of those that were 'sending': their last
         attempt's outcome is unknown (its worker died, or the call failed without a clear answer)."""
+        if not self._adapters:
+            return [], set()
         now = self._clock()
-        due = or_(
+        # Only this process's platforms: a worker next to another deployment's on one database (or one with a
+        # platform turned off) leaves their deliveries to them rather than failing them.
+        due = col(Delivery.platform).in_(list(self._adapters)) & or_(
             (col(Delivery.status) == "pending") & (col(Delivery.next_attempt_at) <= now),
             (col(Delivery.status) == "sending") & (col(Delivery.lease_until) < now),
         )
@@ -151,6 +155,9 @@ class DeliveryWorker:
     async def _drain(self, group: list[Delivery]) -> None:
         async with self._slots:
             for index, delivery in enumerate(group):
+                if delivery.platform not in self._adapters:  # claimed only with an adapter; never a KeyError here
+                    await self._fail(delivery, f"platform {delivery.platform} is not configured")
+                    continue
                 wait = self._pacer.delay(delivery.platform, delivery.pace_key)
                 if wait > HOLD_SECONDS:
                     await self._release(group[index:], wait)
@@ -172,10 +179,7 @@ class DeliveryWorker:
 
     async def _deliver(self, delivery: Delivery) -> bool:
         """Send one claimed delivery and record the outcome. False: the lease ran short, nothing was sent."""
-        adapter = self._adapters.get(delivery.platform)
-        if adapter is None:
-            await self._fail(delivery, f"platform {delivery.platform} is not configured")
-            return True
+        adapter = self._adapters[delivery.platform]  # _drain checked
         card = Card.from_json(delivery.card)
         try:
             if delivery.kind == "update":

@@ -71,7 +71,7 @@ class _FileLock:
         self._file: IO[bytes] | None = None
 
     async def acquire(self) -> bool:
-        handle = self._path.open("ab")
+        handle = os.fdopen(os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

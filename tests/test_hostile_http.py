@@ -305,18 +305,33 @@ def activities(service_url: st.SearchStrategy[str]) -> st.SearchStrategy[dict[st
         "attachments": st.lists(JSON, max_size=2), "timestamp": TEXT | NUMBERS, "locale": TEXT})
 
 
+SERVICE_URL_SHAPES = st.sampled_from([{}, {"id": None}, [{}], None, 5, "file:///etc/passwd", "ftp://127.0.0.1/", "x",
+                                      "http:///v3", "http://[::1/"])
+PAGES = st.sampled_from([{}, {}, {}, {"Origin": "http://evil.example"}, {"Origin": "null"},
+                         {"Host": "attacker.example"}])
+"""Headers of a web page's request (or a DNS-rebound one), which the emulator refuses."""
+
+
 async def test_teams_messages_answer_hostile_bodies_without_a_5xx(db_url: str) -> None:
     async with running_connector() as connector, running_app(db_url, demo=False,
                                                               EARSHOT_TEAMS_EMULATOR="1") as running:
         client = Client(running.url)
         before = collection_sizes(running.runtime)
+        not_json = f"{connector.url}no/such/"  # answers every Bot Connector call with a text/plain 404
         service_urls = st.one_of(st.just(connector.url), st.integers(0, 10**6).map(lambda n: f"{connector.url}s{n}/"),
-                                 TEXT)
+                                 st.just(not_json), SERVICE_URL_SHAPES, TEXT)
+        content_types = CONTENT_TYPES | st.just("text/plain; application/json")
 
         @HOSTILE
-        @given(body=bodies(activities(service_urls)), content_type=CONTENT_TYPES)
-        def post(body: bytes, content_type: str) -> None:
-            no_5xx(client.request("POST", "/api/messages", body, {"Content-Type": content_type}), body)
+        @given(body=bodies(activities(service_urls)), content_type=content_types, page=PAGES)
+        def post(body: bytes, content_type: str, page: dict[str, str]) -> None:
+            answer = client.request("POST", "/api/messages", body, {"Content-Type": content_type, **page})
+            if answer.status == 502:  # the turn's reply went to the 404 page: a bad gateway, said as such
+                assert not_json.encode() in body and b"serviceUrl" in answer.body, answer
+            else:
+                no_5xx(answer, body)
+            if page and answer.status != 415:
+                assert answer.status == 403, (answer, page)
 
         await hypothesis_run(post)
         await asyncio.sleep(0.5)  # replies the turns queued are on their way to the fake connector

@@ -163,3 +163,17 @@ async def test_metrics_after_real_traffic(db_url: str, monkeypatch: pytest.Monke
     assert value(samples, "earshot_scheduler_runs_total", job="pulse-deadlines", outcome="ok") >= 1
     assert value(samples, "earshot_scheduler_runs_total", job="pulse-deadlines", outcome="error") == 0
     assert gauge(samples, "earshot_scheduler_leader") == 1.0
+
+
+async def test_a_strangers_posts_to_unserved_platforms_name_none_in_the_metrics(db_url: str) -> None:
+    """On a Slack-only server, POSTs to /api/messages and /sandbox/api/send (404: not mounted) made
+    `earshot_ack_seconds{platform="teams"}` and `{platform="sandbox"}` appear: /metrics named platforms the
+    deployment doesn't run. Only served routes are timed."""
+    async with running_app(db_url, demo=False, SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s") as running, \
+            aiohttp.ClientSession() as session:
+        for path in ("/api/messages", "/sandbox/api/send", "/slack/nowhere"):
+            async with session.post(f"{running.url}{path}", json={}) as response:
+                assert response.status in (404, 405)
+        samples = await scrape(session, running.url)
+        assert value(samples, "earshot_ack_seconds_count") == 0
+        assert not {dict(labels).get("platform") for (_, labels) in samples} & {"teams", "sandbox"}

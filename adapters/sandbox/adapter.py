@@ -46,6 +46,10 @@ class SandboxAdapter:
     async def post_ephemeral(self, channel_id: str, user_id: str, card: Card) -> None:
         await self.workspace.post_ephemeral(channel_id, user_id, card)
 
+    async def person(self, user_id: str) -> Person | None:
+        """One of the sandbox's people, or None (bot.pulses.audience.PersonLookup)."""
+        return Person(PLATFORM, user_id) if await self.workspace.is_person(user_id) else None
+
 
 class SandboxResponder:
     """Private replies and forms for the person behind one sandbox request."""

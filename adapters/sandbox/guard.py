@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.config import Settings, is_loopback
+from bot.config import Settings, is_loopback_host
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFIX = "/sandbox"
@@ -74,11 +74,12 @@ class Guard:
         return hmac.compare_digest(offered.encode("utf-8", "replace"), self.token.encode())
 
     def _host_allowed(self, host: str) -> bool:
+        if is_loopback_host(host) or self._any_host:
+            return True
         try:
-            name = urlsplit(f"//{host}").hostname or ""
+            return (urlsplit(f"//{host}").hostname or "") in self._hosts
         except ValueError:
             return False
-        return is_loopback(name) or self._any_host or name in self._hosts
 
 
 def _same_origin(origin: str, host: str) -> bool:

@@ -30,7 +30,7 @@ class TeamsPlatform:
         references = References(context.db)
         self.adapter = TeamsAdapter(cloud, references, context.db, context.settings)
         self.bot = TeamsBot(context.core, self.adapter, references)
-        self._route = MessagesRoute(cloud, self._authentication, self.bot)
+        self._route = MessagesRoute(cloud, self._authentication, self.bot, self._emulator)
 
     def mount(self, app: web.Application) -> None:
         self._route.mount(app)

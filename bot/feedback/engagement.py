@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.adapter import Responder
@@ -16,19 +16,20 @@ from bot.cards import Card, Context, FormErrors, Input, Text
 from bot.cards import Form as FormSpec
 from bot.commands import error_card, record_id
 from bot.core import Services
-from bot.events import ActionEvent, Event, FormSubmitted, MessageEvent, ReactionEvent, Target
+from bot.events import ActionEvent, Event, FormSubmitted, MessageEvent, MessageRef, ReactionEvent, Target
 from bot.feedback.card import REACTIONS
 from bot.feedback.redact import Redactor
 from bot.feedback.views import EMOJI_PREFIX, EMOJI_REACTIONS, display_name, refresh_cards
 from bot.outbox import Outbox
 from bot.roles import has_any_role
 from bot.text import clean
-from storage.tables import Claim, Delivery, Engagement, Feedback, FeedbackReaction
+from storage.tables import Claim, Delivery, Engagement, FeedbackReaction
 from storage.upsert import insert_ignore
 
 DOUBLE_CLICK = timedelta(seconds=2)
 """A second click on the same reaction this soon after the first is a double click, not an un-reaction."""
 NOTE_LIMIT = 500
+NOT_THIS_CARD = "That button isn't on this item's card as I posted it here, so I did nothing."
 
 
 class Engagements:
@@ -38,27 +39,28 @@ class Engagements:
 
     # -- buttons -----------------------------------------------------------------------------------
     async def on_action(self, event: ActionEvent, responder: Responder) -> None:
+        """The item is the one behind the clicked message, never the button's value (client data: a Slack
+        payload's value, Teams card data, a sandbox body): a value naming another item is refused."""
         kind = event.action_id.split(":")
-        feedback_id = _int(event.value)
         async with self._services.db.session() as session:
-            feedback = await session.get(Feedback, feedback_id) if feedback_id else None
-            if feedback is None or feedback.id is None:
-                await responder.private(error_card("I can't find that feedback any more."))
+            feedback_id = await _card_item(session, event, event.message)
+            if feedback_id is None or _int(event.value) != feedback_id:
+                await responder.private(error_card(NOT_THIS_CARD))
                 return
             match kind:
                 case ["fb", "react", name] if name in REACTIONS:
-                    await self._toggle(session, event, feedback.id, name)
+                    await self._toggle(session, event, feedback_id, name)
                 case ["fb", "claim"]:
-                    await self._claim(session, event, feedback.id, responder)
+                    await self._claim(session, event, feedback_id, responder)
                 case ["fb", "done"]:
-                    await self._ask_note(session, event, feedback.id, responder)
+                    await self._ask_note(session, event, feedback_id, responder)
                     return
                 case ["fb", "discuss"]:
-                    await self._open_thread(session, event, feedback.id)
+                    await self._open_thread(session, event, feedback_id)
                 case _:
                     await responder.private(error_card("That button no longer does anything."))
                     return
-            await refresh_cards(session, self._services.outbox, self._redact, feedback.id)
+            await refresh_cards(session, self._services.outbox, self._redact, feedback_id)
             await session.commit()
 
     async def _toggle(self, session: AsyncSession, event: ActionEvent, feedback_id: int, name: str) -> None:
@@ -134,6 +136,10 @@ class Engagements:
                           hint=f"Shown on the card for everyone who saw it (up to {NOTE_LIMIT} characters)."),)))
 
     async def on_done_form(self, event: FormSubmitted, responder: Responder) -> FormErrors | None:
+        """The form's id names the item and comes back through the client (Teams card data, the sandbox), so it
+        is trusted only as far as the server can check it: the person following up on the item may close it; an
+        admin may close someone else's only from a channel the item's card was posted to, as the platform
+        (not the client) tells it."""
         feedback_id = _int(event.form_id.split(":", 1)[-1])
         raw = event.values.get("note", "")
         note = clean(raw if isinstance(raw, str) else " ".join(raw))
@@ -143,20 +149,28 @@ class Engagements:
             return {"note": f"Keep it under {NOTE_LIMIT} characters ({len(note)} now)."}
         async with self._services.db.session() as session:
             claim = await session.get(Claim, feedback_id, with_for_update=True) if feedback_id else None
-            if claim is None:
-                return {"note": "This item has no owner any more."}
-            if (claim.platform, claim.user_id) != (event.platform, event.actor.user_id) and not await has_any_role(
-                    session, event.actor):
-                return {"note": "Only the person following up can close this."}
+            channel = await self._done_channel(session, event, claim) if claim is not None else None
+            if claim is None or channel is None:
+                return {"note": "Only the person following up on this item can close it."}
             if claim.done_at is None:
                 claim.done_at = self._services.clock()
                 claim.note = note
                 session.add(claim)
-                # A modal's submission has no channel (Slack's view_submission); the form carried it.
-                await self._log(session, event, claim.feedback_id, "done", note,
-                                channel_id=event.channel_id or event.metadata)
+                await self._log(session, event, claim.feedback_id, "done", note, channel_id=channel)
                 await refresh_cards(session, self._services.outbox, self._redact, claim.feedback_id)
             await session.commit()
+        return None
+
+    async def _done_channel(self, session: AsyncSession, event: FormSubmitted, claim: Claim) -> str | None:
+        """Where closing this loop is recorded, or None when `event.actor` may not close it. A form submission's
+        channel is the platform's where it has one (Teams: the chat the form was sent to; the sandbox: where it
+        was opened); a Slack modal has none and carries it in its metadata, which Slack keeps server-side."""
+        acted_in = event.channel_id or event.metadata
+        delivered = bool(acted_in) and await _delivered(session, event.platform, acted_in, claim.feedback_id)
+        if (claim.platform, claim.user_id) == (event.platform, event.actor.user_id):
+            return acted_in if delivered else await _claimed_in(session, claim)
+        if delivered and await has_any_role(session, event.actor):
+            return acted_in
         return None
 
     async def _open_thread(self, session: AsyncSession, event: ActionEvent, feedback_id: int) -> None:
@@ -174,21 +188,19 @@ class Engagements:
     # -- emoji and thread replies on the card message --------------------------------------------
     async def on_reaction(self, event: ReactionEvent) -> None:
         async with self._services.db.session() as session:
-            delivery = await _card_delivery(session, event.message.platform, event.message.channel_id,
-                                            event.message.message_id)
-            if delivery is None or delivery.subject_id is None:
+            feedback_id = await _card_item(session, event, event.message)
+            if feedback_id is None:
                 return
             name = f"{EMOJI_PREFIX}{event.emoji}"[:64]
-            if not await self._first_reaction(session, event, delivery.subject_id, name, active=event.added):
-                state = await self._reaction_state(session, event, delivery.subject_id, name)
+            if not await self._first_reaction(session, event, feedback_id, name, active=event.added):
+                state = await self._reaction_state(session, event, feedback_id, name)
                 if state is not None:
                     state.active = event.added
                     state.updated_at = self._services.clock()
                     session.add(state)
-            await self._log(session, event, delivery.subject_id, "reaction" if event.added else "unreaction",
-                            event.emoji)
+            await self._log(session, event, feedback_id, "reaction" if event.added else "unreaction", event.emoji)
             if event.emoji in EMOJI_REACTIONS:  # other emoji change nothing on the card
-                await refresh_cards(session, self._services.outbox, self._redact, delivery.subject_id)
+                await refresh_cards(session, self._services.outbox, self._redact, feedback_id)
             await session.commit()
 
     async def on_message(self, event: MessageEvent) -> None:
@@ -215,6 +227,31 @@ async def _card_delivery(session: AsyncSession, platform: str, channel_id: str, 
     """The quote card posted as this message, if it is one."""
     delivery = await Outbox.find_by_message(session, platform, channel_id, message_id)
     return delivery if delivery is not None and delivery.subject_kind == "feedback" else None
+
+
+async def _card_item(session: AsyncSession, event: Event, ref: MessageRef | None) -> int | None:
+    """The item whose card `ref` is, when the event happened on it where it was posted: the message as the
+    platform names it, in the channel the person acted in."""
+    if ref is None or ref.platform != event.platform or event.channel_id not in (None, ref.channel_id):
+        return None
+    delivery = await _card_delivery(session, ref.platform, ref.channel_id, ref.message_id)
+    return delivery.subject_id if delivery is not None else None
+
+
+async def _delivered(session: AsyncSession, platform: str, channel_id: str, feedback_id: int) -> bool:
+    """Whether the item's card was posted to this channel."""
+    found = await session.exec(select(Delivery.id).where(
+        Delivery.subject_kind == "feedback", Delivery.subject_id == feedback_id, Delivery.kind == "send",
+        Delivery.platform == platform, Delivery.message_channel == channel_id))
+    return found.first() is not None
+
+
+async def _claimed_in(session: AsyncSession, claim: Claim) -> str:
+    """The channel of the card the claim was made on (stored with the claim's engagement)."""
+    found = await session.exec(select(Engagement.channel_id).where(
+        Engagement.feedback_id == claim.feedback_id, Engagement.kind == "claim",
+        Engagement.platform == claim.platform, Engagement.user_id == claim.user_id).order_by(col(Engagement.id)))
+    return found.first() or ""
 
 
 def _int(value: object) -> int | None:

@@ -12,12 +12,17 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.adapter import Adapter, DeliveryError
+from bot.events import Person
 from storage.tables import Delivery, Pulse
+from storage.tables import Person as PersonRow
 
 MEMBERS_TTL_SECONDS = 300.0
 RECHECK_SECONDS = 10.0
 """How soon a channel's members are asked again for someone not among them (who may have just joined)."""
 MEMBERS_CACHED = 1_000
+UNKNOWN_NAMED = 5
+"""Ids not known as people that a refusal names (the search stops there: made-up ids cost a lookup each)."""
+LOOKUPS_AT_ONCE = 8
 
 
 @runtime_checkable
@@ -26,6 +31,43 @@ class MemberIds(Protocol):
     lookups (Slack's list_members also calls users.info once per member, for names and timezones)."""
 
     async def member_ids(self, channel_id: str) -> list[str]: ...
+
+
+@runtime_checkable
+class PersonLookup(Protocol):
+    """Optional adapter capability: the person with this id, None when no such person can be reached (a bot, a
+    deactivated account, an id nobody has). Slack asks users.info; the sandbox knows its people."""
+
+    async def person(self, user_id: str) -> Person | None: ...
+
+
+async def unknown_people(session: AsyncSession, adapter: Adapter | None, platform: str,
+                         users: list[str]) -> list[str]:
+    """The first UNKNOWN_NAMED of `users` that are not people, where the platform can tell (PersonLookup): a
+    pulse for listed people sends each a DM, and made-up ids would each cost one. Someone Earshot has seen
+    (the Person table) needs no question. Raises DeliveryError when the platform can't answer just now."""
+    if not isinstance(adapter, PersonLookup):
+        return []
+    seen = set(await session.exec(select(PersonRow.user_id).where(
+        PersonRow.platform == platform, col(PersonRow.user_id).in_(users))))
+    ask = [user for user in users if user not in seen]
+
+    async def is_person(user_id: str) -> bool:
+        try:
+            return await adapter.person(user_id) is not None
+        except DeliveryError as error:
+            if error.retryable:
+                raise
+            return False  # user_not_found and the like
+
+    unknown: list[str] = []
+    for start in range(0, len(ask), LOOKUPS_AT_ONCE):
+        batch = ask[start:start + LOOKUPS_AT_ONCE]
+        found = await asyncio.gather(*(is_person(user) for user in batch))
+        unknown += [user for user, person in zip(batch, found, strict=True) if not person]
+        if len(unknown) >= UNKNOWN_NAMED:
+            break
+    return unknown[:UNKNOWN_NAMED]
 
 
 async def channel_member_ids(adapter: Adapter, channel_id: str) -> list[str]:

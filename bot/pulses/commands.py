@@ -11,7 +11,7 @@ from bot.commands import Command, UsageError, channel_of, record_id
 from bot.core import Services
 from bot.events import CommandEvent, FormSubmitted, Person, Target
 from bot.files import save_file
-from bot.pulses.audience import channel_member_ids
+from bot.pulses.audience import UNKNOWN_NAMED, channel_member_ids, unknown_people
 from bot.pulses.cards import results_card
 from bot.pulses.form import creation_form, spec_from_form
 from bot.pulses.questions import label_of
@@ -74,6 +74,7 @@ class PulseCommands:
     async def _launch(self, event: CommandEvent, spec: PulseSpec, responder: Responder,
                       trusted_channel: bool = True) -> None:
         await self._may_reach(event, spec, trusted_channel)
+        await self._are_people(event, spec)
         try:
             pulse, run = await self._pulses.launch(spec, event.actor, self._channel(event), event.workspace)
         except DeliveryError as error:  # the audience could not be read: nothing was stored
@@ -260,6 +261,22 @@ class PulseCommands:
                                  "launched") from None
             if event.actor.user_id not in members:
                 raise UsageError("you can send a pulse only to a channel you are in (admins can send it anywhere)")
+
+    async def _are_people(self, event: CommandEvent, spec: PulseSpec) -> None:
+        """Listed people must be people, where the platform can tell: each costs a DM (and, on some platforms,
+        a new conversation), whatever ids a client sent."""
+        if spec.audience["kind"] != "people":
+            return
+        try:
+            async with self._services.db.session() as session:
+                unknown = await unknown_people(session, self._services.adapters.get(event.platform), event.platform,
+                                               spec.audience["users"])
+        except DeliveryError as error:
+            raise UsageError(f"I couldn't check who those people are ({error.reason}); nothing was launched") from None
+        if unknown:
+            raise UsageError("I don't know " + ", ".join(f"@{user[:40]}" for user in unknown) +
+                             (" (and maybe more)" if len(unknown) == UNKNOWN_NAMED else "") +
+                             " here: nothing was launched. Pick people from the list, or check the names.")
 
     async def _may_read(self, person: Person, pulse: Pulse) -> None:
         if pulse.author_id == person.user_id and pulse.platform == person.platform:

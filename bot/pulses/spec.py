@@ -36,6 +36,8 @@ EXAMPLES = {"scale": "scale:1-5", "choices": 'choices:"A, B"', "choice": 'choice
 QUOTE_FIRST = 'put the question in quotes first, like /pulse "How was this week?" scale:1-5'
 MENTION = re.compile(r"<@([^|<>\s]+)(?:\|[^>]*)?>|@([\w.\-:]+)")
 CHANNEL = re.compile(r"<#([^|<>\s]+)(?:\|[^>]*)?>|#([\w\-]+)")
+MAX_PEOPLE = 200
+"""People a pulse lists by name (each gets a DM); more is a channel's job (to:#team or to:dm)."""
 """Mentions and channels as platforms send them (`<@U…|ana>` from Slack, `<@29:…|Ana>` from Teams) or typed."""
 _TOKEN = re.compile(r"""(?:"(?:\\.|[^"\\])*"|'[^']*'|\\.|[^\s"'\\])+""")
 _QUOTED = re.compile(r""""(?:\\.|[^"\\])*"|'[^']*'""")
@@ -253,7 +255,7 @@ def audience(value: str, channel_id: str) -> dict[str, Any]:
         return {"kind": "channel", "channel_id": channel.group(1) or channel.group(2)}
     users = [m.group(1) or m.group(2) for m in MENTION.finditer(value)]
     if users:
-        return {"kind": "people", "users": list(dict.fromkeys(users))}
+        return listed(users)
     raise UsageError(f"to:{value} — say to:here, to:dm, to:#channel or to:@person,@person")
 
 
@@ -264,7 +266,16 @@ def people(value: str) -> dict[str, Any]:
     users += [part for part in re.split(r"[\s,;]+", rest) if part]
     if not users:
         raise UsageError("list the people, like @ana, @ben (or their user ids), separated by commas")
-    return {"kind": "people", "users": list(dict.fromkeys(users))}
+    return listed(users)
+
+
+def listed(users: Sequence[str]) -> dict[str, Any]:
+    """A "people" audience: each person once, at most MAX_PEOPLE of them."""
+    unique = list(dict.fromkeys(users))
+    if len(unique) > MAX_PEOPLE:
+        raise UsageError(f"a pulse goes to at most {MAX_PEOPLE} people by name ({len(unique)} listed); for more, "
+                         "send it to a channel (to:#team, or to:dm for a DM to each of its members)")
+    return {"kind": "people", "users": unique}
 
 
 def zone_name(value: str) -> str:

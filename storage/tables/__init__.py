@@ -1,6 +1,7 @@
 """All tables, imported together so `SQLModel.metadata` is complete for the engine and Alembic."""
 
 from storage.tables.charts import Chart
+from storage.tables.deployment import Deployment
 from storage.tables.digests import DigestRun, DigestSubscription
 from storage.tables.feedback import Claim, Engagement, Feedback, FeedbackReaction, Station, StationItem
 from storage.tables.files import StoredFile
@@ -11,8 +12,8 @@ from storage.tables.sandbox import SandboxChannel, SandboxMember, SandboxMessage
 from storage.tables.slack import SlackConversationTeam
 
 __all__ = [
-    "Chart", "Claim", "ConversationRef", "Delivery", "DigestRun", "DigestSubscription", "Engagement", "Feedback",
-    "FeedbackReaction", "Participation", "Person", "ProcessedEvent", "Pulse", "PulseRun", "Question", "Response",
-    "RoleGrant", "SandboxChannel", "SandboxMember", "SandboxMessage", "SlackConversationTeam", "Station",
+    "Chart", "Claim", "ConversationRef", "Delivery", "Deployment", "DigestRun", "DigestSubscription", "Engagement",
+    "Feedback", "FeedbackReaction", "Participation", "Person", "ProcessedEvent", "Pulse", "PulseRun", "Question",
+    "Response", "RoleGrant", "SandboxChannel", "SandboxMember", "SandboxMessage", "SlackConversationTeam", "Station",
     "StationItem", "StoredFile",
 ]

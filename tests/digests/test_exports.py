@@ -43,6 +43,7 @@ def seeded_url(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_cli_writes_each_format(seeded_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for kind in ("md", "html", "csv", "png"):
         assert main(["digest", "--week", "2026-W47", "--format", kind, "--output", str(tmp_path / f"d.{kind}")]) == 0
+    assert {(tmp_path / f"d.{kind}").stat().st_mode & 0o777 for kind in ("md", "html", "csv", "png")} == {0o600}
     markdown = (tmp_path / "d.md").read_text(encoding="utf-8")
     assert markdown.startswith("# Weekly digest 2026-W47") and "| customers | NPS | +17 |" in markdown
     html = (tmp_path / "d.html").read_text(encoding="utf-8")

@@ -270,3 +270,18 @@ async def test_hostile_headers_and_mapping_names_are_refused_not_crashed(server:
                                                                           "created_at": 1e300}}
     status, got = await send(server, json.dumps(huge_time), query="?mapping=nps-survey")
     assert status == 202 and got["rejected"][0]["error"].startswith("created_at:")
+
+
+async def test_more_items_than_one_request_may_hold_are_refused_before_any_is_handled(db_url: str) -> None:
+    """300,000 `{}` fit in 1 MB and took the server 6 s to reject one by one (other requests waited): past
+    MAX_ITEMS items, or NDJSON lines, a request is refused whole with 413 and nothing is stored."""
+    from adapters.ingest import MAX_ITEMS
+
+    async with running_app(db_url, demo=False, EARSHOT_INGEST_TOKEN=TOKEN) as big:
+        for body in ("[" + ",".join(["{}"] * (MAX_ITEMS + 1)) + "]", "{}\n" * (MAX_ITEMS + 1),
+                     "{\n" * 300_000):
+            status, answer = await send(big, body)
+            assert status == 413 and f"more than {MAX_ITEMS} items" in answer["error"]
+        items = [{**GOOD, "id": f"i{n}"} for n in range(MAX_ITEMS)]  # at the limit: every one handled
+        status, answer = await send(big, json.dumps(items))
+        assert status == 202 and answer["accepted"] == MAX_ITEMS

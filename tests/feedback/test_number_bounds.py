@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import func, select
 
 from bot.events import ActionEvent, FormSubmitted, MessageRef, Person
+from bot.feedback.engagement import NOT_THIS_CARD
 from storage.engine import Database
 from storage.tables import Station
 from tests.feedback.test_stations import station
@@ -69,7 +70,7 @@ async def test_feedback_buttons_and_forms_naming_absurd_ids_are_refused(harness:
         await harness.core.handle(ActionEvent(platform="test", event_id=uuid.uuid4().hex, actor=Person("test", "u1"),
                                               channel_id="C1", action_id=action, value=value,
                                               message=MessageRef("test", "C1", "m1")), responder)
-        assert responder.last_text == "I can't find that feedback any more."
+        assert responder.last_text == NOT_THIS_CARD
     errors = await harness.core.handle(FormSubmitted(
         platform="test", event_id=uuid.uuid4().hex, actor=Person("test", "u1"), channel_id=None,
         form_id=f"fb-done:{value}", values={"note": "refunded"}), RecordingResponder())

@@ -69,8 +69,11 @@ async def test_the_cli_export_neutralises_every_formula_to_a_file_and_to_stdout(
     monkeypatch.setenv("EARSHOT_ANON_MIN", "3")
     monkeypatch.setenv("EARSHOT_COMMENT_MIN", "5")
     out = tmp_path / "pulse.csv"
+    out.write_text("an older file, open to everyone")
+    out.chmod(0o644)
     assert await asyncio.to_thread(main, ["pulse-export", "1", "-o", str(out)]) == 0
     assert_neutralised(out.read_bytes())
+    assert out.stat().st_mode & 0o777 == 0o600  # people's answers: readable by their owner only, as the database
     result = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "adapters.cli", "pulse-export", "1"],
                                      capture_output=True, env={**os.environ, "PYTHONIOENCODING": "ascii"},
                                      timeout=120)

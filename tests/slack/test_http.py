@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from typing import Any
 
@@ -195,3 +196,41 @@ async def test_events_that_are_not_ours_are_acked_and_dropped(server: Running, f
     await asyncio.sleep(0.2)
     metrics = server.runtime.metrics.render().decode()
     assert 'platform="slack"' not in metrics.split("earshot_events_total", 1)[1].split("# HELP", 1)[0]
+
+
+DEEP = '{"a":' * 5000 + "1" + "}" * 5000
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (DEEP.encode(), "application/json"),
+    (b'{"type":"event_callback","x":"\xff"}', "application/json"),  # not UTF-8
+    (b"payload=%7B", signing.FORM),
+    (b"payload=" + b"%5B" * 5000, signing.FORM),
+], ids=["deep-json", "invalid-utf8", "payload-brace", "payload-deep"])
+@pytest.mark.parametrize("signature", [None, "v0=" + "0" * 64])
+async def test_an_unsigned_body_is_refused_before_it_is_read(server: Running, fake: FakeSlack,
+                                                             caplog: pytest.LogCaptureFixture, body: bytes,
+                                                             content_type: str, signature: str | None) -> None:
+    """Anyone who can reach the port can send these: a 401 without parsing, and no traceback in the log."""
+    headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(int(time.time()))}
+    if signature is not None:
+        headers["X-Slack-Signature"] = signature
+    async with aiohttp.ClientSession() as session, session.post(server.url + EVENTS, data=body,
+                                                                headers=headers) as response:
+        assert response.status == 401
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info], caplog.text
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (DEEP, "application/json"),
+    ("[1, 2]", "application/json"),
+    ("payload=%7B", signing.FORM),
+    ("payload=" + "%5B" * 5000, signing.FORM),
+], ids=["deep-json", "json-array", "payload-brace", "payload-deep"])
+async def test_a_signed_body_that_cannot_be_parsed_is_a_400_and_a_warning(
+        server: Running, caplog: pytest.LogCaptureFixture, body: str, content_type: str) -> None:
+    status, _ = await post(server, body, signing.headers(body, content_type=content_type))
+    assert status == 400
+    logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.levelno for r in logged] == [logging.WARNING] and logged[0].exc_info is None, caplog.text

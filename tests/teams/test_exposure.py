@@ -170,3 +170,51 @@ def test_the_lru_keeps_the_most_recently_used() -> None:
     assert recent.put("c", 3) == [2]
     assert "b" not in recent and recent.get("b") is None and len(recent) == 2
     assert sorted(recent.clear()) == [1, 3] and len(recent) == 0
+
+
+async def post_as(server: Running, activity: dict[str, Any], headers: dict[str, str]) -> int:
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{server.url}/api/messages", data=json.dumps(activity), headers=headers) as response:
+        return response.status
+
+
+@sqlite_only
+@pytest.mark.parametrize(("headers", "status"), [
+    ({"Content-Type": "text/plain; application/json"}, 415),  # a form or fetch() a page may send cross-site
+    ({"Content-Type": "text/plain;x=application/json"}, 415),
+    ({"Content-Type": "application/json", "Origin": "http://evil.example"}, 403),  # a browser's request
+    ({"Content-Type": "application/json", "Origin": "null"}, 403),
+    ({"Content-Type": "application/json", "Host": "attacker.example"}, 403),  # DNS rebinding
+    ({"Content-Type": "application/json", "Host": "attacker.example:3978"}, 403),
+])
+async def test_the_emulator_refuses_what_a_web_page_can_send(db_url: str, connector: FakeConnector,
+                                                             headers: dict[str, str], status: int) -> None:
+    """The emulator is unauthenticated: only a local HTTP client (the Bot Framework Emulator sends no Origin)
+    may drive it, not a page in the operator's browser, directly or through a name rebound to 127.0.0.1."""
+    async with running_app(db_url, demo=False, EARSHOT_TEAMS_EMULATOR="1") as running:
+        activity = recorded("message_personal_command", serviceUrl=connector.url, text="station preview")
+        assert await post_as(running, activity, headers) == status
+        await asyncio.sleep(0.5)  # a turn would have replied by now
+    assert connector.calls == []
+
+
+@sqlite_only
+async def test_the_emulator_answers_loopback_names(db_url: str, connector: FakeConnector) -> None:
+    async with running_app(db_url, demo=False, EARSHOT_TEAMS_EMULATOR="1") as running:
+        port = running.url.rsplit(":", 1)[1]
+        for n, host in enumerate((f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "LOCALHOST")):
+            activity = recorded("message_personal_command", id=f"170954372{n}", serviceUrl=connector.url)
+            headers = {"Content-Type": "application/json; charset=utf-8", "Host": host}
+            assert await post_as(running, activity, headers) == 201, host
+        await connector.wait_for(4)
+
+
+@sqlite_only
+async def test_with_an_app_id_the_content_type_is_exact_too(db_url: str, connector: FakeConnector) -> None:
+    async with running_app(db_url, demo=False, MicrosoftAppId="2d4b1c3a-9f5e-4f7a-8c1e-6a2b3c4d5e6f",
+                           MicrosoftAppPassword="secret") as running:
+        activity = recorded("message_personal_command", serviceUrl=connector.url)
+        assert await post_as(running, activity, {"Content-Type": "text/plain; application/json"}) == 415
+        assert await post_as(running, activity, {"Content-Type": "application/json",
+                                                 "Origin": "http://evil.example"}) == 401  # the token decides
+    assert connector.calls == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -234,3 +235,42 @@ async def test_null_entities_and_unknown_invokes_get_answers_not_5xx(server: Run
     assert status in (200, 201)
     status, body = await post(server, {**base, "type": "invoke", "id": "i-unknown", "name": "config/fetch"})
     assert status == 400 and "config/fetch" in body["error"]
+
+
+MISSING = object()
+MALFORMED: list[tuple[str, Any]] = [
+    ("type", 5), ("type", ["message"]),
+    ("serviceUrl", MISSING), ("serviceUrl", None), ("serviceUrl", {}), ("serviceUrl", {"id": None}),
+    ("serviceUrl", [{}]), ("serviceUrl", 5), ("serviceUrl", "file:///etc/passwd"), ("serviceUrl", "ftp://127.0.0.1/"),
+    ("serviceUrl", "x"), ("serviceUrl", "http:///v3"), ("serviceUrl", "http://[::1/"),
+    ("conversation", MISSING), ("conversation", None), ("conversation", {}), ("conversation", {"id": None}),
+    ("conversation", {"id": ""}), ("conversation", {"id": 5}), ("conversation", "a:chat"),
+    ("from", {"id": 5}), ("from", "29:ana"), ("from", []),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), MALFORMED,
+                         ids=[f"{f}={'missing' if v is MISSING else json.dumps(v)}" for f, v in MALFORMED])
+async def test_an_activity_of_the_wrong_shape_is_a_400_that_names_the_field(
+        server: Running, connector: FakeConnector, field: str, value: Any) -> None:
+    activity = at(connector, "message_personal_command", text="station preview")
+    if value is MISSING:
+        del activity[field]
+    else:
+        activity[field] = value
+    status, body = await post(server, activity)
+    assert status == 400 and field in body["error"], body
+    await asyncio.sleep(0.2)
+    assert connector.calls == []
+
+
+async def test_a_service_url_that_answers_with_a_page_not_json_is_a_502(server: Running, connector: FakeConnector,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Any 404 page: msrest can't read it as the Bot Connector's error (DeserializationError), nor a 200 page as
+    a resource; either way the reply didn't reach Teams, which is a bad gateway, not Earshot's 500."""
+    activity = recorded("message_personal_command", serviceUrl=f"{connector.url}no/such/")
+    with caplog.at_level(logging.INFO, logger="adapters.teams"):
+        status, body = await post(server, activity)
+    assert status == 502 and "serviceUrl" in body["error"]
+    (logged,) = [r for r in caplog.records if r.name == "adapters.teams.routes"]
+    assert logged.levelno == logging.WARNING and logged.exc_info is None and "DeserializationError" in logged.message
