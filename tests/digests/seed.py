@@ -6,8 +6,11 @@ Teams (channels on platform "test"): C-pay hears area checkout, C-app hears mobi
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.engine import Database
@@ -54,6 +57,19 @@ LAST_WEEK = [
 WORKLOAD = "How manageable is your workload?"
 COMMENTS = ["too many meetings", "Too many meetings this week", "meetings everywhere, too many meetings",
             "the new laptop is great"]
+
+
+def for_the_cli(db_url: str, monkeypatch: pytest.MonkeyPatch, fill: Callable[[Database], Awaitable[object]]) -> None:
+    """Fill the database at `db_url` with `fill`, and point `earshot` (DATABASE_URL, the minimums) at it."""
+    async def filled() -> None:
+        db = Database(db_url)
+        await fill(db)
+        await db.dispose()
+
+    asyncio.run(filled())
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    for name, value in SETTINGS.items():
+        monkeypatch.setenv(name, str(value))
 
 
 async def seed(db: Database) -> dict[str, int]:

@@ -22,21 +22,13 @@ from bot.events import Target
 from bot.spreadsheet import FORMULA_STARTS
 from storage.engine import Database
 from storage.tables import Feedback, Station
-from tests.digests.seed import SETTINGS, seed
+from tests.digests.seed import for_the_cli, seed
 from tests.support.server import running_app
 
 
 @pytest.fixture
 def seeded_url(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    async def fill() -> None:
-        db = Database(db_url)
-        await seed(db)
-        await db.dispose()
-
-    asyncio.run(fill())
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    for name, value in SETTINGS.items():
-        monkeypatch.setenv(name, str(value))
+    for_the_cli(db_url, monkeypatch, seed)
     return db_url
 
 

@@ -8,7 +8,6 @@ covers them all. Customer figures (feedback volume, NPS) are the organisation's 
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import uuid
@@ -26,7 +25,7 @@ from bot.roles import grant
 from storage.engine import Database
 from storage.tables import Delivery, DigestSubscription
 from tests.digests.conftest import WEEK
-from tests.digests.seed import SETTINGS
+from tests.digests.seed import SETTINGS, for_the_cli
 from tests.digests.world import World
 from tests.support.core import CoreHarness, make_harness
 from tests.support.recording import RecordingResponder
@@ -133,15 +132,7 @@ async def test_scheduled_digests_are_built_for_each_subscriptions_workspace(harn
 
 def test_the_operators_cli_digest_still_covers_every_platform_and_workspace(
         db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    async def fill() -> None:
-        db = Database(db_url)
-        await build_world(db)
-        await db.dispose()
-
-    asyncio.run(fill())
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    for name, value in SETTINGS.items():
-        monkeypatch.setenv(name, str(value))
+    for_the_cli(db_url, monkeypatch, build_world)
     assert main(["digest", "--week", "2026-W47", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
     assert {r["scope"] for r in rows} == {"overall", "slack:CA-alpha", "slack:CB-bravo", f"teams:{TEAMS_CHANNEL}"}
