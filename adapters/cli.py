@@ -26,10 +26,12 @@ from bot.feedback.items import BadBody
 from bot.feedback.mappings import MappingError
 from bot.logs import configure
 from bot.progress import Progress
+from bot.pulses.publishing import unopenable
+from bot.pulses.sealing import Sealer
 from storage.deployment import DatabaseKindError
 from storage.engine import Database
 from storage.migrate import upgrade
-from storage.secrets import SecretKeyError
+from storage.secrets import SecretKeyError, resolve_keys
 
 log = logging.getLogger("earshot")
 
@@ -103,6 +105,10 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply migrations up to the latest schema").set_defaults(run=_db_upgrade)
+    forget = db_commands.add_parser("forget-sealed", help="give up anonymous answers waiting to be published that no "
+                                    "configured key opens (a lost key; docs/anonymity.md)")
+    forget.add_argument("--yes", action="store_true", help="do it (without: only count them)")
+    forget.set_defaults(run=_forget_sealed)
 
     role = commands.add_parser("roles", help="grant, revoke or list admin / manager / hr roles")
     role_commands = role.add_subparsers(dest="roles_command", required=True, metavar="ACTION")
@@ -373,6 +379,31 @@ async def _pulse_export_async(settings: Settings, pulse_id: int, run_id: int | N
 def _db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     upgrade(settings.database_url, secret_keys=settings.secret_keys)
     print("database is up to date")
+    return 0
+
+
+def _forget_sealed(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_forget_sealed_async(settings, args.yes))
+
+
+async def _forget_sealed_async(settings: Settings, really: bool) -> int:
+    await asyncio.to_thread(upgrade, settings.database_url, secret_keys=settings.secret_keys)
+    db = Database(settings.database_url)
+    sealer = Sealer(resolve_keys(settings.database_url, settings.secret_keys))
+    try:
+        async with db.write() as session:
+            lost = await unopenable(session, sealer, forget=really)
+            await session.commit()
+    finally:
+        await db.dispose()
+    if not lost:
+        print("every anonymous answer waiting to be published opens with the configured keys: nothing to forget")
+    elif really:
+        print(f"gave up {lost} anonymous answers no configured key opens; who answered stays recorded")
+    else:
+        print(f"{lost} anonymous answers waiting to be published can't be opened with the configured keys. If the "
+              "key they were sealed with is lost, `earshot db forget-sealed --yes` gives them up (they can't be "
+              "answered again: who answered stays recorded)")
     return 0
 
 

@@ -24,9 +24,10 @@ from bot.pacing import Pacer
 from bot.roles import bootstrap_admins
 from bot.scheduler import every, make_scheduler
 from storage.deployment import claim_database
-from storage.engine import Database
+from storage.engine import Database, sqlite_file
 from storage.leadership import Leadership
 from storage.migrate import upgrade
+from storage.secrets import resolve_keys
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ ROLLUP_SECONDS = 60
 STOP_GRACE_SECONDS = 5.0
 PULSE_TICK_SECONDS = 20
 RECONCILE_SECONDS = 60
+FORGET_EVENTS_SECONDS = 600
+"""How often the leader deletes handled events older than the platforms' retry window (bot.core.RETRY_WINDOW)."""
 
 
 class Runtime:
@@ -46,7 +49,8 @@ class Runtime:
         self.metrics = Metrics()
         self.db = Database(settings.database_url)
         self.outbox = Outbox(on_enqueue=self._wake_worker)
-        self.core = Earshot(Services(settings, self.db, self.outbox, self.metrics))
+        self.core = Earshot(Services(settings, self.db, self.outbox, self.metrics,
+                                     keys=resolve_keys(settings.database_url, settings.secret_keys)))
         self.features = install_features(self.core)
         self.platforms = build_platforms(PlatformContext(settings, self.core, self.db, self.metrics))
         self.adapters: dict[str, Adapter] = {p.name: p.adapter for p in self.platforms}
@@ -74,6 +78,11 @@ class Runtime:
         the background roles."""
         await asyncio.to_thread(upgrade, self.settings.database_url, secret_keys=self.settings.secret_keys)
         await self._claim_database()
+        await self.features.pulses.pulses.check_sealed()
+        database = sqlite_file(self.settings.database_url)
+        if database is not None and not self.settings.secret_keys:
+            log.info("secrets and anonymous answers waiting to be published are sealed with the key in %s.key: keep "
+                     "it out of the database's backups, or set EARSHOT_SECRET_KEY (docs/anonymity.md)", database)
         async with self.db.session() as session:
             await bootstrap_admins(session, self.settings.admins)
         for platform in self.platforms:
@@ -88,6 +97,7 @@ class Runtime:
             await pulses.schedule.reconcile()
             every(self.scheduler, PULSE_TICK_SECONDS, "pulse-deadlines", pulses.pulses.due, self.metrics)
             every(self.scheduler, RECONCILE_SECONDS, "pulse-schedules", pulses.schedule.reconcile, self.metrics)
+            every(self.scheduler, FORGET_EVENTS_SECONDS, "event-expiry", self.core.forget_events, self.metrics)
             self.scheduler.start(paused=True)  # every worker delivers; only the leader's scheduler fires
             await self.leadership.start()
         if self.role == "worker" and self.settings.metrics_port is not None:

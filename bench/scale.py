@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 import aiohttp
+from cryptography.fernet import Fernet
 
 from bench.common import emit, server_log, start_earshot, stop
 from bench.ingest import TOKEN, item, seed_stations
@@ -57,7 +58,8 @@ async def load(urls: list[str], seconds: float, rng: random.Random, tag: str) ->
 
 
 def shape(database: str, web: int, workers: int, seconds: float, tag: str) -> float:
-    env = {"DATABASE_URL": database, "EARSHOT_INGEST_TOKEN": TOKEN, "EARSHOT_SANDBOX": "1"}
+    env = {"DATABASE_URL": database, "EARSHOT_INGEST_TOKEN": TOKEN, "EARSHOT_SANDBOX": "1",
+           "EARSHOT_SECRET_KEY": Fernet.generate_key().decode()}  # PostgreSQL deployments need one
     servers = [start_earshot(env, "web") for _ in range(web)]
     with children(**{**env, "EARSHOT_LOG_FORMAT": "text"}) as group:
         for _ in range(workers):

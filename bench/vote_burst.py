@@ -6,9 +6,11 @@
 channel. A manager launches an anonymous pulse there; every person then votes once through
 `POST /sandbox/api/action`, open loop over about ten seconds, and 10% of the requests are sent a second time
 with the same event id, as a platform retries an event. The client opens the sandbox link the server printed
-and keeps its cookie, as a browser does. Figures: `voters`, `stored` (answers in the
-database; must equal `voters`), `double_counted` (must be 0), `p50_ms` / `p99_ms` (target p99 ≤ 100 ms) and
-`card_updates` (edits of the channel card actually sent: coalesced, far fewer than the votes).
+and keeps its cookie, as a browser does. Anonymous answers wait sealed and are published in batches (bot/pulses/
+publishing.py), the rest when the manager closes the pulse, which the run does at the end. Figures: `voters`,
+`published_live` (answers published in batches while the pulse was open), `stored` (answers in the database
+after the close; must equal `voters`), `double_counted` (must be 0), `p50_ms` / `p99_ms` (target p99 ≤ 100 ms)
+and `card_updates` (edits of the channel card actually sent: coalesced, far fewer than the votes).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import random
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -57,20 +61,31 @@ def seed(database_url: str, voters: int) -> None:
     asyncio.run(run())
 
 
-async def launch(process: subprocess.Popen[bytes], url: str) -> tuple[str, str]:
+async def command_until(process: subprocess.Popen[bytes], url: str, text: str,
+                        found: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """Send a slash command as the manager, then the first message `found` accepts (waiting up to 30 s)."""
     async with await sandbox_session(process) as session:
-        body = {"as": "boss", "channel_id": CHANNEL, "text": '/pulse "Bench: how is it going?" scale anonymous'}
+        body = {"as": "boss", "channel_id": CHANNEL, "text": text}
         async with session.post(f"{url}/sandbox/api/send", data=json.dumps(body), headers=JSON) as response:
             assert response.status == 200, await response.text()
-        for _ in range(100):
+        for _ in range(300):
             async with session.get(f"{url}/sandbox/api/state?as=boss") as response:
                 messages = (await response.json())["messages"]
-            card = next((m for m in messages if m["card"]["fallback"].startswith("Pulse:")), None)
-            if card:
-                action = next(b["buttons"][0]["action_id"] for b in card["card"]["blocks"] if b["type"] == "buttons")
-                return card["id"], action
+            message = next((m for m in messages if found(m.get("card") or {})), None)
+            if message:
+                return message
             await asyncio.sleep(0.1)
-    raise RuntimeError("the pulse card never appeared")
+    raise RuntimeError(f"nothing came of {text}")
+
+
+def fallback(prefix: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda card: str(card.get("fallback", "")).startswith(prefix)
+
+
+async def launch(process: subprocess.Popen[bytes], url: str) -> tuple[str, str]:
+    card = await command_until(process, url, '/pulse "Bench: how is it going?" scale anonymous', fallback("Pulse:"))
+    action = next(b["buttons"][0]["action_id"] for b in card["card"]["blocks"] if b["type"] == "buttons")
+    return card["id"], action
 
 
 async def burst(process: subprocess.Popen[bytes], url: str, message_id: str, action: str, voters: int,
@@ -92,6 +107,23 @@ async def burst(process: subprocess.Popen[bytes], url: str, message_id: str, act
                 await response.read()
 
         return await open_loop(len(requests) / seconds, len(requests), send)
+
+
+def published(database_url: str) -> int:
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from storage.engine import Database
+    from storage.tables import Response
+
+    async def run() -> int:
+        db = Database(database_url)
+        async with db.session() as session:
+            found = (await session.exec(select(func.count()).select_from(Response))).one()
+        await db.dispose()
+        return int(found)
+
+    return asyncio.run(run())
 
 
 def count(database_url: str, message_id: str) -> dict[str, int]:
@@ -128,13 +160,15 @@ def main() -> None:
             message_id, action = asyncio.run(launch(process, url))
             latencies = asyncio.run(burst(process, url, message_id, action, voters, seconds))
             asyncio.run(asyncio.sleep(6))  # the last coalesced edit goes out a few seconds after the last vote
+            live = published(database)
+            asyncio.run(command_until(process, url, "/pulse close", fallback("Results:")))  # the rest is published
         except RuntimeError:
             print(server_log(process), file=sys.stderr)
             raise
         finally:
             stop(process)
         counts = count(database, message_id)
-    figures = {"voters": voters, "requests": len(latencies), "stored": counts["stored"],
+    figures = {"voters": voters, "requests": len(latencies), "published_live": live, "stored": counts["stored"],
                "double_counted": counts["stored"] - min(counts["stored"], counts["answered"]) + max(
                    0, counts["stored"] - voters),
                "p50_ms": round(percentile(latencies, 50), 1), "p99_ms": round(percentile(latencies, 99), 1),

@@ -5,7 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from cryptography.fernet import Fernet
+from sqlalchemy import delete
+from sqlmodel import col, select
 
 from bot.adapter import Adapter, Responder
 from bot.cards import Block, Card, Context, FormErrors, Heading, Text
@@ -25,8 +29,9 @@ from bot.events import (
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from storage.batching import GroupWriter
-from storage.columns import utcnow
+from storage.columns import floored, utcnow
 from storage.engine import Database
+from storage.secrets import keyed_digest
 from storage.tables import Delivery, ProcessedEvent
 from storage.upsert import insert_many_ignore
 
@@ -38,6 +43,17 @@ ReactionHandler = Callable[[ReactionEvent], Awaitable[None]]
 MessageHandler = Callable[[MessageEvent], Awaitable[None]]
 HomeSection = Callable[[Person, str | None], Awaitable[tuple[Block, ...]]]
 """A feature's part of a person's home card, in one workspace (bot.events.Event.workspace): its own alone."""
+
+EVENT_KEYS = "event keys"
+"""The purpose `processed_event` keys are digested for (storage.secrets.keyed_digest)."""
+RETRY_WINDOW = timedelta(hours=1)
+"""How long a handled event is remembered: longer than any platform resends one. Slack retries an event it thinks
+failed three times: at once, after about 1 minute and after about 5 minutes. Bot Framework (Teams) waits 15 s for
+the bot's answer to an activity and documents no later resend. An older resend is handled again."""
+SEEN_STEP = timedelta(minutes=1)
+"""`processed_event.seen_at` is floored to this: enough to expire rows by, and no finer a time of someone's act."""
+FORGET_BATCH = 500
+"""Rows deleted per statement when expiring events, so each transaction holds SQLite's write lock briefly."""
 
 
 @dataclass
@@ -51,6 +67,10 @@ class Services:
     clock: Callable[[], datetime] = utcnow
     adapters: dict[str, Adapter] = field(default_factory=dict)
     """The configured platforms, for what only they know (channel members); filled in by the runtime."""
+    keys: tuple[str, ...] = field(default_factory=lambda: (Fernet.generate_key().decode(),), repr=False)
+    """`EARSHOT_SECRET_KEY`'s keys, or the SQLite key file's (storage.secrets.resolve_keys, done by the runtime):
+    anonymous answers are sealed with them until published, and event dedupe keys are keyed with them. The
+    default, a key that lives as long as the process, is for tests and in-memory databases."""
 
 
 @dataclass
@@ -80,7 +100,7 @@ class Earshot:
             result = await self._dispatch(event, responder)
         except Exception:
             metrics.events.labels(event.platform, kind, "error").inc()
-            log.exception("handling %s %s failed", kind, event.event_id)
+            log.exception("handling a %s %s failed", event.platform, kind)  # no event id: a DM's names its person
             await responder.private(error_card("Something went wrong on my side; it has been logged. "
                                                "Please try again in a moment."))
             return None
@@ -96,15 +116,19 @@ class Earshot:
         return Card(fallback="Earshot home", blocks=tuple(blocks))
 
     async def first_time(self, key: str) -> bool:
-        """True once per key: for work an adapter does itself that a resent platform request must not redo."""
-        return await self._seen.submit(key[:300])
+        """True once per key within the retry window: for work an adapter does itself that a resent platform
+        request must not redo. Only a keyed digest of `key` is stored: event ids name the conversation (a Teams
+        one is `conversation|activity`, a 1:1 chat's id stands for its person), and a stored id joined to the
+        conversations would tell who did what when."""
+        return await self._seen.submit(keyed_digest(self.services.keys, EVENT_KEYS, key))
 
     async def _first_time(self, event: AnyEvent) -> bool:
         return await self.first_time(f"{event.platform}:{type(event).__name__}:{event.event_id}")
 
     async def _record_events(self, keys: list[str]) -> list[bool]:
-        """Record a batch of event keys at once; True for each key seen here for the first time."""
-        now = self.services.clock()
+        """Record a batch of event digests at once; True for each seen here for the first time. The time is kept to
+        the minute (SEEN_STEP)."""
+        now = floored(self.services.clock(), SEEN_STEP)
         async with self.services.db.write() as session:
             new = set(await insert_many_ignore(session, ProcessedEvent, [
                 {"key": key, "seen_at": now} for key in dict.fromkeys(keys)], returning=(ProcessedEvent.key,)))
@@ -114,6 +138,21 @@ class Earshot:
             outcomes.append((key,) in new)
             new.discard((key,))
         return outcomes
+
+    async def forget_events(self) -> int:
+        """Delete the events seen longer than the retry window ago (a periodic job of the scheduler's leader), a
+        batch per transaction; returns how many were deleted."""
+        cutoff = self.services.clock() - RETRY_WINDOW
+        expired = select(ProcessedEvent.key).where(col(ProcessedEvent.seen_at) < cutoff).limit(FORGET_BATCH)
+        forgotten = 0
+        while True:
+            async with self.services.db.write() as session:
+                result = await session.exec(delete(ProcessedEvent).where(  # type: ignore[call-overload]
+                    col(ProcessedEvent.key).in_(expired.scalar_subquery())))
+                await session.commit()
+            forgotten += result.rowcount
+            if result.rowcount < FORGET_BATCH:
+                return forgotten
 
     async def _dispatch(self, event: AnyEvent, responder: Responder) -> FormErrors | None:
         match event:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, TypeDecorator
@@ -50,6 +50,21 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def floored(moment: datetime, step: timedelta) -> datetime:
+    """`moment` rounded down to a whole `step` (a minute, an hour): a time written because someone acted is kept
+    no finer than its use needs, so it doesn't tell whose action it was by when it happened."""
+    return moment - (moment - EPOCH) % step
+
+
+def this_hour() -> datetime:
+    """Now, floored to the hour: the time of a row written as someone acts (a turn in a 1:1 chat, a request from a
+    channel) then says only which hour they were active in, not which vote or click was theirs."""
+    return floored(utcnow(), timedelta(hours=1))
 
 
 

@@ -1,5 +1,7 @@
-"""Secrets at rest (Slack OAuth tokens now; source secrets and sealed data later), encrypted with
-`EARSHOT_SECRET_KEY` through `cryptography`'s Fernet (AES-128-CBC with HMAC-SHA256, authenticated).
+"""Secrets at rest (Slack OAuth tokens, anonymous answers waiting to be published, inbound-event dedupe keys),
+encrypted or keyed with `EARSHOT_SECRET_KEY` through `cryptography`'s Fernet (AES-128-CBC with HMAC-SHA256,
+authenticated) and HMAC-SHA256. Each use has its own key, derived from the configured ones with HKDF and a
+`purpose`, so a value sealed for one use can't be opened as another.
 
 `EARSHOT_SECRET_KEY` is a comma-separated list: the first key encrypts, every key decrypts, so a key rotates by
 putting the new one first and keeping the old one after it until everything was rewritten. Each key is either a
@@ -17,6 +19,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
+import hashlib
+import hmac
 import os
 import re
 from collections.abc import Sequence
@@ -55,29 +60,55 @@ def fernet_key(key: str) -> bytes:
     return base64.urlsafe_b64encode(derived)
 
 
-class SecretBox:
-    """Encrypts with the first key, decrypts with any."""
+@functools.lru_cache(maxsize=16)
+def subkey(key: str, purpose: str) -> bytes:
+    """32 bytes for one `purpose`, derived from one configured key (a Fernet key or a passphrase); kept, since event
+    dedupe derives it for every inbound event."""
+    material = base64.urlsafe_b64decode(fernet_key(key))
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=f"earshot {purpose} v1".encode()).derive(material)
 
-    def __init__(self, keys: Sequence[str]) -> None:
+
+class SecretBox:
+    """Encrypts with the first key, decrypts with any. With a `purpose`, the keys used are derived for it."""
+
+    def __init__(self, keys: Sequence[str], purpose: str | None = None) -> None:
         if not keys:
             raise SecretKeyError(f"{ENV} is not set: stored secrets are encrypted with it")
-        self._fernet = MultiFernet([Fernet(fernet_key(key)) for key in keys])
+        self._fernet = MultiFernet([Fernet(base64.urlsafe_b64encode(subkey(key, purpose)) if purpose
+                                           else fernet_key(key)) for key in keys])
 
     def __repr__(self) -> str:
         return "SecretBox(…)"
 
     def seal(self, plaintext: str) -> str:
-        return PREFIX + self._fernet.encrypt(plaintext.encode()).decode()
+        return self.seal_bytes(plaintext.encode())
+
+    def seal_bytes(self, plaintext: bytes, at: int | None = None) -> str:
+        """`at`: the time written into the token (Fernet keeps one in clear), if not now; 0 keeps none."""
+        token = self._fernet.encrypt(plaintext) if at is None else self._fernet.encrypt_at_time(plaintext, at)
+        return PREFIX + token.decode()
 
     def open(self, sealed: str) -> str:
+        return self.open_bytes(sealed).decode()
+
+    def open_bytes(self, sealed: str) -> bytes:
         if not is_sealed(sealed):
             raise SecretKeyError("a stored secret is not encrypted: run `earshot db upgrade` with "
                                  f"{ENV} set to encrypt the rows written before")
         try:
-            return self._fernet.decrypt(sealed[len(PREFIX):].encode()).decode()
+            return self._fernet.decrypt(sealed[len(PREFIX):].encode())
         except InvalidToken:
             raise SecretKeyError(f"a stored secret can't be decrypted with {ENV}: was the key replaced instead of "
                                  "rotated? Put the new key first and the old one after it, comma-separated") from None
+
+
+def keyed_digest(keys: Sequence[str], purpose: str, message: str) -> str:
+    """HMAC-SHA256 of `message` under the first key's `purpose` key, as 40 hex digits: equal messages give equal
+    digests, and nobody without the key can tell which message gave one (or test a guess)."""
+    if not keys:
+        raise SecretKeyError(f"{ENV} is not set: stored keys are derived from it")
+    return hmac.new(subkey(keys[0], purpose), message.encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def is_sealed(value: str) -> bool:

@@ -18,6 +18,19 @@ from storage.migrate import upgrade
 from tests.support.postgres import PostgresUnavailable, TempPostgres
 
 REQUIRE_POSTGRES = os.environ.get("EARSHOT_TEST_POSTGRES") == "required"
+POSTGRES_KEY = "baT9qNjJthQvtKZuwkrTUnVsuJORx8w7jXie59g-VZw="
+"""PostgreSQL deployments must set EARSHOT_SECRET_KEY (SQLite ones get a key file beside the database): the
+tests' own, which is no secret."""
+
+
+@pytest.fixture(autouse=True)
+def _postgres_key(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests on PostgreSQL run with the test key unless they set EARSHOT_SECRET_KEY themselves."""
+    callspec = getattr(request.node, "callspec", None)
+    on_postgres = (callspec is not None and callspec.params.get("db_url") == "postgres") or any(
+        name in request.fixturenames for name in ("postgres_url", "postgres_server"))
+    if on_postgres and "EARSHOT_SECRET_KEY" not in os.environ:
+        monkeypatch.setenv("EARSHOT_SECRET_KEY", POSTGRES_KEY)
 
 
 @pytest.fixture(scope="session")

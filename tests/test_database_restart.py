@@ -24,7 +24,7 @@ from sqlmodel import select
 from storage.engine import Database
 from storage.migrate import upgrade
 from storage.tables import Feedback
-from tests.conftest import _create_database
+from tests.conftest import POSTGRES_KEY, _create_database
 from tests.support.postgres import PostgresUnavailable, TempPostgres
 from tests.support.server import running_app
 
@@ -74,7 +74,7 @@ async def test_a_database_restart_under_load(cluster: tuple[TempPostgres, str]) 
     halted_at = resumed_at = 0.0
     first_ack_after_resume: float | None = None
 
-    async with running_app(url, demo=True, EARSHOT_INGEST_TOKEN=TOKEN) as running, \
+    async with running_app(url, demo=True, EARSHOT_INGEST_TOKEN=TOKEN, EARSHOT_SECRET_KEY=POSTGRES_KEY) as running, \
             await running.sandbox_session(timeout=REQUEST_TIMEOUT) as http:
 
         async def call(method: str, path: str, item: str | None = None) -> Answer:

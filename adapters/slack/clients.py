@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Protocol
 
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
@@ -18,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from bot.adapter import DeliveryError
+from storage.columns import this_hour
 from storage.engine import Database
 from storage.tables.slack import SlackConversationTeam
 from storage.upsert import upsert_many
@@ -146,7 +146,7 @@ class Installations:
         new = [c for c in dict.fromkeys(conversation_ids) if c and self._teams.get(c) != team]
         if not new:
             return
-        now = datetime.now(UTC)
+        now = this_hour()  # written as people act (their first request after a start): no finer than the hour
         rows = [{"conversation_id": c, "team_id": team.team_id, "enterprise_id": team.enterprise_id,
                  "updated_at": now} for c in new]
         async with self._db.write() as session:

@@ -15,7 +15,7 @@ from adapters.teams.lru import LRU
 from adapters.teams.translate import StoredReference
 from bot.events import Person as BotPerson
 from bot.text import casefold
-from storage.columns import utcnow
+from storage.columns import this_hour
 from storage.engine import Database
 from storage.tables import ConversationRef, Person
 from storage.upsert import insert_ignore, insert_many_ignore
@@ -43,7 +43,7 @@ class References:
         raw = json.dumps(stored.reference, sort_keys=True, ensure_ascii=False)
         if self._written.get(stored.conversation_id) == raw:
             return
-        values = {"kind": stored.kind, "user_id": stored.user_id, "reference": raw, "updated_at": utcnow()}
+        values = {"kind": stored.kind, "user_id": stored.user_id, "reference": raw, "updated_at": this_hour()}
         async with self._db.session() as session:
             new = await insert_ignore(session, ConversationRef, {
                 "platform": PLATFORM, "conversation_id": stored.conversation_id, **values})
@@ -77,14 +77,15 @@ class References:
         async with self._db.session() as session:
             row = (await session.exec(select(ConversationRef).where(
                 ConversationRef.platform == PLATFORM, ConversationRef.kind == "personal",
-                ConversationRef.user_id == user_id).order_by(col(ConversationRef.updated_at).desc()))).first()
+                ConversationRef.user_id == user_id).order_by(col(ConversationRef.updated_at).desc(),
+                                                             col(ConversationRef.id).desc()))).first()
         return json.loads(row.reference) if row else None
 
     async def latest(self) -> dict[str, Any] | None:
         """Any recent reference: its service URL, tenant and bot account let the bot open a 1:1 chat."""
         async with self._db.session() as session:
-            row = (await session.exec(select(ConversationRef).where(ConversationRef.platform == PLATFORM)
-                                      .order_by(col(ConversationRef.updated_at).desc()))).first()
+            row = (await session.exec(select(ConversationRef).where(ConversationRef.platform == PLATFORM).order_by(
+                col(ConversationRef.updated_at).desc(), col(ConversationRef.id).desc()))).first()
         return json.loads(row.reference) if row else None
 
     async def user_of(self, conversation_id: str) -> str | None:
@@ -101,7 +102,7 @@ class References:
             async with self._db.session() as session:
                 await insert_many_ignore(session, Person, [
                     {"platform": PLATFORM, "user_id": p.user_id, "display_name": (p.name or "")[:200],
-                     "unreachable": False, "updated_at": utcnow()} for p in new[start:start + NAMES_PER_INSERT]])
+                     "unreachable": False, "updated_at": this_hour()} for p in new[start:start + NAMES_PER_INSERT]])
                 await session.commit()
         for person in new:
             self._names.put(person.user_id, person.name or "")
@@ -129,7 +130,7 @@ class References:
 
 
 async def _upsert_person(session: Any, user_id: str, values: dict[str, Any]) -> None:
-    values = {**values, "updated_at": utcnow()}
+    values = {**values, "updated_at": this_hour()}
     if not await insert_ignore(session, Person, {"platform": PLATFORM, "user_id": user_id, **values}):
         await session.exec(update(Person).where(  # type: ignore[call-overload]
             col(Person.platform) == PLATFORM, col(Person.user_id) == user_id).values(**values))

@@ -1,4 +1,6 @@
-"""The ballot box: answers that arrive together are stored in one transaction (see storage.batching)."""
+"""The ballot box: answers that arrive together are stored in one transaction (see storage.batching). A named
+answer goes straight into `response`; an anonymous one only into its person's participation row, sealed, until
+it is published with others' (bot/pulses/publishing.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from storage.engine import Database
 from storage.tables import Participation, Pulse, PulseRun, Question, Response
 from storage.upsert import insert_many_ignore, upsert_many
 
+shuffle = random.SystemRandom().shuffle
 FINAL = "You've already answered this one. Anonymous answers are final."
 CLOSED = "This pulse has closed, so answers are no longer taken. Thank you all the same!"
 
@@ -25,7 +28,7 @@ CLOSED = "This pulse has closed, so answers are no longer taken. Thank you all t
 def answer_id(run_id: int) -> str:
     """A new answer's id: its run, then 92 random bits (32 characters). Nothing in it follows the order of
     answering; the run in front keeps a run's answers together in the primary key (the table itself on SQLite,
-    WITHOUT ROWID), so storing votes and mixing a run (bot.pulses.mixing) touch a run's few pages, not pages all
+    WITHOUT ROWID), so publishing a run's answers (bot.pulses.publishing) touches a run's few pages, not pages all
     over a table of every answer ever given. The `r` keeps it from ever being all digits."""
     return f"{run_id:08x}r{secrets.token_hex(12)[:23]}"
 
@@ -38,7 +41,8 @@ class Ballot:
     user_id: str
     value: str
     comment: str | None
-    anonymous: bool
+    sealed: str | None
+    """The answer sealed (bot.pulses.sealing) when the pulse is anonymous: then only this is stored."""
 
 
 @dataclass(frozen=True)
@@ -74,12 +78,15 @@ class BallotBox:
         return Meta(pulse.id or 0, pulse.platform, pulse.anonymous, question, dict(pulse.audience))
 
     @staticmethod
-    def check(meta: Meta, platform: str, value: str | None) -> str | None:
-        """Why an answer (`value`; None: before it is given) can't be taken, or None."""
+    def check(meta: Meta, platform: str, value: str | None, comment: str | None = None) -> str | None:
+        """Why an answer (`value`, `comment`; None: before it is given) can't be taken, or None. A client may send
+        any form fields, whatever the question offers."""
         if meta.platform != platform:
             return "This pulse lives on another platform."
         if value is not None and not valid_answer(meta.question.kind, meta.question.options, value):
             return "That isn't one of the answers to this question."
+        if comment is not None and not (meta.question.allow_comment or meta.question.kind == "text"):
+            return "This question takes no comment."
         return None
 
     async def cast(self, ballot: Ballot) -> str | None:
@@ -92,7 +99,7 @@ class BallotBox:
         async with self._db.write() as session:
             runs = {b.run_id for b in ballots}
             # FOR SHARE on PostgreSQL (SQLite has one writer anyway): closing a run waits for the batches that
-            # saw it open, so its final figures and mixing include them, and later batches see it closed.
+            # saw it open, so its final publication and figures include them, and later batches see it closed.
             open_runs = set(await session.exec(select(PulseRun.id).where(
                 col(PulseRun.id).in_(runs), PulseRun.status == "open").with_for_update(read=True)))
             keys: dict[tuple[int, int, str, str], int] = {}
@@ -101,30 +108,24 @@ class BallotBox:
                     outcomes[index] = CLOSED
                 else:
                     keys.setdefault((ballot.run_id, ballot.question_id, ballot.platform, ballot.user_id), index)
-            rows = [{"run_id": r, "question_id": q, "platform": p, "user_id": u} for r, q, p, u in keys]
+            rows = [{"run_id": r, "question_id": q, "platform": p, "user_id": u, "sealed": ballots[index].sealed}
+                    for (r, q, p, u), index in keys.items()]
+            shuffle(rows)  # the pages' order must not follow the order of arrival, even within a batch
             first = set(await insert_many_ignore(session, Participation, rows, returning=(
                 Participation.run_id, Participation.question_id, Participation.platform, Participation.user_id)))
-            anonymous, named = [], {}
+            named = {}
             for index, ballot in enumerate(ballots):
                 if outcomes[index] is not None:
                     continue
                 key = (ballot.run_id, ballot.question_id, ballot.platform, ballot.user_id)
-                if ballot.anonymous:
+                if ballot.sealed is not None:  # anonymous: stored sealed with the participation, or refused
                     if key not in first or keys[key] != index:
                         outcomes[index] = FINAL
-                        continue
-                    anonymous.append({"id": answer_id(ballot.run_id), "run_id": ballot.run_id,
-                                      "question_id": ballot.question_id, "respondent_id": None,
-                                      "value": ballot.value, "comment": ballot.comment, "answered_on": today})
                 else:  # named answers may change until close: the last one wins
                     named[(ballot.run_id, ballot.question_id, f"{ballot.platform}:{ballot.user_id}")] = {
                         "id": answer_id(ballot.run_id), "run_id": ballot.run_id, "question_id": ballot.question_id,
                         "respondent_id": f"{ballot.platform}:{ballot.user_id}", "value": ballot.value,
                         "comment": ballot.comment, "answered_on": today}
-            # storage order must not follow the order people answered in: shuffled within the batch here, and
-            # across batches (with their transaction id) by the mixing that follows (bot.pulses.mixing)
-            random.shuffle(anonymous)
-            await insert_many_ignore(session, Response, anonymous)
             await upsert_many(session, Response, list(named.values()),
                               keys=["run_id", "question_id", "respondent_id"],
                               update=["value", "comment", "answered_on"])

@@ -19,9 +19,12 @@ def privacy_note(pulse: Pulse, minimum: int, comment_minimum: int) -> str:
         shared = " Live results: everyone in this channel sees the totals and comments on this card as answers " \
                  f"come in, within the same minimums.{shared}"
     if pulse.anonymous:
-        return (f"🔒 Anonymous: your name is never stored with your answer, and answers are final. The author and HR "
-                f"see a question's totals only once {minimum} people have answered it, and its comments only once "
-                f"{comment_minimum} people have written one, in shuffled order.{shared}")
+        return (f"🔒 Anonymous: your answer is kept sealed, never readable beside your name, until it joins the "
+                f"results in a group of at least {minimum} people's answers, so neither the author, HR, nor anyone "
+                "with a copy of Earshot's data can tell which one is yours; only someone who also holds Earshot's "
+                f"secret key, or changes its code, could. Answers are final. A question's totals appear in steps, "
+                f"from {2 * minimum} answers while it runs and from {minimum} at close, and its comments once "
+                f"{comment_minimum} people have written one, shuffled.{shared}")
     return ("👤 Not anonymous: the author and HR see who answered what. You can change your answer until it "
             f"closes.{shared}")
 
@@ -52,6 +55,8 @@ def question_card(pulse: Pulse, run: PulseRun, questions: list[Question], result
     context = [x for x in (status, tally, closes_text(run, pulse.timezone)) if x]
     if results is not None and results.hidden:
         context.append(f"results show from {minimum} answers")
+    elif results is not None and pulse.anonymous and not closed and any(not r.answered for r in results.questions):
+        context.append(f"figures show once {2 * minimum} have answered, or at close")
     blocks.append(Context(tuple(context) or ("Answer with the buttons above.",)))
     blocks.append(Context((privacy_note(pulse, minimum, comment_minimum),)))
     return Card(fallback=f"Pulse: {pulse.title}", blocks=tuple(blocks))
@@ -100,12 +105,17 @@ def results_card(results: RunResults, final: bool, chart_url: str | None = None,
     if results.hidden:
         blocks.append(Text(f"🔒 Results stay hidden until at least {results.minimum} people have answered "
                            f"(anonymity). {results.respondents} so far."))
+
     else:
         for result in results.questions:
             blocks.append(Text(result.question.prompt))
             blocks.append(Text("\n".join(_summary(result, results)) or "no answers"))
         if chart_url:
             blocks.append(Image(chart_url, f"Bar chart of the answers to “{pulse.title}”"))
+        if pulse.anonymous and not final:
+            blocks.append(Context((f"Anonymous answers join these figures in groups of at least {results.minimum}, "
+                                   "so they move in steps and trail the count of people; the last ones arrive at "
+                                   "close.",)))
     if trend:
         points = [f"{day:%d %b}: {'hidden' if value is None else f'{value:.2f}'}" for day, value in trend]
         blocks.append(Divider())

@@ -13,6 +13,7 @@ KIND_WORDS = {  # what people type → kind
 SCALE_LABELS = {"1": "1 😞", "2": "2 🙁", "3": "3 😐", "4": "4 🙂", "5": "5 😀"}
 MAX_QUESTIONS = 10
 MAX_OPTIONS = 10
+COMMENT_LIMIT = 1_000  # characters of a comment or a free-text answer
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ def answer_options(kind: str, options: list[str] | tuple[str, ...]) -> list[tupl
 
 
 def valid_answer(kind: str, options: list[str] | tuple[str, ...], value: str) -> bool:
-    if kind == "text":
-        return bool(value.strip())
+    if kind == "text":  # the words travel as the comment; the value only says so
+        return value == "text"
     allowed = {v for _, v in answer_options(kind, options)}
     if kind != "multi":
         return value in allowed

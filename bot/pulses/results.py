@@ -58,26 +58,32 @@ class RunResults:
         return self.respondents / self.audience if self.audience else None
 
 
+def run_minimum(run: PulseRun, settings: Settings) -> int:
+    """The anonymity minimum of a run: the one it opened with (and its card promised)."""
+    return run.minimum or settings.anon_min
+
+
 async def run_results(session: AsyncSession, settings: Settings, pulse: Pulse, run: PulseRun,
                       questions: list[Question], audience: int | None = None) -> RunResults:
-    """Counts per question and value. An anonymous run shows nothing but its respondent count below `anon_min`
-    respondents; each of its questions needs `anon_min` answers of its own, and each question's comments
-    `comment_min` comments, before they show (comments in shuffled order)."""
+    """Counts per question and value. An anonymous run shows nothing but its respondent count below its minimum
+    (run_minimum) of respondents; each of its questions needs that many answers of its own, and each question's
+    comments `comment_min` comments, before they show (comments in shuffled order)."""
     respondents = (await session.exec(
         select(func.count()).select_from(
             select(Participation.platform, Participation.user_id).where(Participation.run_id == run.id)
             .distinct().subquery()))).one()
-    hidden = pulse.anonymous and respondents < settings.anon_min
+    minimum = run_minimum(run, settings)
+    hidden = pulse.anonymous and respondents < minimum
     results = {q.id: QuestionResult(q) for q in questions}
     if not hidden:
         await _tally(session, run, results)
         await _comments(session, run, results)
         if pulse.anonymous:
-            _apply_minimums(results.values(), settings.anon_min, settings.comment_min)
+            _apply_minimums(results.values(), minimum, settings.comment_min)
     for result in results.values():
         random.shuffle(result.comments)  # order must not hint at who wrote what
     return RunResults(pulse, run, respondents, audience, [results[q.id] for q in questions],
-                      settings.anon_min, hidden, settings.comment_min)
+                      minimum, hidden, settings.comment_min)
 
 
 async def _tally(session: AsyncSession, run: PulseRun, results: dict[int | None, QuestionResult]) -> None:

@@ -20,16 +20,17 @@ from bot.core import Services
 from bot.events import Person, Target
 from bot.pulses.audience import dm_key, dm_times, member_count
 from bot.pulses.cards import question_card, results_card
-from bot.pulses.mixing import mix_answers
-from bot.pulses.results import RunResults, run_results
+from bot.pulses.publishing import publish_due, publish_final, unopenable, waiting_runs
+from bot.pulses.results import RunResults, run_minimum, run_results
 from bot.pulses.schedule import EARLIEST_ZONE, wall_clock
+from bot.pulses.sealing import Sealer
 from bot.pulses.spec import PulseSpec
+from storage.secrets import ENV, SecretKeyError
 from storage.tables import Participation, Pulse, PulseRun, Question
 from storage.tables import Person as PersonRow
 from storage.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
-MIX_EVERY = timedelta(seconds=30)  # the longest a burst's answers keep their order (bot/pulses/mixing.py)
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Pulses:
         self._on_change = on_change
         self._refreshing: dict[int, asyncio.Task[None]] = {}
         self._voted: set[int] = set()  # runs voted on since their running refresh began counting
-        self._mixed_at: dict[int, datetime] = {}
+        self._sealer = Sealer(services.keys)
 
     # -- launching ---------------------------------------------------------------------------------
     async def launch(self, spec: PulseSpec, author: Person, channel_id: str,
@@ -104,7 +105,7 @@ class Pulses:
             closes_at += timedelta(hours=26)  # the last time zone reaches the local time a day later
         claimed = await insert_ignore(session, PulseRun, {
             "pulse_id": pulse.id, "scheduled_for": slot, "status": "open", "opened_at": self._services.clock(),
-            "closes_at": closes_at, "audience_size": audience.size})
+            "closes_at": closes_at, "audience_size": audience.size, "minimum": self._services.settings.anon_min})
         if not claimed:
             return None
         run = (await session.exec(select(PulseRun).where(PulseRun.pulse_id == pulse.id,
@@ -128,7 +129,7 @@ class Pulses:
     async def _fan_out(self, session: AsyncSession, pulse: Pulse, run: PulseRun, questions: list[Question],
                        recipients: list[Person] | None) -> None:
         settings = self._services.settings
-        card = question_card(pulse, run, questions, None, settings.anon_min, settings.comment_min)
+        card = question_card(pulse, run, questions, None, run_minimum(run, settings), settings.comment_min)
         author = f"{pulse.platform}:{pulse.author_id}"
         subject = ("pulse_run", run.id or 0)
         if recipients is None:
@@ -178,7 +179,8 @@ class Pulses:
         outbox = self._services.outbox
         channel_card = await outbox.by_key(session, f"pulse:{run.id}:channel")
         if channel_card is not None:
-            await outbox.update(session, channel_card, question_card(pulse, run, questions, shown, settings.anon_min,
+            await outbox.update(session, channel_card, question_card(pulse, run, questions, shown,
+                                                                     run_minimum(run, settings),
                                                                      settings.comment_min))
         live = await outbox.by_key(session, f"pulse-results:{run.id}")
         if live is not None and run.status == "open":
@@ -207,34 +209,38 @@ class Pulses:
             self._voted.discard(run_id)
 
     async def _refresh_once(self, run_id: int) -> bool:
-        """Count and queue the card edits; False once the run is gone or closed (closing showed the final
-        figures). Counted outside the write lock: the votes of a burst queue for it, and waited out the count."""
+        """Publish the anonymous answers due, count, and queue the card edits; False once the run is gone or
+        closed (closing showed the final figures). Counted outside the write lock: the votes of a burst queue for
+        it, and would wait out the count."""
         async with self._services.db.session() as session:
             run = await session.get(PulseRun, run_id)
             pulse = await session.get(Pulse, run.pulse_id) if run else None
             if run is None or pulse is None or run.status != "open":
                 return False
             questions = await self.questions(session, pulse.id or 0)
+        if pulse.anonymous:  # the batches due join the results (bot/pulses/publishing.py)
+            await publish_due(self._services.db, self._sealer, run_id, run_minimum(run, self._services.settings),
+                              self._services.clock().date())
+        async with self._services.db.session() as session:
             results = await self.results(session, pulse, run, questions)
         async with self._services.db.write() as session:
             status = (await session.exec(select(PulseRun.status).where(PulseRun.id == run_id))).first()
             if status != "open":
                 return False
-            mixing = pulse.anonymous and self._mixing_due(run_id)
-            if mixing:  # the votes since the last mixing lose their order and transaction
-                await mix_answers(session, run_id)
             await self.refresh(session, pulse, run, questions, results)
             await session.commit()
-        if mixing:
-            self._mixed_at[run_id] = self._services.clock()
         return True
 
-    def _mixing_due(self, run_id: int) -> bool:
-        """Mix once the votes pause (none since this round began), and during a long burst every MIX_EVERY
-        from its first refresh: each mixing rewrites the whole run under the write lock the votes queue on."""
-        now = self._services.clock()
-        since = self._mixed_at.setdefault(run_id, now)
-        return run_id not in self._voted or now - since >= MIX_EVERY
+    async def check_sealed(self) -> None:
+        """Refuse to start while answers wait sealed under a key none of the configured keys opens (every waiting
+        answer is tried: a rotation leaves runs with answers under both keys): published later they would fail."""
+        async with self._services.db.session() as session:
+            lost = await unopenable(session, self._sealer, forget=False)
+        if lost:
+            raise SecretKeyError(
+                f"{lost} anonymous answers wait to be published, sealed with a key that {ENV} doesn't hold: put "
+                "the old key back after the new one (comma-separated) until they are published; if it is lost, so "
+                "are they: `earshot db forget-sealed --yes` gives them up (docs/anonymity.md)")
 
     async def settle(self) -> None:
         """Wait for pending card refreshes (shutdown, tests)."""
@@ -252,9 +258,10 @@ class Pulses:
             assert pulse is not None
             run.status, run.closed_at = "closed", self._services.clock()
             session.add(run)
-            if pulse.anonymous:  # the last votes lose their order and transaction too
-                await mix_answers(session, run_id)
-            self._mixed_at.pop(run_id, None)
+            await session.flush()  # on PostgreSQL this waits for vote batches that saw the run open (FOR SHARE)
+            if pulse.anonymous:  # every waiting answer joins the results (or, below the minimum, is dropped)
+                await publish_final(session, self._sealer, run_id, run_minimum(run, self._services.settings),
+                                    self._services.clock().date())
             if pulse.recurrence is None:
                 pulse.status = "ended"
                 session.add(pulse)
@@ -311,7 +318,14 @@ class Pulses:
                     PulseRun.status == "open", col(PulseRun.reminded_at).is_(None),
                     col(Pulse.remind_after_minutes).is_not(None))))
         for run_id in closing:
-            await self.close(run_id or 0)
+            try:
+                await self.close(run_id or 0)
+            except SecretKeyError as error:  # a run sealed under a removed key must not hold up the others
+                log.error("closing run %s failed: %s", run_id, error)
+        async with self._services.db.session() as session:  # batches no refresh published (a crash, a restart)
+            due_batches = await waiting_runs(session, self._services.settings.anon_min)
+        for run_id in due_batches:
+            self.refresh_soon(run_id)
         for run, pulse in reminding:
             if run.opened_at + timedelta(minutes=pulse.remind_after_minutes or 0) <= now:
                 await self.remind(run, pulse)

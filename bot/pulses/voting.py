@@ -10,12 +10,12 @@ from bot.core import Services
 from bot.events import ActionEvent, Event, FormSubmitted
 from bot.pulses.audience import Members, may_answer
 from bot.pulses.ballots import Ballot, BallotBox, Meta
-from bot.pulses.questions import answer_options, label_of
+from bot.pulses.questions import COMMENT_LIMIT, answer_options, label_of
+from bot.pulses.sealing import Sealer
 from bot.pulses.service import Pulses
 from bot.text import clean
 from storage.tables import PulseRun, Question
 
-COMMENT_LIMIT = 1_000
 NOT_YOURS = ("This pulse was sent to other people, so I can't take an answer from you. If you think it should "
              "have come to you, ask the person who sent it.")
 
@@ -26,6 +26,7 @@ class Voting:
         self._pulses = pulses
         self._members = members
         self._ballots = BallotBox(services.db, lambda: services.clock().date())
+        self._sealer = Sealer(services.keys)
 
     async def on_action(self, event: ActionEvent, responder: Responder) -> None:
         parts = event.action_id.split(":")
@@ -102,9 +103,11 @@ class Voting:
         meta = await self._ballots.meta(run_id, question_id)
         if meta is None:
             return "I can't find that pulse any more.", None, False
-        refusal = (self._ballots.check(meta, event.platform, value) or await self._outsider(meta, run_id, event)
-                   or await self._ballots.cast(Ballot(run_id, question_id, event.platform, event.actor.user_id,
-                                                      value, comment, meta.anonymous)))
+        refusal = (self._ballots.check(meta, event.platform, value, comment)
+                   or await self._outsider(meta, run_id, event)
+                   or await self._ballots.cast(Ballot(
+                       run_id, question_id, event.platform, event.actor.user_id, value, comment,
+                       self._sealer.seal(meta.question, value, comment) if meta.anonymous else None)))
         return refusal, meta.question, meta.anonymous
 
     async def _outsider(self, meta: Meta, run_id: int, event: Event) -> str | None:
@@ -128,7 +131,8 @@ def thanks(question: Question | None, value: str, anonymous: bool) -> Card:
     if anonymous:
         return Card(fallback="Your anonymous answer is in. Thank you!", blocks=(
             Text("✅ Your anonymous answer is in. Thank you!"),
-            Context(("Nothing links it to you; that is also why it can't be changed.",))))
+            Context(("It is sealed, and joins the results only with others' answers, so nothing links it to you; "
+                     "that is also why it can't be changed.",))))
     label = "your words" if question is None or question.kind == "text" else label_of(
         question.kind, question.options, value)
     return Card(fallback=f"Recorded: {label}", blocks=(

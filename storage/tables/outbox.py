@@ -48,9 +48,14 @@ class Delivery(SQLModel, table=True):
 
 
 class ProcessedEvent(SQLModel, table=True):
-    """Inbound platform events already handled, so a resend (Slack's X-Slack-Retry-Num) is a no-op."""
+    """Inbound platform events already handled, so a resend (Slack's X-Slack-Retry-Num) is a no-op.
+
+    `key` is a keyed digest of `<platform>:<kind>:<event id>` (bot/core.py), never the id itself: event ids name
+    conversations and people. `seen_at` is floored to the minute, and rows expire after the platforms' retry
+    window (bot.core.RETRY_WINDOW): a row tells neither whose event it was nor, finer than a minute, when."""
 
     __tablename__ = "processed_event"
 
     key: str = Field(max_length=300, primary_key=True)
+    """40 hex digits (storage.secrets.keyed_digest)."""
     seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -1,5 +1,6 @@
 """Pulse checks. Anonymity is structural: `Response` rows of anonymous pulses hold no person, no
-sequential id and only the day, and `Participation` (who answered) shares no key with them."""
+sequential id and only the day they were published, and `Participation` (who answered) shares no key with them;
+an anonymous answer waits sealed in its participation row until it is published with others'."""
 
 from __future__ import annotations
 
@@ -61,12 +62,15 @@ class PulseRun(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     audience_size: int | None = None
+    minimum: int | None = None
+    """EARSHOT_ANON_MIN when the run opened: its anonymous answers are published, and its figures shown, by this
+    minimum, the one its card promised, whatever the setting later (NULL: opened before it was kept)."""
 
 
 class Response(SQLModel, table=True):
-    """An answer. `respondent_id` is NULL for anonymous pulses and the id is random, not sequential. Rows are
-    still stored in the order they are written, so an anonymous run's answers are rewritten in random order
-    after votes and at close (bot/pulses/mixing.py)."""
+    """An answer. `respondent_id` is NULL for anonymous pulses and the id is random, not sequential. Anonymous
+    answers arrive only in shuffled batches of at least the anonymity minimum, dated the day they were published
+    (bot/pulses/publishing.py)."""
 
     __tablename__ = "response"
     __table_args__ = (UniqueConstraint("run_id", "question_id", "respondent_id"),
@@ -87,12 +91,17 @@ class Response(SQLModel, table=True):
 
 
 class Participation(SQLModel, table=True):
-    """Who has answered a run: for reminders and one-answer-per-person only, never joined to answers."""
+    """Who has answered a run: for reminders and one-answer-per-person only, never joined to answers. An
+    anonymous answer waits here, `sealed` under a key kept outside the database, until it is published with
+    others' into `response` (bot/pulses/publishing.py); then `sealed` is NULL, as it always is for named ones."""
 
     __tablename__ = "participation"
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = (Index("ix_participation_sealed", "run_id", sqlite_where=text("sealed IS NOT NULL"),
+                            postgresql_where=text("sealed IS NOT NULL")),
+                      {"sqlite_with_rowid": False})
 
     run_id: int = Field(foreign_key="pulse_run.id", primary_key=True)
     question_id: int = Field(foreign_key="question.id", primary_key=True)
     platform: str = Field(max_length=16, primary_key=True)
     user_id: str = Field(max_length=128, primary_key=True)
+    sealed: str | None = Field(default=None, sa_column=Column(Text))

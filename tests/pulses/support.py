@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from sqlmodel import col, func, select
+
 from bot.cards import Card
 from bot.events import ActionEvent, CommandEvent, FormSubmitted, MessageRef, Person
+from storage.engine import Database
+from storage.tables import Participation, Response
 from tests.support.core import CoreHarness
 from tests.support.recording import RecordingResponder
 
@@ -69,3 +73,12 @@ async def exported_csv(h: CoreHarness, user: str = "boss") -> str:
     assert stored is not None and stored.mime == "text/csv" and stored.name == attached.name  # type: ignore
     assert stored.data.startswith("\ufeff".encode())  # spreadsheet programs read its script right
     return stored.data.decode("utf-8-sig")
+
+
+async def answer_counts(db: Database) -> tuple[int, int]:
+    """(answers stored: named ones, and anonymous ones published or waiting sealed; people who answered)."""
+    async with db.session() as session:
+        sealed = select(func.count()).select_from(Participation).where(col(Participation.sealed).is_not(None))
+        return ((await session.exec(select(func.count()).select_from(Response))).one()
+                + (await session.exec(sealed)).one(),
+                (await session.exec(select(func.count()).select_from(Participation))).one())

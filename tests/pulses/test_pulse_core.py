@@ -81,22 +81,32 @@ async def test_anonymous_answers_are_final_unlinked_and_hidden_below_the_minimum
     await harness.deliver()
     hidden = channel_card(harness)
     assert "results show from 3 answers" in str(hidden.blocks) and "average" not in str(hidden.blocks)
-    await vote(harness, "u3", action, "4")
+    for user in ("u3", "u4", "u5"):  # three at the minimum of 3 wait sealed: a batch needs 3 and keeps 3 back
+        await vote(harness, user, action, "4")
+        await harness.deliver()
+        assert "average" not in str(channel_card(harness).blocks)
+        assert "figures show once 6 have answered, or at close" in str(channel_card(harness).blocks)
+    async with harness.db.session() as session:
+        assert not list(await session.exec(select(Response)))
+        sealed = [p.sealed for p in await session.exec(select(Participation))]
+    assert len(sealed) == 5 and all(s and s.startswith("enc1:") for s in sealed) and len(set(map(len, sealed))) == 1
+    await vote(harness, "u6", action, "4")
     await harness.deliver()
-    assert "average 3.33 / 5" in str(channel_card(harness).blocks)
+    assert "average" in str(channel_card(harness).blocks)  # a batch of 3 of the 6
+    assert await harness.features.pulses.pulses.close(1)
+    await harness.deliver()
+    assert "average 3.67 / 5" in str(channel_card(harness).blocks)  # 2, 4, 4, 4, 4, 4: all of them at close
     async with harness.db.session() as session:
         responses = list(await session.exec(select(Response)))
         who = list(await session.exec(select(Participation)))
-    assert all(r.respondent_id is None for r in responses) and len(responses) == 3
-    assert {p.user_id for p in who} == {"u1", "u2", "u3"}
+    assert all(r.respondent_id is None for r in responses) and len(responses) == 6
+    assert {p.user_id for p in who} == {"u1", "u2", "u3", "u4", "u5", "u6"} and all(p.sealed is None for p in who)
     assert all(len(r.id) == 32 and not r.id.isdigit() for r in responses)
     if db_url.startswith("sqlite"):  # a dump of the database links no answer to a person
         dump = "\n".join(sqlite3.connect(db_url.split("///", 1)[1]).iterdump())
         for line in dump.splitlines():
             if line.startswith('INSERT INTO "response"'):
                 assert not any(user in line for user in ("u1", "u2", "u3"))
-        participation = [ln for ln in dump.splitlines() if ln.startswith('INSERT INTO "participation"')]
-        assert [ln.split("'")[3] for ln in participation] == sorted(ln.split("'")[3] for ln in participation)
 
 
 async def test_dm_audience_reminders_and_close(harness: CoreHarness) -> None:
@@ -193,6 +203,8 @@ async def test_export_is_csv_without_names_for_anonymous_pulses(harness: CoreHar
     action = buttons(card)[0][0]
     for user in ("u1", "u2", "u3"):
         await vote(harness, user, action, "yes")
+    assert "hidden" in await exported_csv(harness)  # three wait sealed until a batch of six, or the close
+    await harness.features.pulses.pulses.close(1)
     csv_text = await exported_csv(harness)
     assert csv_text.startswith("question,answer,comment,answered_on\r\n") and "person" not in csv_text
     assert "u1" not in csv_text and csv_text.count("Fair pay?,👍 Yes") == 3

@@ -36,6 +36,7 @@ async def test_each_anonymous_question_needs_the_minimum_of_its_own(harness: Cor
     for user in ("u1", "u2", "u3"):
         await vote(harness, user, feeling, "4")
     await vote(harness, "u1", support, "yes")  # one person: the run has 3 respondents, this question 1 answer
+    await command(harness, "close")  # anonymous answers below two batches' worth wait for the close
     shown = await results_text(harness)
     assert "average 4.00 / 5" in shown
     assert "🔒 hidden until 3 people answer this question (anonymity)" in shown and "👍 Yes" not in shown
@@ -58,17 +59,19 @@ async def test_comments_need_their_own_minimum_and_come_shuffled(harness: CoreHa
             items.reverse()
 
     monkeypatch.setattr("bot.pulses.results.random", Spy)
-    await command(harness, '"Energy?" scale comment anonymous')
-    ((vote_action, _, _), *_, (comment_action, _, _)) = buttons(await launched_card(harness))
-    for user in ("u1", "u2"):  # answers without a comment
-        await vote(harness, user, vote_action, "3")
-    form_id = (await vote(harness, "u3", comment_action, "comment")).forms[0].form_id
-    for n, user in enumerate(("u3", "u4", "u5", "u6"), start=1):
-        assert await submit(harness, user, form_id, {"answer": "4", "comment": f"note {n}"}) is None
-    hidden = await results_text(harness)  # 6 answers, but only 4 comments
-    assert "comments show once 5 people have written one" in hidden and "note" not in hidden
-    assert await submit(harness, "u7", form_id, {"answer": "5", "comment": "note 5"}) is None
-    shown = await results_text(harness)
+    for comments in (4, 5):  # two pulses, closed with four comments of six answers, and with five of seven
+        await command(harness, '"Energy?" scale comment anonymous')
+        await harness.deliver()
+        ((vote_action, _, _), *_, (comment_action, _, _)) = buttons(sent(harness, "Pulse:")[-1])
+        for user in ("u1", "u2"):  # answers without a comment
+            await vote(harness, user, vote_action, "3")
+        form_id = (await vote(harness, "u3", comment_action, "comment")).forms[0].form_id
+        for n in range(1, comments + 1):
+            assert await submit(harness, f"u{n + 2}", form_id, {"answer": "4", "comment": f"note {n}"}) is None
+        await command(harness, "close")
+        shown = await results_text(harness)
+        if comments == 4:
+            assert "comments show once 5 people have written one" in shown and "note" not in shown
     order = [line.strip("“”") for line in shown.splitlines() if line.startswith("“note")]
     assert sorted(order) == [f"note {n}" for n in range(1, 6)]
     assert order == list(reversed(shuffled[-1]))  # as shuffled, not as stored
@@ -141,10 +144,12 @@ async def test_respondents_read_exactly_what_the_author_will_see(harness: CoreHa
     await command(harness, '"Honestly?" scale anonymous')
     card = await launched_card(harness)
     assert card.blocks[-1].items == (  # type: ignore[union-attr]
-        "🔒 Anonymous: your name is never stored with your answer, and answers are final. The author and HR see a "
-        "question's totals only once 3 people have answered it, and its comments only once 5 people have written "
-        "one, in shuffled order. Live results: everyone in this channel sees the totals and comments on this card "
-        "as answers come in, within the same minimums.",)
+        "🔒 Anonymous: your answer is kept sealed, never readable beside your name, until it joins the results in a "
+        "group of at least 3 people's answers, so neither the author, HR, nor anyone with a copy of Earshot's data "
+        "can tell which one is yours; only someone who also holds Earshot's secret key, or changes its code, could. "
+        "Answers are final. A question's totals appear in steps, from 6 answers while it runs and from 3 at close, "
+        "and its comments once 5 people have written one, shuffled. Live results: everyone in this channel sees the "
+        "totals and comments on this card as answers come in, within the same minimums.",)
     named = Pulse(platform="test", channel_id="C1", author_id="boss", title="Q", audience={"share": True},
                   results_live=False)
     assert privacy_note(named, 3, 5) == ("👤 Not anonymous: the author and HR see who answered what. You can change "

@@ -13,16 +13,14 @@ from bot.adapter import DeliveryError
 from bot.events import FormSubmitted, Person, Target
 from bot.pulses.audience import RECHECK_SECONDS, Members
 from bot.pulses.voting import NOT_YOURS
-from storage.tables import Delivery, Participation, Pulse, Response
-from tests.pulses.support import MEMBERS, buttons, command, launched_card, submit, vote
+from storage.tables import Delivery, Pulse
+from tests.pulses.support import MEMBERS, answer_counts, buttons, command, launched_card, submit, vote
 from tests.support.core import CoreHarness
 from tests.support.recording import RecordingAdapter, RecordingResponder
 
 
 async def answers(h: CoreHarness) -> tuple[int, int]:
-    async with h.db.session() as session:
-        return ((await session.exec(select(func.count()).select_from(Response))).one(),
-                (await session.exec(select(func.count()).select_from(Participation))).one())
+    return await answer_counts(h.db)
 
 
 async def dm_card(h: CoreHarness, user: str) -> list[tuple[str, str, str]]:
@@ -121,3 +119,23 @@ async def test_a_form_from_a_channel_its_author_is_in_or_from_an_admin_launches(
     assert {s.target for s in harness.adapter.sent if s.card.fallback == "Pulse: Salaries"} == {
         Target.user("test", "ceo"), Target.user("test", "cfo"), Target.user("test", "maria"),
         Target.channel("test", "C1")}
+
+
+async def test_a_form_sent_by_hand_gets_only_what_the_question_offers(harness: CoreHarness) -> None:
+    """A client may post any form fields: a comment to a question without a comment box, or an answer value to a
+    words question, is refused and stores nothing (sealed, an oversized one used to fail the vote with a 500)."""
+    await command(harness, '"Energy?" scale anonymous')
+    scale = buttons(await launched_card(harness))[0][0]
+    _, run, question = scale.rsplit(":", 2)
+    errors = await submit(harness, "u1", f"pulse-answer:{run}:{question}", {"answer": "4", "comment": "x" * 900})
+    assert errors == {"answer": "This question takes no comment."}
+    await command(harness, '"Wins this week?" text anonymous')
+    await harness.deliver()
+    words = next(a for s in harness.adapter.sent if s.card.fallback == "Pulse: Wins this week?"
+                 for a, _, _ in buttons(s.card))
+    _, run, question = words.rsplit(":", 2)
+    errors = await submit(harness, "u1", f"pulse-answer:{run}:{question}", {"answer": "5", "comment": "shipped"})
+    assert errors == {"answer": "That isn't one of the answers to this question."}
+    assert await answers(harness) == (0, 0)
+    assert await submit(harness, "u1", f"pulse-answer:{run}:{question}", {"comment": "shipped"}) is None
+    assert await answers(harness) == (1, 1)

@@ -9,11 +9,8 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import select
-
 from adapters.slack.listeners import WORK_CONCURRENCY
-from storage.tables import Participation, Response
+from tests.pulses.support import answer_counts
 from tests.slack import signing
 from tests.slack.conftest import ADMIN
 from tests.slack.fake_api import Call, FakeSlack
@@ -67,11 +64,8 @@ async def launched(server: Running, fake: FakeSlack, question: str, flags: str, 
 
 
 async def answers(server: Running) -> tuple[int, int]:
-    """How many answers and participation rows the database holds."""
-    async with server.runtime.db.session() as session:
-        responses = (await session.exec(select(func.count()).select_from(Response))).one()
-        participants = (await session.exec(select(func.count()).select_from(Participation))).one()
-    return responses, participants
+    """How many answers (published or waiting sealed) and participation rows the database holds."""
+    return await answer_counts(server.runtime.db)
 
 
 async def test_e2e_real_pulse_modal_submission_post_votes_update(db_url: str, fake: FakeSlack) -> None:

@@ -13,6 +13,7 @@ from bot.outbox import Outbox
 from bot.pacing import Pacer
 from bot.roles import grant
 from storage.engine import Database
+from storage.secrets import resolve_keys
 from tests.support.recording import RecordingAdapter
 
 
@@ -44,7 +45,7 @@ def make_harness(db: Database, **settings: object) -> CoreHarness:
     config = load_settings(DATABASE_URL=db.url, **settings)
     metrics = Metrics()
     outbox = Outbox(update_interval=0)
-    core = Earshot(Services(config, db, outbox, metrics))
+    core = Earshot(Services(config, db, outbox, metrics, keys=resolve_keys(db.url, config.secret_keys)))
     features = install_features(core)
     adapter = RecordingAdapter()
     clock = [0.0]
