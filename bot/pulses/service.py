@@ -31,6 +31,8 @@ from storage.tables import Person as PersonRow
 from storage.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
+PUBLISH_EVERY = timedelta(seconds=30)
+"""During a burst of votes that never pauses, anonymous answers are still published this often."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Pulses:
         self._on_change = on_change
         self._refreshing: dict[int, asyncio.Task[None]] = {}
         self._voted: set[int] = set()  # runs voted on since their running refresh began counting
+        self._unpublished_since: dict[int, datetime] = {}  # runs whose refreshes skip publishing during a burst
         self._sealer = Sealer(services.keys)
 
     # -- launching ---------------------------------------------------------------------------------
@@ -199,26 +202,39 @@ class Pulses:
         try:
             while True:
                 await asyncio.sleep(self._services.outbox.update_interval)
+                quiet = run_id not in self._voted  # no vote came while this round waited
                 self._voted.discard(run_id)  # this round counts every vote so far
-                if not await self._refresh_once(run_id) or run_id not in self._voted:
+                publish = quiet or self._publishing_overdue(run_id)
+                if publish:
+                    self._unpublished_since.pop(run_id, None)
+                if not await self._refresh_once(run_id, publish):
+                    return
+                if run_id not in self._voted and publish:  # another round if votes came, or batches wait for a pause
                     return
         except Exception:  # the next vote schedules another refresh; the votes themselves are stored
             log.exception("refreshing the cards of run %s failed", run_id)
         finally:
             self._refreshing.pop(run_id, None)
             self._voted.discard(run_id)
+            self._unpublished_since.pop(run_id, None)
 
-    async def _refresh_once(self, run_id: int) -> bool:
-        """Publish the anonymous answers due, count, and queue the card edits; False once the run is gone or
-        closed (closing showed the final figures). Counted outside the write lock: the votes of a burst queue for
-        it, and would wait out the count."""
+    def _publishing_overdue(self, run_id: int) -> bool:
+        """Answers are published once the votes pause: the batches' writes would make a burst's votes queue behind
+        them. During a long burst, every PUBLISH_EVERY all the same, so live figures still move."""
+        now = self._services.clock()
+        return now - self._unpublished_since.setdefault(run_id, now) >= PUBLISH_EVERY
+
+    async def _refresh_once(self, run_id: int, publish: bool) -> bool:
+        """Publish the anonymous answers due (if `publish`), count, and queue the card edits; False once the run is
+        gone or closed (closing showed the final figures). Counted outside the write lock: the votes of a burst queue
+        for it, and would wait out the count."""
         async with self._services.db.session() as session:
             run = await session.get(PulseRun, run_id)
             pulse = await session.get(Pulse, run.pulse_id) if run else None
             if run is None or pulse is None or run.status != "open":
                 return False
             questions = await self.questions(session, pulse.id or 0)
-        if pulse.anonymous:  # the batches due join the results (bot/pulses/publishing.py)
+        if pulse.anonymous and publish:  # the batches due join the results (bot/pulses/publishing.py)
             await publish_due(self._services.db, self._sealer, run_id, run_minimum(run, self._services.settings),
                               self._services.clock().date())
         async with self._services.db.session() as session:

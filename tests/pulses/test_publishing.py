@@ -243,3 +243,16 @@ async def test_a_close_that_cant_open_its_answers_holds_up_no_other_run(
         statuses = dict((await session.exec(select(PulseRun.pulse_id, PulseRun.status))).all())
     assert statuses == {1: "open", 2: "closed"}  # the first stays open, sealed answers intact, for a later try
     assert "closing run 1 failed" in caplog.text and len([p for p in (await stored(harness))[1] if p.sealed]) == 3
+
+
+async def test_a_burst_publishes_when_the_votes_pause_or_every_half_minute(harness: CoreHarness) -> None:
+    from bot.pulses.service import PUBLISH_EVERY
+
+    now = datetime(2031, 2, 3, 12, tzinfo=UTC)
+    harness.core.services.clock = lambda: now
+    pulses = harness.features.pulses.pulses
+    assert not pulses._publishing_overdue(7)  # a round with votes coming in: the batches wait for a pause
+    now += PUBLISH_EVERY - timedelta(seconds=1)
+    assert not pulses._publishing_overdue(7)
+    now += timedelta(seconds=1)
+    assert pulses._publishing_overdue(7)  # a burst still going on after half a minute: publish all the same
