@@ -118,7 +118,8 @@ async def publish_final(session: AsyncSession, sealer: Sealer, run_id: int, mini
             batch.extend(rows)
         elif not await _published(session, run_id, question_id):
             dropped.extend(rows)
-        else:  # only if the minimum was raised since the last batch: showing these would single their people out
+        else:  # fewer left after a batch: some were given up (earshot db forget-sealed), or a run older than
+            # pulse_run.minimum saw the setting raised. Showing them would single their people out.
             log.warning("run %s: %d answers kept sealed at close, fewer than the minimum %d", run_id, len(rows),
                         minimum)
     answers = _open(sealer, run_id, batch, today)
