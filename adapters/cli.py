@@ -299,7 +299,7 @@ async def _digest_async(settings: Settings, week: object, kind: str,
     db = Database(settings.database_url)
     try:
         digest = await build_digest(db, week, Privacy(settings.anon_min, settings.comment_min),
-                                    Redactor(settings.redact_patterns), teams or None)
+                                    Redactor(settings.redact_patterns), teams or None, lookups=_stored_names(db))
     finally:
         await db.dispose()
     found = {scope.key for scope in digest.teams} | {scope.key.split(":", 1)[-1] for scope in digest.teams}
@@ -312,6 +312,16 @@ async def _digest_async(settings: Settings, week: object, kind: str,
         case "png":
             return plots.overview_chart(digest), missing
     return digest_markdown(digest), missing
+
+
+def _stored_names(db: Database) -> dict[str, object]:
+    """Channel names the database holds (the sandbox's channels, Teams' stored references), for the digest;
+    Slack's come from its API, which the command line doesn't call: its channels go by their ids."""
+    from adapters.sandbox.adapter import SandboxAdapter
+    from adapters.sandbox.workspace import Workspace
+    from adapters.teams.references import References
+
+    return {"sandbox": SandboxAdapter(Workspace(db)), "teams": References(db)}
 
 
 def _record_id(text: str) -> int:

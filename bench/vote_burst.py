@@ -161,7 +161,7 @@ def main() -> None:
             latencies = asyncio.run(burst(process, url, message_id, action, voters, seconds))
             asyncio.run(asyncio.sleep(6))  # the last coalesced edit goes out a few seconds after the last vote
             live = published(database)
-            asyncio.run(command_until(process, url, "/pulse close", fallback("Results:")))  # the rest is published
+            asyncio.run(command_until(process, url, "/pulse close 1 now", fallback("Results:")))  # the rest published
         except RuntimeError:
             print(server_log(process), file=sys.stderr)
             raise

@@ -62,6 +62,20 @@ class SentLookup(Protocol):
         ...
 
 
+@runtime_checkable
+class NameLookup(Protocol):
+    """Optional: what the platform calls a conversation and a person, for text that names them (the digest's
+    teams, who set something up). None when the platform doesn't say; callers then show the id."""
+
+    async def channel_name(self, channel_id: str) -> str | None:
+        """A channel's name as its members see it, without a leading "#"."""
+        ...
+
+    async def person_name(self, user_id: str) -> str | None:
+        """A person's display name."""
+        ...
+
+
 class Responder(Protocol):
     """Answers to the person behind one inbound event, bypassing the outbox (they must be fast)."""
 

@@ -51,7 +51,7 @@ async def test_home_shows_only_the_pulses_a_person_is_in_the_audience_of(db: Dat
     await h.grant("boss", "manager")
     await pulse(h, '"Coffee?" yesno')  # channel C1: its members
     await pulse(h, '"Lunch?" yesno to:dm', channel="C2")  # a DM to each member of C2
-    await pulse(h, '"Parking?" yesno to:@zoe')  # one listed person
+    await pulse(h, '"Parking?" yesno to:<@zoe>')  # one listed person
     await h.deliver()
     assert "• Coffee?" in await home(h, "boss") and "Lunch?" not in await home(h, "boss")
     assert "Parking?" not in await home(h, "boss")

@@ -50,6 +50,16 @@ class SandboxAdapter:
         """One of the sandbox's people, or None (bot.pulses.audience.PersonLookup)."""
         return Person(PLATFORM, user_id) if await self.workspace.is_person(user_id) else None
 
+    async def channel_name(self, channel_id: str) -> str | None:
+        """bot.adapter.NameLookup: the channel's name in the sandbox (a DM has no name to show)."""
+        channel = await self.workspace.channel(channel_id)
+        return channel.name if channel is not None and channel.kind == "channel" else None
+
+    async def person_name(self, user_id: str) -> str | None:
+        """bot.adapter.NameLookup: the display name the sandbox shows."""
+        name = await self.workspace.name_of(user_id)
+        return name if name != user_id else None
+
 
 class SandboxResponder:
     """Private replies and forms for the person behind one sandbox request."""

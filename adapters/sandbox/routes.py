@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from adapters.sandbox import translate
 from adapters.sandbox.adapter import SandboxResponder
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 MAX_BODY = 64 * 1024
+CLOSE_REPLY_SECONDS = 2.0
+"""How long closing a page's socket waits for the browser's answering close frame."""
 
 
 class SandboxRoutes:
@@ -48,6 +50,13 @@ class SandboxRoutes:
         sandbox.router.add_get(CHART_URL.removeprefix(PREFIX).format("{id:[0-9a-f]+}"), self.chart)
         sandbox.router.add_get("/files/{id:[0-9a-f]+}", self.file)
         app.add_subapp(PREFIX, sandbox)
+        app.on_shutdown.append(self._close_sockets)
+
+    async def _close_sockets(self, _app: web.Application) -> None:
+        """Stopping: close every open page's socket as "going away". Its page says offline at once, and the
+        server stops without waiting for the page (aiohttp otherwise waits for open handlers up to its shutdown
+        timeout)."""
+        await self._workspace.close_sockets(WSCloseCode.GOING_AWAY, "the server is stopping")
 
     async def chart(self, request: web.Request) -> web.Response:
         """A stored chart image (cards point at `chart:<id>`; message_json maps that to this URL)."""
@@ -97,7 +106,14 @@ class SandboxRoutes:
     async def action(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         user = await self._person(body.get("as"))
-        channel_id = await self._message_channel(body, user)
+        card = translate.card_id(body)
+        if card.startswith("e"):  # a private card: only the person it was shown to can press its buttons
+            private_channel = self._workspace.private_card_channel(user, card)
+            if private_channel is None:
+                raise _error(404, "no such card")
+            channel_id = private_channel
+        else:
+            channel_id = await self._message_channel(body, user)
         event = translate.action_event(body, channel_id)
         await self._core.handle(event, SandboxResponder(self._workspace, channel_id, user))
         return _ok()
@@ -123,7 +139,7 @@ class SandboxRoutes:
 
     async def socket(self, request: web.Request) -> web.WebSocketResponse:
         user = await self._person(request.query.get("as", ""))
-        ws = web.WebSocketResponse(heartbeat=25)
+        ws = web.WebSocketResponse(heartbeat=25, timeout=CLOSE_REPLY_SECONDS)
         await ws.prepare(request)
         self._workspace.connect(user, ws)
         try:

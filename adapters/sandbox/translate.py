@@ -70,6 +70,14 @@ def message_id(body: dict[str, Any], key: str = "message_id") -> int:
     return int(raw)
 
 
+def card_id(body: dict[str, Any]) -> str:
+    """The id of the card a button was pressed on: a message's, or a private card's (`e7`, shown to one person)."""
+    raw = _str(body, "message_id", limit=20)
+    if raw.startswith("e") and raw[1:].isascii() and raw[1:].isdigit():
+        return raw
+    return str(message_id(body))
+
+
 def thread_id(body: dict[str, Any]) -> int | None:
     return message_id(body, "thread_id") if body.get("thread_id") else None
 
@@ -90,7 +98,7 @@ def action_event(body: dict[str, Any], channel_id: str) -> ActionEvent:
         raise BadPayload("value must be a string or a list of strings")
     return ActionEvent(platform=PLATFORM, event_id=_event_id(body), actor=actor(body), channel_id=channel_id,
                        action_id=_str(body, "action_id"), value=parsed,
-                       message=MessageRef(PLATFORM, channel_id, str(message_id(body))), trigger_id=uuid.uuid4().hex)
+                       message=MessageRef(PLATFORM, channel_id, card_id(body)), trigger_id=uuid.uuid4().hex)
 
 
 def reaction_event(body: dict[str, Any], channel_id: str) -> ReactionEvent:

@@ -35,6 +35,8 @@ CHART_URL = "/sandbox/charts/{}.png"
 class Socket(Protocol):
     async def send_str(self, data: str) -> None: ...
 
+    async def close(self, *, code: int, message: bytes) -> bool: ...
+
 
 class UnknownMessage(LookupError):
     pass
@@ -61,6 +63,15 @@ class Workspace:
 
     def disconnect(self, user_id: str, socket: Socket) -> None:
         self._sockets[user_id].discard(socket)
+
+    async def close_sockets(self, code: int, reason: str) -> None:
+        """Close every page's live connection, e.g. with 1001 (going away) when the server stops."""
+        sockets = [s for group in self._sockets.values() for s in list(group)]
+        results = await asyncio.gather(*(s.close(code=code, message=reason.encode()) for s in sockets),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                log.debug("a sandbox socket did not close cleanly: %s", result)
 
     async def push(self, user_ids: Iterable[str], payload: dict[str, Any]) -> None:
         sockets = [s for user in set(user_ids) for s in list(self._sockets.get(user, ()))]
@@ -157,6 +168,13 @@ class Workspace:
         self._ephemeral[user_id] = (*kept, (channel_id, json.dumps(data, ensure_ascii=False)))
         await self.push([user_id], {"type": "message", "message": data})
         return data
+
+    def private_card_channel(self, user_id: str, card_id: str) -> str | None:
+        """The channel of private card `card_id` if it was shown to `user_id` and is still kept, else None."""
+        for channel_id, text in self._ephemeral.get(user_id, ()):
+            if json.loads(text)["id"] == card_id:
+                return channel_id
+        return None
 
     async def edit(self, message_id: int, card: Card) -> dict[str, Any]:
         async with self._db.write() as session:

@@ -53,6 +53,7 @@ class SlackAdapter:
         self._clock = clock
         self._dms: dict[str, str] = {}
         self._people: dict[str, tuple[float, Person | None]] = {}
+        self._channel_names: dict[str, tuple[float, str | None]] = {}
         self._bot_user_ids: dict[Team | None, str] = {}
 
     @property
@@ -159,6 +160,22 @@ class SlackAdapter:
             timezone=user.get("tz"))
         self._people[user_id] = (self._clock(), found)
         return found
+
+    async def person_name(self, user_id: str) -> str | None:
+        """bot.adapter.NameLookup: from users.info (cached with the person)."""
+        found = await self.person(user_id)
+        return found.name if found is not None else None
+
+    async def channel_name(self, channel_id: str) -> str | None:
+        """bot.adapter.NameLookup: from conversations.info, cached for an hour (a DM has no name)."""
+        cached = self._channel_names.get(channel_id)
+        if cached is not None and self._clock() - cached[0] < PEOPLE_TTL_SECONDS:
+            return cached[1]
+        _, client = await self._workspace(channel_id)
+        channel = (await calling(client.conversations_info(channel=channel_id)))["channel"]
+        name = None if channel.get("is_im") else str(channel.get("name") or "") or None
+        self._channel_names[channel_id] = (self._clock(), name)
+        return name
 
     async def _upload_attachments(self, client: AsyncWebClient, channel: str, thread_ts: str | None,
                                   rendered: Rendered) -> None:

@@ -66,6 +66,14 @@ class TeamsAdapter:
         self._app_id = settings.teams_app_id
         self._tenant_id = settings.teams_app_tenant_id or None
 
+    async def channel_name(self, channel_id: str) -> str | None:
+        """bot.adapter.NameLookup: the name stored with the conversation's reference."""
+        return await self._references.channel_name(channel_id)
+
+    async def person_name(self, user_id: str) -> str | None:
+        """bot.adapter.NameLookup: the name stored from the person's turns and member lists."""
+        return await self._references.person_name(user_id)
+
     async def activities(self, card: Card, personal: str | None = None) -> list[Activity]:
         """The card and any continuation cards, with `chart:` images loaded to be inlined; in the 1:1 chat with
         the `personal` user, a file-consent card for each file (Teams takes a bot's files nowhere else)."""

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from adapters.teams.ids import PLATFORM
 from adapters.teams.lru import LRU
-from adapters.teams.translate import StoredReference
+from adapters.teams.translate import StoredReference, json_dict
 from bot.events import Person as BotPerson
 from bot.text import casefold
 from storage.columns import this_hour
@@ -93,6 +93,19 @@ class References:
             row = (await session.exec(select(ConversationRef.user_id).where(
                 ConversationRef.platform == PLATFORM, ConversationRef.conversation_id == conversation_id))).first()
         return row
+
+    async def channel_name(self, conversation_id: str) -> str | None:
+        """The conversation's name as stored with its reference (Teams sends one for named channels and group
+        chats), None when it came without one."""
+        reference = await self.get(conversation_id)
+        name = json_dict(json_dict(reference).get("conversation")).get("name")
+        return name if isinstance(name, str) and name.strip() else None
+
+    async def person_name(self, user_id: str) -> str | None:
+        """The name Teams last gave the person (their own turns, member lists)."""
+        async with self._db.session() as session:
+            return (await session.exec(select(Person.display_name).where(
+                Person.platform == PLATFORM, Person.user_id == user_id))).first() or None
 
     async def remember_names(self, people: list[BotPerson]) -> None:
         """Names from a member list, for the people typeahead: people not known yet are added, a few statements

@@ -100,6 +100,9 @@ def conversation_reference(activity: dict[str, Any]) -> StoredReference | None:
     if tenant:
         conversation["tenantId"] = tenant
     kind = kind_of(activity)
+    named = json_str(json_dict(json_dict(activity.get("channelData")).get("channel")).get("name"))
+    if kind == "channel" and named and not conversation.get("name"):  # the channel's name, for the digest
+        conversation["name"] = named
     user = {k: v for k, v in json_dict(activity.get("from")).items() if k in ("id", "name", "aadObjectId")}
     reference = {"bot": json_dict(activity.get("recipient")), "conversation": conversation,
                  "channelId": json_str(activity.get("channelId")) or "msteams", "serviceUrl": service_url}

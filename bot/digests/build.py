@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -18,6 +18,7 @@ from bot.digests.bridge import activity, attention, bridge
 from bot.digests.customers import Tally, Withheld, atom, customers, tally, withheld
 from bot.digests.employees import Mean, PulseTally, employees, pulse_tallies
 from bot.digests.model import Digest, QuoteLine, Scope, TrendPoint
+from bot.digests.names import channel_names
 from bot.digests.privacy import Figure, comparable_sizes, count_figure, figure
 from bot.digests.suppression import comment_themes_shown, suppress
 from bot.digests.teams import Team, area_label, teams_from
@@ -75,12 +76,15 @@ class Facts:
 
 
 async def build_digest(db: Database, week: Week, privacy: Privacy, redact: Callable[[str], str],
-                       only_teams: Collection[str] | None = None, *, viewer: Viewer | None = None) -> Digest:
+                       only_teams: Collection[str] | None = None, *, viewer: Viewer | None = None,
+                       lookups: Mapping[str, object] | None = None) -> Digest:
     """The digest of a `viewer` (bot.digests.viewer: built from its facts alone), or without one the whole
-    organisation's, as only the operator's CLI reads it. The queries on the event loop; the assembly (themes,
-    suppression: CPU alone) in a thread, so that the server's other work goes on meanwhile."""
+    organisation's, as only the operator's CLI reads it. `lookups` (platform → adapter) name the teams' channels
+    where they can (bot.adapter.NameLookup); the others go by their ids. The queries on the event loop; the
+    assembly (themes, suppression: CPU alone) in a thread, so that the server's other work goes on meanwhile."""
     facts = await gather_facts(db, week, privacy, viewer)
-    return await asyncio.to_thread(assemble, facts, week, privacy, redact, only_teams)
+    names = await channel_names(lookups, _channels(facts)) if lookups else {}
+    return await asyncio.to_thread(assemble, facts, week, privacy, redact, only_teams, names)
 
 
 async def gather_facts(db: Database, week: Week, privacy: Privacy, viewer: Viewer | None = None) -> Facts:
@@ -167,14 +171,18 @@ async def _phrase_facts(conn: AsyncConnection, week: Week) -> tuple[dict[str, Co
     return {area: prune(counts, all_phrases) for area, counts in area_phrases.items()}, all_phrases
 
 
+def _channels(facts: Facts) -> set[tuple[str, str]]:
+    """(platform, channel id) of every channel that is a team: with a station, a pulse run or engagement."""
+    return ({(s.platform, s.channel_id) for s in facts.stations} | {(r.platform, r.channel_id) for r in facts.runs}
+            | {(g.platform, g.channel_id) for g in facts.activity})
+
+
 def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str], str],
-             only_teams: Collection[str] | None = None) -> Digest:
+             only_teams: Collection[str] | None = None, names: Mapping[str, str] | None = None) -> Digest:
     """Every team is built and suppressed before `only_teams` (None: all) picks some: one left out still counts
-    in the totals, so the figures it could give away are hidden all the same."""
+    in the totals, so the figures it could give away are hidden all the same. `names`: team key → channel name."""
     minimum = privacy.minimum
-    channels = {(r.platform, r.channel_id) for r in facts.runs} | {(g.platform, g.channel_id)
-                                                                   for g in facts.activity}
-    teams = teams_from(facts.stations, channels)
+    teams = teams_from(facts.stations, _channels(facts), names)
     quotes = _quotes(facts, redact)
     themed = comment_themes_shown(facts.comments, [t.key for t in teams], privacy.comment_minimum)
     everything = Team("", "", None)

@@ -12,6 +12,7 @@ from bot.adapter import Responder
 from bot.cards import Card, Context, Text
 from bot.commands import Command, UsageError
 from bot.core import Services
+from bot.digests.names import person_name
 from bot.digests.schedule import parse_when
 from bot.digests.viewer import Viewer
 from bot.digests.weeks import Week
@@ -47,6 +48,7 @@ def digest_command(services: Services, digests: Digests) -> Command:
         when = parse_when(words, services.settings.timezone)
         if not await readers_only(event, responder, "subscribe a channel to the weekly digest"):
             return
+        by = await person_name(services.adapters, event.actor)
         async with services.db.session() as session:
             subscription = (await session.exec(select(DigestSubscription).where(*_here(event, channel)))).first()
             if subscription is None:
@@ -61,7 +63,7 @@ def digest_command(services: Services, digests: Digests) -> Command:
             await services.outbox.send(
                 session, Target.channel(event.platform, channel),
                 Card(fallback=text, blocks=(Text(text), Context((
-                    f"Set up by {event.actor.name or event.actor.user_id} · /digest unsubscribe stops it · "
+                    f"Set up by {by} · /digest unsubscribe stops it · "
                     "/digest preview shows this week so far, privately",)))),
                 dedupe_key=f"digest-subscribed:{subscription.id}:{event.event_id}", created_by=event.actor.key)
             await session.commit()

@@ -12,7 +12,9 @@ from bot.digests.model import Digest
 from bot.digests.rows import all_rows
 from bot.spreadsheet import Cell, csv_bytes
 
-HEADER = ["week", "scope", "section", "metric", "label", "value", "previous", "change", "n", "status"]
+HEADER = ["week", "scope", "section", "metric", "label", "value", "previous", "change", "n", "status", "name"]
+"""`scope` is the stable key (`platform:channel`, or `overall`); `name` what people call it (the channel's name,
+or its id where the platform has none), last so that readers by position keep working."""
 
 
 def _number(value: float | None) -> int | float | None:
@@ -28,6 +30,7 @@ def digest_csv(digest: Digest) -> bytes:
     rows: list[list[Cell]] = []
     week = digest.week.label
     for scope in [digest.overall, *digest.teams]:
+        first = len(rows)
         for row in all_rows(scope):
             f = row.figure
             status = "none" if f.absent else "hidden" if f.hidden else "shown"
@@ -41,6 +44,8 @@ def digest_csv(digest: Digest) -> bytes:
                          comment_themes_hidden(digest.comment_minimum), "", "", "", "", "hidden"])
         for theme in scope.employees.themes or []:  # no count: the overall's minus a team's would be others'
             rows.append([week, scope.key, "employees", "comment theme", theme.phrase, "", "", "", "", "shown"])
+        for cells in rows[first:]:
+            cells.append(scope.name)
     for flag in digest.flags:
-        rows.append([week, "overall", "bridge", "flag", flag, "", "", "", "", "shown"])
+        rows.append([week, "overall", "bridge", "flag", flag, "", "", "", "", "shown", digest.overall.name])
     return csv_bytes(HEADER, rows)

@@ -40,7 +40,8 @@ class Digests:
 
     async def build(self, week: Week, viewer: Viewer) -> Digest:
         """The digest shown in chat: the `viewer`'s platform and workspace's alone (bot.digests.viewer)."""
-        return await build_digest(self._services.db, week, self.privacy, self.redact, viewer=viewer)
+        return await build_digest(self._services.db, week, self.privacy, self.redact, viewer=viewer,
+                                  lookups=self._services.adapters)
 
     async def card(self, digest: Digest, title: str = "Weekly digest") -> Card:
         """The card with its charts stored (committed, so any adapter can load them)."""

@@ -6,13 +6,21 @@ from bot.digests.format import comment_themes_hidden, hidden_note, show
 from bot.digests.model import Digest, Scope
 from bot.digests.rows import all_rows
 
+_MARKUP = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>#|~!&"})
+
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _inline(text: str) -> str:
+    """Text from outside (a channel's name, a product area) as literal Markdown: every mark that could start
+    emphasis, a link, an HTML tag, an entity or a heading's end is backslash-escaped, on one line."""
+    return " ".join(text.split()).translate(_MARKUP)
+
+
 def _scope(digest: Digest, scope: Scope, level: str) -> list[str]:
-    lines = [f"{level} {scope.name}", "", "| section | figure | this week (change) |", "|---|---|---|"]
+    lines = [f"{level} {_inline(scope.name)}", "", "| section | figure | this week (change) |", "|---|---|---|"]
     lines += [f"| {r.section} | {_cell(r.metric)} | {show(r.figure, r.unit)} |" for r in all_rows(scope)]
     lines.append("")
     themes = scope.customers.themes
@@ -36,7 +44,7 @@ def digest_markdown(digest: Digest) -> str:
              f"{week.first_day:%a %d %b} – {week.last_day:%a %d %b %Y} ({week.zone.key}). Changes are against "
              f"the week before. {hidden_note(digest.minimum, digest.comment_minimum)}", ""]
     if digest.flags:
-        lines += ["## Worth a look", "", *(f"- {_cell(flag)}" for flag in digest.flags), ""]
+        lines += ["## Worth a look", "", *(f"- {_inline(flag)}" for flag in digest.flags), ""]
     lines += ["## Trend", "", "| week | feedback | NPS | pulse score |", "|---|---|---|---|"]
     lines += [f"| {p.week} | {show(p.volume)} | {show(p.nps, 'nps')} | {show(p.score, 'score')} |"
               for p in digest.trend]

@@ -1,6 +1,7 @@
 """Trend and distribution charts as PNG, drawn with matplotlib's Agg renderer (no GUI, no pyplot state).
 
-Labels stay short and ASCII: the fonts on a server may lack Thai or Persian glyphs."""
+Labels stay short and in scripts matplotlib's bundled font draws (Latin, Greek, Cyrillic): the fonts on a server
+may lack Thai or Persian glyphs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from bot.digests.model import Digest
 
@@ -20,13 +22,18 @@ TITLE_Y = 1.0
 MARGIN_INCHES = 0.29
 """Above and below one row of panels (scaled by the square root of the rows)."""
 CAPTION_INCHES = 0.2
+"""For each line of the caption."""
 
 Panel = Callable[[Axes, Digest], None]
 
 
-def ascii_label(text: str, limit: int = 18) -> str:
-    plain = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
-    return plain if len(plain) <= limit else plain[: limit - 1] + "~"
+def chart_label(text: str, fallback: str, limit: int = 18) -> str:
+    """A name as a tick label: one the bundled font can't draw (or can't shape, right to left) goes by `fallback`,
+    its id; a `$` is escaped, or matplotlib would read the text between two as a formula."""
+    drawable = text if all(ch.isprintable() and ord(ch) < 0x0590 for ch in text) else fallback
+    plain = "".join(ch if ch.isprintable() and ord(ch) < 0x0590 else "?" for ch in drawable)
+    short = plain if len(plain) <= limit else plain[: limit - 1] + "~"
+    return short.replace("$", r"\$")
 
 
 def _png(figure: Figure) -> bytes:
@@ -37,6 +44,13 @@ def _png(figure: Figure) -> bytes:
 
 def hidden_caption(digest: Digest) -> str:
     return f"Hidden: groups under {digest.minimum}, and others that would give one away."
+
+
+def distribution_caption(digest: Digest) -> str:
+    """What the answer charts do: the rules hide a distribution with too few answers in all, not its bars (a
+    score's count is one of a question's totals, which show once enough have answered)."""
+    return (f"Answers 0-10: drawn only with at least {digest.minimum} in all; each bar counts the answers "
+            "with that score, however few.")
 
 
 def _volume(ax: Axes, digest: Digest) -> None:
@@ -67,6 +81,7 @@ def _histogram(ax: Axes, counts: dict[int, int], title: str) -> None:
     colors = [RED if s <= 6 else GREY if s <= 8 else GREEN for s in scores]
     ax.bar(scores, [counts.get(s, 0) for s in scores], color=colors)
     ax.set_xticks(scores)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title, fontsize=10, y=TITLE_Y)
 
 
@@ -79,16 +94,17 @@ def _enps_histogram(ax: Axes, digest: Digest) -> None:
 
 
 def _shown_teams(digest: Digest) -> list[tuple[str, float, float]]:
-    rows = [(ascii_label(t.name), t.bridge.seen_share.value, t.bridge.claimed_share.value or 0.0)
-            for t in digest.teams if t.bridge.seen_share.value is not None]
+    rows = [(chart_label(t.name, t.key.split(":", 1)[-1]), t.bridge.seen_share.value,
+             t.bridge.claimed_share.value or 0.0) for t in digest.teams if t.bridge.seen_share.value is not None]
     return [(name, seen, claimed) for name, seen, claimed in rows if seen is not None][:MAX_TEAMS]
 
 
 def _teams(ax: Axes, digest: Digest) -> None:
-    rows = _shown_teams(digest)
-    names = [r[0] for r in rows][::-1]
-    ax.barh(names, [r[1] for r in rows][::-1], color=BLUE, label="seen")
-    ax.barh(names, [r[2] for r in rows][::-1], color=ORANGE, label="claimed")
+    rows = _shown_teams(digest)[::-1]
+    places = list(range(len(rows)))  # by position: two teams of the same name keep a bar each
+    ax.barh(places, [r[1] for r in rows], color=BLUE, label="seen")
+    ax.barh(places, [r[2] for r in rows], color=ORANGE, label="claimed")
+    ax.set_yticks(places, [r[0] for r in rows])
     ax.set_xlim(0, 100)
     ax.set_title("Feedback seen and claimed per team (%)", fontsize=10, y=TITLE_Y)
     ax.legend(fontsize=8, loc="lower right")
@@ -101,11 +117,16 @@ def _draw(panels: list[Panel], digest: Digest, columns: int = 2) -> bytes:
 def draw_figure(panels: list[Panel], digest: Digest, columns: int = 2) -> Figure:
     """The panels side by side, with a caption on what is hidden and why."""
     rows = (len(panels) + columns - 1) // columns
+    caption = captions(panels, digest)
     # Fixed margins: matplotlib's automatic layouts cost more than drawing on a small server.
-    figure = Figure(figsize=(4.4 * min(columns, len(panels)), 2.9 * rows + CAPTION_INCHES))
+    figure = Figure(figsize=(4.4 * min(columns, len(panels)), 2.9 * rows + CAPTION_INCHES * len(caption)))
     height = figure.get_figheight()
-    figure.subplots_adjust(left=0.16 if _teams in panels else 0.08, right=0.97,
-                           bottom=(MARGIN_INCHES * rows ** 0.5 + CAPTION_INCHES) / height,
+    left = 0.08
+    if _teams in panels:  # room for the longest team name (8-point labels: about 0.065 inch a character)
+        longest = max((len(name) for name, _, _ in _shown_teams(digest)), default=0)
+        left = max(0.16, (0.2 + 0.065 * longest) / figure.get_figwidth())
+    figure.subplots_adjust(left=left, right=0.97,
+                           bottom=(MARGIN_INCHES * rows ** 0.5 + CAPTION_INCHES * len(caption)) / height,
                            top=1 - MARGIN_INCHES * rows ** 0.5 / height, wspace=0.25, hspace=0.45)
     axes = figure.subplots(rows, min(columns, len(panels)), squeeze=False).flatten()
     for ax, panel in zip(axes, panels, strict=False):
@@ -113,8 +134,22 @@ def draw_figure(panels: list[Panel], digest: Digest, columns: int = 2) -> Figure
         ax.tick_params(labelsize=8)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
-    figure.text(0.01, 0.04 / height, hidden_caption(digest), fontsize=7, color=GREY)
+    for line, text in enumerate(reversed(caption)):
+        figure.text(0.01, (0.04 + CAPTION_INCHES * line) / height, text, fontsize=7, color=GREY)
     return figure
+
+
+def captions(panels: list[Panel], digest: Digest) -> list[str]:
+    """Each caption line that applies to these panels: the answer charts hide no bar, so they say so."""
+    lines = []
+    if any(panel not in DISTRIBUTIONS for panel in panels):
+        lines.append(hidden_caption(digest))
+    if any(panel in DISTRIBUTIONS for panel in panels):
+        lines.append(distribution_caption(digest))
+    return lines
+
+
+DISTRIBUTIONS: tuple[Panel, ...] = (_nps_histogram, _enps_histogram)
 
 
 def trend_chart(digest: Digest) -> bytes:

@@ -7,7 +7,7 @@ closed loops made in it. Product-area names match case-insensitively."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.digests.queries import StationRow
@@ -22,6 +22,8 @@ class Team:
     channel_id: str
     areas: frozenset[str] | None = None
     """Case-folded product areas; None means every area."""
+    label: str | None = None
+    """The channel's name on its platform (bot.digests.names), when known."""
 
     @property
     def key(self) -> str:
@@ -29,7 +31,7 @@ class Team:
 
     @property
     def name(self) -> str:
-        return self.channel_id
+        return self.label or self.channel_id
 
     def covers(self, area: str | None) -> bool:
         if self.areas is None:
@@ -41,8 +43,10 @@ def area_label(area: str | None) -> str:
     return area if area else NO_AREA
 
 
-def teams_from(stations: Iterable[StationRow], other_channels: Iterable[tuple[str, str]]) -> list[Team]:
-    """Every channel with a station, a pulse run or engagement; stations decide the areas it covers."""
+def teams_from(stations: Iterable[StationRow], other_channels: Iterable[tuple[str, str]],
+               names: Mapping[str, str] | None = None) -> list[Team]:
+    """Every channel with a station, a pulse run or engagement; stations decide the areas it covers. `names`
+    (team key → channel name) label them; one without a name goes by its channel id."""
     areas: dict[tuple[str, str], set[str] | None] = {}
     for station in stations:
         key = (station.platform, station.channel_id)
@@ -53,8 +57,9 @@ def teams_from(stations: Iterable[StationRow], other_channels: Iterable[tuple[st
             known = areas.setdefault(key, set())
             assert known is not None
             known.update(casefold(area) for area in wanted)
-    teams = {key: Team(key[0], key[1], frozenset(value) if value is not None else None)
+    names = names or {}
+    teams = {key: Team(key[0], key[1], frozenset(value) if value is not None else None, names.get(":".join(key)))
              for key, value in areas.items()}
     for key in other_channels:
-        teams.setdefault(key, Team(key[0], key[1], frozenset()))
+        teams.setdefault(key, Team(key[0], key[1], frozenset(), names.get(":".join(key))))
     return sorted(teams.values(), key=lambda t: t.key)

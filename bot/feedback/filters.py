@@ -6,11 +6,13 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from bot.commands import UsageError, whole_number
 from bot.feedback.items import SCORE_RANGES
+from bot.feedback.languages import known_language
 from bot.text import casefold
 
 NPS_BUCKETS = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}
@@ -23,12 +25,21 @@ KEYS = ("nps", "score", "csat", *LIST_KEYS, "cap", "quiet", "tz")
 MAX_CAP = 1000
 MAX_SCORE = max(high for _, high in SCORE_RANGES.values())
 
+EVERYTHING = "all"
+"""The word that subscribes a channel to every piece of feedback: a station needs it or a content filter."""
+SCALES = ", ".join(f"{'ratings' if kind == 'rating' else kind.upper()} {low}–{high}"
+                   for kind, (low, high) in SCORE_RANGES.items())
+"""The score scales, for messages: NPS 0–10, CSAT 1–5, CES 1–7, ratings 0–5."""
+
 FILTER_HELP = (
-    "Filters (optional; different filters must all match, except nps: and csat: where either may; commas "
-    "mean or): nps:detractor|passive|promoter, score:0-6, "
-    "csat:low|high, tag:billing, area:checkout, source:appstore, segment:enterprise, lang:th,fa, "
-    'keyword:"refund" (any script; bare words are keywords too), cap:20 (cards per hour, the rest rolled up), '
-    "quiet:22:00-08:00 with tz:Europe/Berlin (held and rolled up after)."
+    "A station needs at least one content filter, or the word all for every piece of feedback (cap:, quiet: and "
+    "tz: only pace what arrives). Filters (different filters must all match, except nps: and csat: where either "
+    "may; commas mean or): nps:detractor|passive|promoter, score:0-6 (within the scales: "
+    f"{SCALES}), csat:low|high, tag:billing, area:checkout, source:appstore, segment:enterprise, "
+    "lang:th,fa (ISO 639-1 codes, a region may follow: pt-BR), "
+    'keyword:"refund" (any script; bare words other than all are keywords too), '
+    "cap:20 (cards per hour, the rest rolled up), "
+    "quiet:22:00-08:00 with tz:Europe/Berlin (an IANA time zone, any case; held and rolled up after)."
 )
 
 
@@ -42,14 +53,20 @@ class Subscription:
 
 
 def parse_words(words: list[str], default_tz: str) -> Subscription:
+    """`/station add` or `/station preview` words → a subscription; refuses values that would match nothing, or
+    everything by accident (a station with only cap:, quiet: or tz:)."""
     filters: dict[str, Any] = {}
     cap: int | None = None
     quiet: tuple[str, str] | None = None
-    zone = default_tz
+    zone: str | None = None
+    everything = False
     for word in words:
         key, sep, value = word.partition(":")
         if not sep:
-            filters.setdefault("keywords", []).append(word)
+            if casefold(word) == EVERYTHING:
+                everything = True
+            else:
+                filters.setdefault("keywords", []).append(word)
             continue
         key = ALIASES.get(key.lower(), key.lower())
         if key not in KEYS:
@@ -71,16 +88,61 @@ def parse_words(words: list[str], default_tz: str) -> Subscription:
         elif key == "quiet":
             quiet = _quiet(value)
         elif key == "tz":
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise UsageError(f"unknown timezone {value!r}; use a name like Europe/Berlin") from None
-            zone = value
+            zone = canonical_zone(value)
         else:
             values = [v.strip() for v in value.split(",") if v.strip()]
+            if key == "lang":
+                _check_languages(values)
             filters.setdefault(LIST_KEYS[key], []).extend(values)
-    quiet_hours = {"start": quiet[0], "end": quiet[1], "tz": zone} if quiet else None
+    _check_score_scales(filters)
+    if everything and filters:
+        raise UsageError(f"“{EVERYTHING}” means every piece of feedback, so it doesn't go with filters "
+                         f"({describe(filters)}): keep one or the other.")
+    if not everything and not filters:
+        raise UsageError(f"Say what this channel should hear: at least one filter, like nps:detractor or "
+                         f"area:checkout, or “{EVERYTHING}” for every piece of feedback (cap:, quiet: and tz: only "
+                         f"pace what arrives).")
+    if zone is not None and quiet is None:
+        raise UsageError(f"tz:{zone} sets the time zone of quiet hours, and none were given: add quiet:22:00-08:00, "
+                         f"or leave tz: out.")
+    quiet_hours = {"start": quiet[0], "end": quiet[1], "tz": zone or default_tz} if quiet else None
     return Subscription(filters, cap, quiet_hours)
+
+
+@cache
+def _zones() -> dict[str, str]:
+    return {casefold(name): name for name in available_timezones()}
+
+
+def canonical_zone(value: str) -> str:
+    """The IANA name of a time zone written in any case: europe/berlin → Europe/Berlin."""
+    zone = _zones().get(casefold(value.strip()))
+    if zone is None:
+        close = difflib.get_close_matches(value, sorted(_zones().values()), n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        raise UsageError(f"I don't know the time zone “{value[:60]}”.{hint} Time zones are IANA names like "
+                         f"Europe/Berlin, Asia/Bangkok or UTC.")
+    return zone
+
+
+def _check_languages(values: list[str]) -> None:
+    for value in values:
+        if not known_language(value):
+            raise UsageError(f"lang:{value[:40]} isn't a language code I know. lang: takes ISO 639-1 codes like "
+                             f"en, th, fa, ja or pt-BR (a region may follow), several with commas: lang:th,fa.")
+
+
+def _check_score_scales(filters: dict[str, Any]) -> None:
+    """score: together with nps: or csat: must overlap the groups they name, or the station never sends a thing."""
+    if not filters.get("score") or not (filters.get("nps") or filters.get("csat")):
+        return
+    low, high = filters["score"]
+    groups = [(f"nps:{b}", NPS_BUCKETS[b]) for b in filters.get("nps", [])]
+    groups += [(f"csat:{c}", CSAT_LEVELS[c]) for c in filters.get("csat", [])]
+    if not any(g_low <= high and low <= g_high for _, (g_low, g_high) in groups):
+        named = ", ".join(f"{name} ({g_low}–{g_high})" for name, (g_low, g_high) in groups)
+        raise UsageError(f"score:{low:g}-{high:g} can't match {named}, so this station would never send anything: "
+                         f"change or drop one of them.")
 
 
 def _example(key: str) -> str:
@@ -103,7 +165,8 @@ def _range(value: str) -> list[float]:
     except ValueError:
         raise UsageError(f"score: takes a number or a range like 0-6 (not “{value[:40]}”)") from None
     if not all(0 <= bound <= MAX_SCORE for bound in bounds):  # also refuses nan and inf
-        raise UsageError(f"score: goes from 0 to {MAX_SCORE:g}, like 0-6")
+        raise UsageError(f"score:{value[:40]} is on no scale: score: goes from 0 to {MAX_SCORE:g} ({SCALES}), "
+                         f"like score:0-6")
     if bounds[0] > bounds[1]:
         raise UsageError("score: the range must go from low to high, like 0-6")
     return bounds
@@ -143,6 +206,24 @@ def describe(filters: dict[str, Any]) -> str:
     return " · ".join(parts) or "all feedback"
 
 
+def feed_key(filters: dict[str, Any]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """Stored filters reduced to what they match (case, order, repeats and a language's region don't change it),
+    so two stations that would send the same feedback compare equal."""
+    key: dict[str, tuple[Any, ...]] = {}
+    for name, values in filters.items():
+        if name == "score":
+            key[name] = tuple(values)
+        elif name == "languages":
+            key[name] = tuple(sorted({_base_language(v) for v in values}))
+        elif values:
+            key[name] = tuple(sorted({casefold(v) for v in values}))
+    return tuple(sorted((name, values) for name, values in key.items() if values))
+
+
+def _base_language(tag: str) -> str:
+    return casefold(tag).split("-")[0].split("_")[0]
+
+
 Check = Callable[["Probe"], bool]
 
 
@@ -172,7 +253,7 @@ class Matcher:
             checks.append(lambda i: i.source in sets["sources"])
         if sets["segments"]:
             checks.append(lambda i: i.segment in sets["segments"])
-        languages = {casefold(v).split("-")[0].split("_")[0] for v in filters.get("languages", [])}
+        languages = {_base_language(v) for v in filters.get("languages", [])}
         if languages:
             checks.append(lambda i: i.language in languages)
         keywords = [casefold(k) for k in filters.get("keywords", [])]
@@ -204,7 +285,7 @@ def probe(source: str, text: str, score: float | None, score_type: str | None, t
                  tags=frozenset(casefold(t) for t in tags),
                  product_area=casefold(product_area) if product_area else None,
                  segment=casefold(segment) if segment else None,
-                 language=casefold(language).split("-")[0].split("_")[0] if language else None)
+                 language=_base_language(language) if language else None)
 
 
 def _within(score: float | None, ranges: list[tuple[int, int]]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -68,6 +68,20 @@ async def unknown_people(session: AsyncSession, adapter: Adapter | None, platfor
         if len(unknown) >= UNKNOWN_NAMED:
             break
     return unknown[:UNKNOWN_NAMED]
+
+
+async def strangers(session: AsyncSession, adapter: Adapter | None, platform: str, channel_id: str,
+                    users: Sequence[str]) -> list[str]:
+    """The first UNKNOWN_NAMED of `users` (names typed as words, not picked as mentions) that nobody Earshot
+    knows goes by, on a platform that can't look people up: not in the Person table, nor in this channel.
+    Raises DeliveryError when the channel's members can't be read just now."""
+    seen = set(await session.exec(select(PersonRow.user_id).where(
+        PersonRow.platform == platform, col(PersonRow.user_id).in_(list(users)))))
+    left = [user for user in dict.fromkeys(users) if user not in seen]
+    if left and adapter is not None:
+        members = set(await channel_member_ids(adapter, channel_id))
+        left = [user for user in left if user not in members]
+    return left[:UNKNOWN_NAMED]
 
 
 async def channel_member_ids(adapter: Adapter, channel_id: str) -> list[str]:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.adapter import DeliveryError, Responder
-from bot.cards import Card, Context, File, FormErrors, Heading, Text, text_card
-from bot.commands import Command, UsageError, channel_of, record_id
+from bot.cards import Block, Button, Buttons, Card, Context, File, FormErrors, Heading, Text, text_card
+from bot.commands import Command, UsageError, channel_of, error_card, record_id
 from bot.core import Services
-from bot.events import CommandEvent, FormSubmitted, Person, Target
+from bot.events import ActionEvent, CommandEvent, FormSubmitted, Person, Target
 from bot.files import save_file
-from bot.pulses.audience import UNKNOWN_NAMED, channel_member_ids, unknown_people
+from bot.pulses.audience import UNKNOWN_NAMED, PersonLookup, channel_member_ids, strangers, unknown_people
 from bot.pulses.cards import results_card
 from bot.pulses.form import creation_form, spec_from_form
 from bot.pulses.questions import label_of
@@ -21,8 +21,11 @@ from bot.pulses.spec import ONE_LINE_HELP, PulseSpec, from_template, parse_one_l
 from bot.pulses.templates import TEMPLATES
 from bot.roles import has_any_role
 from bot.spreadsheet import MIME, Cell, csv_bytes, read_csv
+from storage.tables import Participation, Pulse, PulseRun, Response
 from storage.tables import Person as PersonRow
-from storage.tables import Pulse, PulseRun, Response
+
+CLOSE_LISTED = 10
+"""Open pulses a close lists to pick from (a manager rarely has more than a few in one channel)."""
 
 
 class PulseCommands:
@@ -39,7 +42,7 @@ class PulseCommands:
         command.add("templates", "", "the question bank")(self.templates)
         command.add("list", "", "open pulses in this channel")(self.list)
         command.add("results", "[id]", "results of a pulse (its latest run)")(self.results)
-        command.add("close", "[id]", "close a pulse now (no id: your latest open one here)")(self.close)
+        command.add("close", "[id]", "close a pulse, once you confirm (no id: your open ones here)")(self.close)
         command.add("export", "[id]", "answers as a CSV file by DM (no names if anonymous)")(self.export)
         self._subcommands = tuple(command.subcommands)
         return command
@@ -69,7 +72,7 @@ class PulseCommands:
                  for name, (title, questions) in TEMPLATES.items()]
         await responder.private(Card(fallback="\n".join(lines), blocks=(
             Heading("The question bank"), Text("\n".join(lines)),
-            Context(("/pulse template enps to:dm anonymous every:fri@16:00",)))))
+            Context(("/pulse template enps to:dm every:fri@16:00 (anonymous unless you add named)",)))))
 
     async def _launch(self, event: CommandEvent, spec: PulseSpec, responder: Responder,
                       trusted_channel: bool = True) -> None:
@@ -84,11 +87,12 @@ class PulseCommands:
                                                       bool((pulse.recurrence or {}).get("local")))
         who = {"channel": "this channel" if spec.audience.get("channel_id") == event.channel_id else "that channel",
                "dm": "a DM to each member of this channel",
-               "people": f"{len(spec.audience.get('users', []))} people by DM"}[spec.audience["kind"]]
+               "people": _people_count(len(spec.audience.get("users", [])))}[spec.audience["kind"]]
         text = f"📊 Pulse #{pulse.id} “{pulse.title}” goes to {who}, {when}."
         await responder.private(Card(fallback=text, blocks=(
             Text(text),
-            Context((("anonymous" if pulse.anonymous else "named") + " · " +
+            Context((("🔒 anonymous (the default; say named to see who answered what)" if pulse.anonymous
+                      else "👤 named: you and HR see who answered what") + " · " +
                      ("live results" if pulse.results_live else "results at close") +
                      " · /pulse results " + str(pulse.id) + " · /pulse close " + str(pulse.id),)))))
 
@@ -141,25 +145,121 @@ class PulseCommands:
                                              trend_chart=trend_chart))
 
     async def close(self, event: CommandEvent, words: list[str], responder: Responder) -> None:
-        """Close the open run; a pulse with none open (a schedule not yet run, or between runs) stops instead."""
-        pulse, run = await self._pulse_and_run(event, words, mine=True)
+        """Never closes on one word: the pulse named (or the caller's only open one here) gets a card to confirm,
+        several get a list to pick from. `/pulse close ID now` closes at once, for where buttons can't be pressed."""
+        now = len(words) == 2 and words[1].lower() == "now"
+        if len(words) > 2 or (len(words) == 2 and not now):
+            raise UsageError("say /pulse close, /pulse close ID, or /pulse close ID now")
+        if not words:
+            mine = await self._open_here(event)
+            if not mine:
+                raise UsageError("you have no open pulse in this channel (/pulse list shows the channel's)")
+            await responder.private(await self._confirmation(*mine[0]) if len(mine) == 1 else _pick_card(mine))
+            return
+        try:
+            pulse, run = await self._pulse_and_run(event, words[:1])
+        except UsageError as error:
+            await responder.private(await self._not_closable(event, f"I can't close #{words[0][:20].lstrip('#')}: "
+                                                                    f"{error}."))
+            return
+        await self._may_close(event.actor, pulse)
+        if not _closable(pulse, run):
+            await responder.private(await self._not_closable(event, await self._close_now(pulse, run)))
+        elif now:
+            await responder.private(text_card(await self._close_now(pulse, run)))
+        else:
+            await responder.private(await self._confirmation(pulse, run))
+
+    async def on_close_action(self, event: ActionEvent, responder: Responder) -> None:
+        """The buttons of the close cards: `pulse-close:VERB:PULSE:RUN` (RUN 0: a schedule with no open run).
+        A button comes from a client, which may send any pulse: who may close it is checked again here."""
+        verb, pulse_text, run_text = [*event.action_id.split(":")[1:], "", "", ""][:3]
+        pulse_id, run_id = record_id(pulse_text), 0 if run_text == "0" else record_id(run_text)
         async with self._services.db.session() as session:
-            if pulse.author_id != event.actor.user_id and not await has_any_role(session, event.actor):
+            pulse = await session.get(Pulse, pulse_id) if pulse_id is not None else None
+            run = await session.get(PulseRun, run_id) if run_id else None
+        if (pulse is None or verb not in ("ask", "yes", "no") or run_id is None
+                or (pulse.platform, pulse.workspace) != (event.platform, event.workspace)
+                or (run_id and (run is None or run.pulse_id != pulse.id))):
+            await responder.private(error_card("That button no longer does anything."))
+            return
+        if verb == "no":
+            await responder.private(text_card(f"Nothing changed: “{pulse.title}” stays open."))
+            return
+        try:
+            await self._may_close(event.actor, pulse)
+        except UsageError as error:
+            await responder.private(error_card(str(error)))
+            return
+        if verb == "ask" and _closable(pulse, run):
+            await responder.private(await self._confirmation(pulse, run))
+        else:
+            await responder.private(text_card(await self._close_now(pulse, run)))
+
+    async def _may_close(self, person: Person, pulse: Pulse) -> None:
+        if pulse.author_id == person.user_id and pulse.platform == person.platform:
+            return
+        async with self._services.db.session() as session:
+            if not await has_any_role(session, person):
                 raise UsageError("only the pulse's author or an admin can close it")
+
+    async def _close_now(self, pulse: Pulse, run: PulseRun | None) -> str:
+        """Close the open run; a pulse with none open (a schedule not yet run, or between runs) stops instead."""
         if run is None or run.status == "closed":
-            text = (f"Pulse #{pulse.id} “{pulse.title}” won't run again." if await self._stop(pulse)
+            return (f"Pulse #{pulse.id} “{pulse.title}” won't run again." if await self._stop(pulse)
                     else f"Pulse #{pulse.id} “{pulse.title}” is already closed." if run
                     else f"Pulse #{pulse.id} “{pulse.title}” has ended.")
-            await responder.private(Card(fallback=text, blocks=(Text(text),)))
-            return
         if not await self._pulses.close(run.id or 0):
-            text = f"Pulse #{pulse.id} “{pulse.title}” is already closed."
-            await responder.private(Card(fallback=text, blocks=(Text(text),)))
-            return
+            return f"Pulse #{pulse.id} “{pulse.title}” is already closed."
         ended = pulse.recurrence is not None and await self._stop(pulse)  # a one-off ended with its run
-        text = (f"🔒 Pulse #{pulse.id} “{pulse.title}” is closed{' and won’t run again' if ended else ''}; "
+        return (f"🔒 Pulse #{pulse.id} “{pulse.title}” is closed{' and won’t run again' if ended else ''}; "
                 "the results are on their way to you.")
-        await responder.private(Card(fallback=text, blocks=(Text(text),)))
+
+    async def _open_here(self, event: CommandEvent) -> list[tuple[Pulse, PulseRun | None]]:
+        """The caller's pulses in this channel that a close would change (an open run, or runs still to come),
+        newest first, with each one's latest run."""
+        async with self._services.db.session() as session:
+            pulses = list(await session.exec(select(Pulse).where(
+                Pulse.platform == event.platform, Pulse.channel_id == self._channel(event),
+                col(Pulse.workspace).is_not_distinct_from(event.workspace), Pulse.author_id == event.actor.user_id,
+                or_(Pulse.status == "active", col(Pulse.id).in_(
+                    select(PulseRun.pulse_id).where(PulseRun.status == "open"))))
+                .order_by(col(Pulse.id).desc()).limit(CLOSE_LISTED)))
+            found = []
+            for pulse in pulses:
+                run = (await session.exec(select(PulseRun).where(PulseRun.pulse_id == pulse.id)
+                                          .order_by(col(PulseRun.scheduled_for).desc()))).first()
+                if _closable(pulse, run):
+                    found.append((pulse, run))
+        return found
+
+    async def _not_closable(self, event: CommandEvent, why: str) -> Card:
+        """Why nothing was closed, and the caller's open pulses here to pick from instead."""
+        mine = await self._open_here(event)
+        if not mine:
+            return Card(fallback=why, blocks=(Text(why), Context(("You have no open pulse in this channel.",))))
+        listed = _pick_card(mine)
+        return Card(fallback=f"{why}\n{listed.fallback}", blocks=(Text(why), *listed.blocks))
+
+    async def _confirmation(self, pulse: Pulse, run: PulseRun | None) -> Card:
+        ids = f"{pulse.id}:{run.id if run is not None else 0}"
+        if run is not None and run.status == "open":
+            async with self._services.db.session() as session:
+                answered = (await session.exec(select(func.count()).select_from(
+                    select(Participation.platform, Participation.user_id).where(Participation.run_id == run.id)
+                    .distinct().subquery()))).one()
+            text = f"Close “{pulse.title}” now? {answered} answered so far."
+            after = "Answers stop, and the results go to you" + (" and the channel." if pulse.audience.get(
+                "share") else ".")
+        else:
+            text = f"Stop “{pulse.title}”? No run is open now; it won't run again."
+            after = "Its past results stay readable with /pulse results."
+        return Card(fallback=text, blocks=(
+            Text(text),
+            Buttons((Button(f"pulse-close:yes:{ids}", "Close" if run is not None and run.status == "open"
+                            else "Stop it", "yes", "danger"),
+                     Button(f"pulse-close:no:{ids}", "Keep it open", "no"))),
+            Context((f"{after} Or type /pulse close {pulse.id} now.",))))
 
     async def _stop(self, pulse: Pulse) -> bool:
         """No more runs of a pulse; True if it still had some to come."""
@@ -239,10 +339,11 @@ class PulseCommands:
         return allowed
 
     async def _may_reach(self, event: CommandEvent, spec: PulseSpec, trusted_channel: bool = True) -> None:
-        """A pulse for another channel (to:#team) needs its author in that channel, unless they are an admin:
-        a manager polls the people they work with, not any channel the bot is in. The channel a command was
-        typed in is the platform's word; a form's (`trusted_channel` False) is the client's, so it is checked
-        too: the pulse is stored there and may share its results there."""
+        """A pulse for another channel (to:#team) needs that channel to exist, as far as the platform shows it,
+        and its author in it, unless they are an admin: a manager polls the people they work with, not any
+        channel the bot is in. The channel a command was typed in is the platform's word; a form's
+        (`trusted_channel` False) is the client's, so it is checked too: the pulse is stored there and may share
+        its results there."""
         channels = {spec.audience.get("channel_id"), None if trusted_channel else self._channel(event)}
         if trusted_channel:
             channels.discard(self._channel(event))
@@ -250,27 +351,39 @@ class PulseCommands:
         if not channels:
             return
         async with self._services.db.session() as session:
-            if await has_any_role(session, event.actor):
-                return
+            admin = await has_any_role(session, event.actor)
+        if admin and not trusted_channel:
+            return
         adapter = self._services.adapters.get(event.platform)
         for channel in channels:
             try:
                 members = set(await channel_member_ids(adapter, channel)) if adapter else set()
             except DeliveryError as error:
-                raise UsageError(f"I couldn't check who is in that channel ({error.reason}); nothing was "
-                                 "launched") from None
-            if event.actor.user_id not in members:
-                raise UsageError("you can send a pulse only to a channel you are in (admins can send it anywhere)")
+                if error.retryable:
+                    raise UsageError(f"I couldn't check who is in that channel ({error.reason}); nothing was "
+                                     "launched") from None
+                members = set()  # the platform knows no such channel (or none Earshot may see)
+            shown = f"#{channel[:40]}"
+            if trusted_channel and not members:
+                raise UsageError(f"I can't find the channel {shown}: there is no such channel, or Earshot isn't in "
+                                 "it. Nothing was launched; check the name (or add Earshot to the channel).")
+            if not admin and event.actor.user_id not in members:
+                raise UsageError(f"you aren't in {shown}: you can send a pulse only to a channel you are in "
+                                 "(admins can send it anywhere)")
 
     async def _are_people(self, event: CommandEvent, spec: PulseSpec) -> None:
         """Listed people must be people, where the platform can tell: each costs a DM (and, on some platforms,
-        a new conversation), whatever ids a client sent."""
+        a new conversation), whatever ids a client sent. Where it can't, a name typed as a word (`to:@nobody`)
+        must be someone Earshot knows: seen before, or in this channel."""
         if spec.audience["kind"] != "people":
             return
+        adapter = self._services.adapters.get(event.platform)
         try:
             async with self._services.db.session() as session:
-                unknown = await unknown_people(session, self._services.adapters.get(event.platform), event.platform,
-                                               spec.audience["users"])
+                unknown = await unknown_people(session, adapter, event.platform, spec.audience["users"])
+                if not unknown and spec.typed_people and not isinstance(adapter, PersonLookup):
+                    unknown = await strangers(session, adapter, event.platform, self._channel(event),
+                                              spec.typed_people)
         except DeliveryError as error:
             raise UsageError(f"I couldn't check who those people are ({error.reason}); nothing was launched") from None
         if unknown:
@@ -306,10 +419,9 @@ class PulseCommands:
                              f"/pulse close {pulse.id} closes it")
         return closed
 
-    async def _pulse_and_run(self, event: CommandEvent, words: list[str],
-                             mine: bool = False) -> tuple[Pulse, PulseRun | None]:
-        """The pulse named by id, else the caller's newest here (with `mine`: their newest with an open run, or
-        else their newest still to run; without, anyone's newest when they have none), and its latest run."""
+    async def _pulse_and_run(self, event: CommandEvent, words: list[str]) -> tuple[Pulse, PulseRun | None]:
+        """The pulse named by id, else the caller's newest here (anyone's newest when they have none, for HR),
+        and its latest run."""
         async with self._services.db.session() as session:
             if words:
                 number = record_id(words[0])
@@ -320,15 +432,10 @@ class PulseCommands:
                 query = select(Pulse).where(Pulse.platform == event.platform, Pulse.channel_id == self._channel(event),
                                             col(Pulse.workspace).is_not_distinct_from(event.workspace))
                 own = query.where(Pulse.author_id == event.actor.user_id)
-                if mine:
-                    running = own.where(col(Pulse.id).in_(select(PulseRun.pulse_id).where(PulseRun.status == "open")))
-                    pulse = (await session.exec(running.order_by(col(Pulse.id).desc()))).first()
-                    query = own.where(Pulse.status == "active")
-                else:  # the caller's own newest here, else anyone's (for HR)
-                    pulse = (await session.exec(own.order_by(col(Pulse.id).desc()))).first()
+                pulse = (await session.exec(own.order_by(col(Pulse.id).desc()))).first()
                 pulse = pulse or (await session.exec(query.order_by(col(Pulse.id).desc()))).first()
             if pulse is None or (pulse.platform, pulse.workspace) != (event.platform, event.workspace):
-                raise UsageError("no such pulse here" + (" (you have no open pulse in this channel)" if mine else ""))
+                raise UsageError("no such pulse here")
             run = (await session.exec(select(PulseRun).where(PulseRun.pulse_id == pulse.id)
                                       .order_by(col(PulseRun.scheduled_for).desc()))).first()
         return pulse, run
@@ -336,3 +443,23 @@ class PulseCommands:
     @staticmethod
     def _channel(event: CommandEvent) -> str:
         return channel_of(event)
+
+
+def _people_count(count: int) -> str:
+    return f"{count} {'person' if count == 1 else 'people'} by DM"
+
+
+def _closable(pulse: Pulse, run: PulseRun | None) -> bool:
+    """Whether a close would change something: an open run to close, or runs still to come to stop."""
+    return (run is not None and run.status == "open") or pulse.status == "active"
+
+
+def _pick_card(mine: list[tuple[Pulse, PulseRun | None]]) -> Card:
+    """The caller's open pulses, each with a button that asks before closing it."""
+    lines = [f"#{pulse.id} “{pulse.title}”" + ("" if run is not None and run.status == "open" else " (scheduled)")
+             for pulse, run in mine]
+    blocks: list[Block] = [Heading("Your open pulses here")]
+    for line, (pulse, run) in zip(lines, mine, strict=True):
+        blocks += [Text(line), Buttons((Button(f"pulse-close:ask:{pulse.id}:{run.id if run is not None else 0}",
+                                               f"Close #{pulse.id}…", "ask"),))]
+    return Card(fallback="Your open pulses here:\n" + "\n".join(lines), blocks=tuple(blocks))

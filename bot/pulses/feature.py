@@ -35,6 +35,7 @@ class PulseChecks:
         self._tasks: set[asyncio.Task[int]] = set()
         core.commands.register(self.commands.command())
         core.handlers.actions["pulse"] = voting.on_action
+        core.handlers.actions["pulse-close"] = self.commands.on_close_action
         core.handlers.forms["pulse-answer"] = voting.on_form
         core.handlers.forms[FORM_ID] = self.commands.on_form
         core.handlers.home.append(self.home_section)

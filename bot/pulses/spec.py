@@ -17,13 +17,14 @@ from bot.pulses.templates import TEMPLATES
 from bot.text import straight_quotes
 
 ONE_LINE_HELP = (
+    "/pulse on its own opens a form that asks for everything, step by step; or write it on one line:\n"
     '/pulse "How was this week?" scale:1-5 to:#team anonymous close:2d every:fri@16:00\n'
     "  the question comes first, in quotes; every word after it must be one of these options (a word I don't "
     "know is refused with a suggestion, never added to the question)\n"
     "  kinds: scale (1–5), enps (0–10), yesno, text, choices:\"A, B, C\", multi:\"A, B, C\"\n"
     "  to: here (default) · dm (a DM to each member of this channel) · #channel · @person,@person\n"
-    "  anonymous · live (default) or at-close · close:2d · remind:4h · comment (adds a comment box) · share "
-    "(results to the channel at close)\n"
+    "  anonymous (default) or named (the author and HR see who answered what) · live (default) or at-close · "
+    "close:2d · remind:4h · comment (adds a comment box) · share (results to the channel at close)\n"
     "  every:fri@16:00 · every:weekdays@09:00 · every:2w:mon@10:00 · every:month:1@09:00 · tz:Europe/Berlin · "
     "local (each person's own time, with every:)"
 )
@@ -67,7 +68,8 @@ class PulseSpec:
     title: str
     questions: list[QuestionSpec]
     audience: dict[str, Any]
-    anonymous: bool = False
+    anonymous: bool = True
+    """Anonymous unless `named` is said (or the form says no): the safe choice when nobody chose."""
     results_live: bool = True
     close_after: int | None = None
     remind_after: int | None = None
@@ -75,6 +77,9 @@ class PulseSpec:
     timezone: str = "UTC"
     local_time: bool = False
     share_results: bool = False
+    typed_people: tuple[str, ...] = ()
+    """People `to:` names as typed words (`@ana`), not as mentions the platform resolved (`<@U…|ana>`): where
+    the platform can't look people up, each must be someone Earshot knows."""
 
 
 def words_of(text: str) -> list[Word]:
@@ -202,6 +207,7 @@ def _options(spec: PulseSpec, words: list[Word], channel_id: str,
                     raise UsageError(f"{lowered}: needs 2 to {MAX_OPTIONS} options, separated by commas")
             case "to":
                 spec.audience = audience(value, channel_id)
+                spec.typed_people = tuple(m.group(2) for m in MENTION.finditer(value) if m.group(2))
             case "close":
                 spec.close_after = parse_duration(value, "close")
             case "remind":

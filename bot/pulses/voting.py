@@ -35,7 +35,9 @@ class Voting:
             await responder.private(error_card("That button no longer does anything."))
             return
         kind = parts[1]
-        if kind == "vote":
+        if kind == "vote" and event.value in ((), ""):  # a multi-select emptied again, sent as a choice
+            await responder.private(error_card("Pick at least one answer."))
+        elif kind == "vote":
             value = ",".join(sorted(event.value, key=lambda v: (len(v), v))) if isinstance(event.value, tuple) \
                 else event.value  # option indexes in order: "2,10", not "10,2"
             reply, _ = await self.answer(event, run_id, question_id, value, None)

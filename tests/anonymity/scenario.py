@@ -198,7 +198,7 @@ async def run_pulse(db: Database, copier: Callable[[Ledger, int], Copier]) -> Ru
             await vote(h, run_id, answer)
             await h.deliver()
             await looks.look(label)
-        assert "is closed" in (await command(h, "close")).last_text
+        assert "is closed" in (await command(h, "close 1 now")).last_text  # pulse #1, the only one
         await h.deliver()
         await looks.look("close")
     async with db.session() as session:

@@ -41,6 +41,12 @@ async def station(h: CoreHarness, channel: str, text: str, user: str = "boss") -
     return responder
 
 
+async def notices(h: CoreHarness, channel: str) -> str:
+    """Everything posted in `channel` so far, as text (announcements and notices as well as cards)."""
+    await h.deliver()
+    return "\n".join(sent.card.fallback for sent in h.adapter.sent if sent.ref.channel_id == channel)
+
+
 async def cards_by_channel(h: CoreHarness) -> dict[str, list[str]]:
     await h.deliver()
     seen: dict[str, list[str]] = {}
@@ -52,7 +58,7 @@ async def cards_by_channel(h: CoreHarness) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("filters, expected", [
-    ("", ["1", "2", "3", "4"]),
+    ("all", ["1", "2", "3", "4"]),
     ("nps:detractor", ["1"]),
     ("nps:detractor csat:low", ["1", "3"]),
     ("nps:promoter,passive", ["2"]),
@@ -76,7 +82,7 @@ async def test_routing_matrix(harness: CoreHarness, filters: str, expected: list
 
 
 async def test_one_item_reaches_several_stations_once_per_channel(harness: CoreHarness) -> None:
-    await station(harness, "C1", "add")
+    await station(harness, "C1", "add all")
     await station(harness, "C1", "add area:checkout")  # same channel again: still one card there
     await station(harness, "C2", "add nps:detractor")
     await harness.features.stations.ingest.ingest(ITEMS[:1])
@@ -84,13 +90,13 @@ async def test_one_item_reaches_several_stations_once_per_channel(harness: CoreH
 
 
 async def test_only_managers_manage_stations(harness: CoreHarness) -> None:
-    refused = await station(harness, "C1", "add", user="someone")
+    refused = await station(harness, "C1", "add all", user="someone")
     assert "Only managers and admins" in refused.last_text
     async with harness.db.session() as session:
         assert (await session.exec(select(Station))).first() is None
     listed = await station(harness, "C1", "list", user="someone")
     assert "no station" in listed.last_text
-    await station(harness, "C1", "add")
+    await station(harness, "C1", "add all")
     for words in ("pause 1", "resume 1", "remove 1"):
         assert "Only managers and admins" in (await station(harness, "C1", words, user="someone")).last_text
     async with harness.db.session() as session:
@@ -111,14 +117,16 @@ async def test_csat_high_and_low_split_satisfaction_ratings(harness: CoreHarness
 async def test_pause_resume_remove_and_list(harness: CoreHarness) -> None:
     await station(harness, "C1", "add nps:detractor")
     assert "#1 · NPS detractors" in (await station(harness, "C1", "list")).last_text
-    assert "paused" in (await station(harness, "C1", "pause")).last_text
+    await station(harness, "C1", "pause")
+    assert "is paused" in await notices(harness, "C1")
     await harness.features.stations.ingest.ingest(ITEMS[:1])
     assert await cards_by_channel(harness) == {}
     await station(harness, "C1", "resume 1")
     await harness.features.stations.ingest.ingest([{**ITEMS[0], "id": "1b"}])
     assert len((await cards_by_channel(harness))["C1"]) == 1
     assert "no station #9" in (await station(harness, "C1", "remove 9")).last_text
-    assert "removed" in (await station(harness, "C1", "remove 1")).last_text
+    await station(harness, "C1", "remove 1")
+    assert "no longer hears from customers" in await notices(harness, "C1")
     assert "no station" in (await station(harness, "C1", "list")).last_text
 
 
@@ -138,7 +146,7 @@ async def test_preview_is_a_dry_run(harness: CoreHarness) -> None:
 
 
 async def test_cap_holds_the_rest_for_one_rollup(harness: CoreHarness) -> None:
-    await station(harness, "C1", "add cap:2")
+    await station(harness, "C1", "add all cap:2")
     await harness.features.stations.ingest.ingest(ITEMS)
     assert len((await cards_by_channel(harness))["C1"]) == 2
     async with harness.db.session() as session:
@@ -181,7 +189,7 @@ def test_quiet_hours_across_midnight_in_the_station_zone(utc_time: str, quiet: b
 
 
 async def test_held_items_go_out_within_the_hour_even_when_traffic_keeps_the_cap_full(harness: CoreHarness) -> None:
-    await station(harness, "C1", "add cap:2")
+    await station(harness, "C1", "add all cap:2")
     await harness.features.stations.ingest.ingest(ITEMS)
     await age(harness, 0.5, held=True)  # the cap is full with fresh cards; the held ones wait
     assert await harness.features.stations.release_rollups() == 0
@@ -192,7 +200,7 @@ async def test_held_items_go_out_within_the_hour_even_when_traffic_keeps_the_cap
 
 
 async def test_a_paused_station_keeps_what_it_held_until_it_is_resumed(harness: CoreHarness) -> None:
-    await station(harness, "C1", "add cap:2")
+    await station(harness, "C1", "add all cap:2")
     await harness.features.stations.ingest.ingest(ITEMS)
     await station(harness, "C1", "pause 1")
     await age(harness, 2)
@@ -206,7 +214,7 @@ async def test_a_paused_station_keeps_what_it_held_until_it_is_resumed(harness: 
 async def test_quiet_hours_hold_items_until_morning(harness: CoreHarness) -> None:
     now = datetime.now(UTC)
     start, end = (now - timedelta(hours=1)).strftime("%H:00"), (now + timedelta(hours=2)).strftime("%H:00")
-    await station(harness, "C1", f"add quiet:{start}-{end} tz:UTC")
+    await station(harness, "C1", f"add all quiet:{start}-{end} tz:UTC")
     await harness.features.stations.ingest.ingest(ITEMS[:2])
     assert await cards_by_channel(harness) == {}
     assert await harness.features.stations.release_rollups() == 0  # still quiet

@@ -111,7 +111,7 @@ async def test_buttons_and_forms_naming_absurd_ids_expire_politely(harness: Core
 
 
 async def test_a_real_vote_still_counts(harness: CoreHarness) -> None:
-    await command(harness, '"x" yesno')
+    await command(harness, '"x" yesno named')
     action = buttons(await launched_card(harness))[0][0]
     assert "Recorded" in (await vote(harness, "u1", action, "yes")).last_text
 

@@ -41,15 +41,15 @@ async def test_a_typo_is_corrected_and_nothing_launches(harness: CoreHarness, te
 @pytest.mark.parametrize("text, title, anonymous", [
     ('"How?" anonymous', "How?", True),
     ("“How was it, really?” yesno anon", "How was it, really?", True),
-    ("„Wie war die Woche?“ scale", "Wie war die Woche?", False),
+    ("„Wie war die Woche?“ scale", "Wie war die Woche?", True),
     ("«Comment ça va ?» yesno anonymous", "Comment ça va ?", True),
-    ("「今週はどうでしたか」 scale", "今週はどうでしたか", False),
-    ('"Que pensez-vous de « Projet X » ?" yesno', "Que pensez-vous de « Projet X » ?", False),
-    ('"Что вы думаете о «Проекте X»?" yesno', "Что вы думаете о «Проекте X»?", False),
-    ("„Was heißt ‚fertig‘ für uns?“ scale", "Was heißt ‚fertig‘ für uns?", False),
-    ('“How’s the week?” choices:“Good, Bad”', "How’s the week?", False),
+    ("「今週はどうでしたか」 scale", "今週はどうでしたか", True),
+    ('"Que pensez-vous de « Projet X » ?" yesno', "Que pensez-vous de « Projet X » ?", True),
+    ('"Что вы думаете о «Проекте X»?" yesno', "Что вы думаете о «Проекте X»?", True),
+    ("„Was heißt ‚fertig‘ für uns?“ scale", "Was heißt ‚fertig‘ für uns?", True),
+    ('“How’s the week?” choices:“Good, Bad”', "How’s the week?", True),
     ("How was the week? named scale:1-5", "How was the week?", False),
-    ('Week 47: how was it? choices:"Good, Bad"', "Week 47: how was it?", False),
+    ('Week 47: how was it? choices:"Good, Bad"', "Week 47: how was it?", True),  # anonymous unless named
 ])
 async def test_the_question_is_the_quoted_text_or_the_words_before_the_first_option(
         harness: CoreHarness, text: str, title: str, anonymous: bool) -> None:
@@ -66,3 +66,4 @@ def test_words_remember_which_were_quoted() -> None:
 async def test_help_states_the_rule(harness: CoreHarness) -> None:
     helped = str((await command(harness, "help")).private_cards[-1].blocks)
     assert "the question comes first, in quotes; every word after it must be one of these options" in helped
+    assert "/pulse on its own opens a form" in helped  # a newcomer learns the form is there

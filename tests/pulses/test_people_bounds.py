@@ -52,7 +52,7 @@ async def test_a_form_listing_thousands_of_people_is_refused(harness: CoreHarnes
 
 async def test_the_most_people_a_pulse_may_list_each_get_a_dm(harness: CoreHarness) -> None:
     people = [f"p{n}" for n in range(MAX_PEOPLE)]
-    reply = await command(harness, f'"Lunch?" yesno to:{",".join("@" + p for p in people)}')
+    reply = await command(harness, f'"Lunch?" yesno to:{",".join(f"<@{p}>" for p in people)}')  # as mentions
     assert f"goes to {MAX_PEOPLE} people by DM" in reply.last_text
     await harness.deliver(rounds=20)
     assert len({s.target.user_id for s in harness.adapter.sent if s.card.fallback == "Pulse: Lunch?"}) == MAX_PEOPLE

@@ -18,7 +18,7 @@ from tests.support.recording import RecordingResponder
 
 
 async def test_one_line_pulse_in_the_channel_with_live_results(harness: CoreHarness) -> None:
-    reply = await command(harness, '"Week 47: how was it?" scale:1-5')
+    reply = await command(harness, '"Week 47: how was it?" scale:1-5 named')
     assert "“Week 47: how was it?” goes to this channel, now" in reply.last_text
     card = await launched_card(harness)
     actions = buttons(card)
@@ -35,10 +35,10 @@ async def test_one_line_pulse_in_the_channel_with_live_results(harness: CoreHarn
 
 
 @pytest.mark.parametrize("spec, value, summary", [
-    ('"Lunch?" choices:"Pizza, Sushi, Salad"', "1", "Sushi"),
-    ('"Which days?" multi:"Mon, Tue, Wed"', ("0", "2"), "Mon"),
-    ('"Recommend us?" enps', "10", "eNPS +100"),
-    ('"Enough time?" yesno', "yes", "👍 Yes"),
+    ('"Lunch?" choices:"Pizza, Sushi, Salad" named', "1", "Sushi"),
+    ('"Which days?" multi:"Mon, Tue, Wed" named', ("0", "2"), "Mon"),
+    ('"Recommend us?" enps named', "10", "eNPS +100"),
+    ('"Enough time?" yesno named', "yes", "👍 Yes"),
 ])
 async def test_question_kinds(harness: CoreHarness, spec: str, value: str | tuple[str, ...], summary: str) -> None:
     await command(harness, spec)
@@ -53,7 +53,7 @@ async def test_question_kinds(harness: CoreHarness, spec: str, value: str | tupl
 async def test_free_text_goes_through_a_form(harness: CoreHarness) -> None:
     from bot.events import FormSubmitted
 
-    await command(harness, '"Anything else?" text')
+    await command(harness, '"Anything else?" text named')
     card = await launched_card(harness)
     ((action, _, _),) = buttons(card)
     opened = await vote(harness, "u1", action, "text")
@@ -146,7 +146,7 @@ async def test_permissions(harness: CoreHarness) -> None:
     assert "results are for the pulse's author, HR and admins" in (await command(harness, "results", "u1")).last_text
     assert "answered" in str((await command(harness, "results", "hr")).private_cards[-1].blocks)
     assert "only the pulse's author or an admin" in (await command(harness, "close 1", "hr")).last_text
-    assert "is closed" in (await command(harness, "close")).last_text
+    assert "is closed" in (await command(harness, "close 1 now")).last_text
     async with harness.db.session() as session:
         assert (await session.exec(select(Pulse))).one().status == "ended"
 
@@ -218,7 +218,7 @@ async def test_export_is_csv_without_names_for_anonymous_pulses(harness: CoreHar
 
 
 async def test_a_named_export_goes_whole_by_dm_with_a_person_column(harness: CoreHarness) -> None:
-    await command(harness, '"Lunch together on Friday?" yesno')
+    await command(harness, '"Lunch together on Friday?" yesno named')
     action = buttons(await launched_card(harness))[0][0]
     voters = [f"person-{n:03d}" for n in range(90)]
     harness.adapter.members["C1"] = voters
@@ -283,18 +283,19 @@ async def test_close_stops_a_schedule_before_its_first_run_and_prefers_an_open_r
     close picked it over the caller's open one-off."""
     await command(harness, '"Lunch today?" yesno')
     await command(harness, '"Weekly?" scale every:fri@16:00')
-    assert "“Lunch today?” is closed" in (await command(harness, "close")).last_text
-    assert "“Weekly?” won't run again" in (await command(harness, "close")).last_text
+    assert "“Lunch today?” is closed" in (await command(harness, "close 1 now")).last_text
+    assert "“Weekly?” won't run again" in (await command(harness, "close 2 now")).last_text
     async with harness.db.session() as session:
         assert [p.status for p in await session.exec(select(Pulse).order_by(Pulse.id))] == ["ended", "ended"]
     assert "has ended" in (await command(harness, "close 2")).last_text
     assert "already closed" in (await command(harness, "close 1")).last_text
     assert "no open pulse in this channel" in (await command(harness, "close")).last_text
+    assert "no open pulse in this channel" in str((await command(harness, "close 1")).private_cards[-1].blocks)
 
 
 async def test_a_multi_choice_answer_names_each_option_once(harness: CoreHarness) -> None:
     """Was: ("1", "1") was “Recorded: 1,1” and counted Tue twice (150 %); a value that isn't an index crashed."""
-    await command(harness, '"Which days?" multi:"Mon, Tue, Wed"')
+    await command(harness, '"Which days?" multi:"Mon, Tue, Wed" named')
     card = await launched_card(harness)
     action = next(b.action_id for b in card.blocks if b.type == "choices")  # type: ignore[union-attr]
     for value in (("1", "1"), ("1", "x"), ("12",)):
@@ -312,6 +313,7 @@ async def test_a_manager_sends_a_pulse_only_to_channels_they_are_in(harness: Cor
     harness.adapter.members["C-other"].append("boss")
     assert "goes to that channel" in (await command(harness, '"Coffee?" yesno to:#C-other')).last_text
     await harness.grant("root", "admin")
+    harness.adapter.members["C-else"] = ["u1"]
     assert "goes to that channel" in (await command(harness, '"Tea?" yesno to:#C-else', user="root")).last_text
 
 

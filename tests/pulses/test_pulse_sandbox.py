@@ -12,12 +12,12 @@ import aiohttp
 from tests.support.server import running_app
 
 PULSES = [
-    ('"Energy today?" scale:1-5', "4", "average 4.00 / 5"),
-    ('"Lunch?" choices:"Pizza, Суп, ข้าวผัด"', "2", "ข้าวผัด"),
-    ('"Which days?" multi:"Mon, Tue, Wed"', ["0", "2"], "Wed"),
-    ('"Recommend working here?" enps', "9", "eNPS +100"),
-    ('"Blocked?" yesno', "no", "👎 No"),
-    ('"One wish?" text', None, "Меньше встреч"),
+    ('"Energy today?" scale:1-5 named', "4", "average 4.00 / 5"),
+    ('"Lunch?" choices:"Pizza, Суп, ข้าวผัด" named', "2", "ข้าวผัด"),
+    ('"Which days?" multi:"Mon, Tue, Wed" named', ["0", "2"], "Wed"),
+    ('"Recommend working here?" enps named', "9", "eNPS +100"),
+    ('"Blocked?" yesno named', "no", "👎 No"),
+    ('"One wish?" text named', None, "Меньше встреч"),
 ]
 
 
@@ -85,3 +85,28 @@ async def test_every_question_type_end_to_end(db_url: str) -> None:
         await wait_for(tallied)
         private = [m for m in await state(session, url, "ana") if m["ephemeral_to"] == "ana"]
         assert sum("Recorded" in m["card"]["fallback"] for m in private) == len(PULSES)
+
+
+async def test_the_close_confirmation_is_pressed_in_the_sandbox_by_its_author_alone(db_url: str) -> None:
+    """`/pulse close` answers with a private card (id `e…`): its Close button must work for the person it was
+    shown to, and for nobody else."""
+    async with running_app(db_url, EARSHOT_ANON_MIN="3") as server, await server.sandbox_session() as session:
+        url = server.url
+        await call(session, url, "/sandbox/api/send", {"as": "maria", "channel_id": "C-product",
+                                                       "text": '/pulse "Ship on Friday?" yesno'})
+        await wait_for(lambda: _card(session, url, "maria", "Pulse:"))
+        await call(session, url, "/sandbox/api/send", {"as": "maria", "channel_id": "C-product",
+                                                       "text": "/pulse close"})
+        asked = await wait_for(lambda: _card(session, url, "maria", "Close"))
+        assert asked["id"].startswith("e") and asked["ephemeral_to"] == "maria"
+        close = next(b for block in asked["card"]["blocks"] if block["type"] == "buttons"
+                     for b in block["buttons"] if b["action_id"].startswith("pulse-close:yes:"))
+        press = {"message_id": asked["id"], "action_id": close["action_id"], "value": close["value"]}
+        async with session.post(f"{url}/sandbox/api/action", json={"as": "ana", **press}) as response:
+            assert response.status == 404  # shown to María only
+        await call(session, url, "/sandbox/api/action", {"as": "maria", **press})
+        assert await wait_for(lambda: _card(session, url, "maria", "Results:"))
+
+
+async def _card(session: aiohttp.ClientSession, url: str, who: str, prefix: str) -> dict[str, Any] | None:
+    return next((m for m in await state(session, url, who) if m["card"]["fallback"].startswith(prefix)), None)

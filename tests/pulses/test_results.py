@@ -36,7 +36,7 @@ async def test_each_anonymous_question_needs_the_minimum_of_its_own(harness: Cor
     for user in ("u1", "u2", "u3"):
         await vote(harness, user, feeling, "4")
     await vote(harness, "u1", support, "yes")  # one person: the run has 3 respondents, this question 1 answer
-    await command(harness, "close")  # anonymous answers below two batches' worth wait for the close
+    await command(harness, "close 1 now")  # anonymous answers below two batches' worth wait for the close
     shown = await results_text(harness)
     assert "average 4.00 / 5" in shown
     assert "🔒 hidden until 3 people answer this question (anonymity)" in shown and "👍 Yes" not in shown
@@ -68,7 +68,7 @@ async def test_comments_need_their_own_minimum_and_come_shuffled(harness: CoreHa
         form_id = (await vote(harness, "u3", comment_action, "comment")).forms[0].form_id
         for n in range(1, comments + 1):
             assert await submit(harness, f"u{n + 2}", form_id, {"answer": "4", "comment": f"note {n}"}) is None
-        await command(harness, "close")
+        await command(harness, f"close {comments - 3} now")
         shown = await results_text(harness)
         if comments == 4:
             assert "comments show once 5 people have written one" in shown and "note" not in shown
@@ -80,7 +80,7 @@ async def test_comments_need_their_own_minimum_and_come_shuffled(harness: CoreHa
 @pytest.mark.parametrize("scores, enps", [(("10", "9", "7", "3"), "eNPS +25"), (("10", "5", "3"), "eNPS -33"),
                                           (("8", "7"), "eNPS +0")])
 async def test_enps_is_promoters_minus_detractors(harness: CoreHarness, scores: tuple[str, ...], enps: str) -> None:
-    await command(harness, '"Recommend working here?" enps')
+    await command(harness, '"Recommend working here?" enps named')
     action = buttons(await launched_card(harness))[0][0]
     for n, score in enumerate(scores):
         await vote(harness, f"u{n}", action, score)
@@ -89,10 +89,10 @@ async def test_enps_is_promoters_minus_detractors(harness: CoreHarness, scores: 
 
 
 async def test_the_final_results_carry_a_bar_chart(harness: CoreHarness) -> None:
-    await command(harness, '"Ship on Friday?" yesno')
+    await command(harness, '"Ship on Friday?" yesno named')
     action = buttons(await launched_card(harness))[0][0]
     await vote(harness, "u1", action, "yes")
-    await command(harness, "close")
+    await command(harness, "close 1 now")
     await harness.deliver()
     (final,) = sent(harness, "Results:")
     (chart,) = [b for b in final.blocks if isinstance(b, Image)]
@@ -102,7 +102,7 @@ async def test_the_final_results_carry_a_bar_chart(harness: CoreHarness) -> None
 
 
 async def test_a_recurring_pulse_shows_its_trend_with_a_chart(harness: CoreHarness) -> None:
-    await command(harness, '"Energy?" scale every:fri@16:00 tz:Europe/Berlin')
+    await command(harness, '"Energy?" scale every:fri@16:00 tz:Europe/Berlin named')
     pulses = harness.features.pulses.pulses
     async with harness.db.session() as session:
         question = (await session.exec(select(Question))).one()
@@ -123,7 +123,7 @@ async def test_a_recurring_pulse_shows_its_trend_with_a_chart(harness: CoreHarne
 
 
 async def test_results_at_close_stay_off_the_live_card_until_it_closes(harness: CoreHarness) -> None:
-    await command(harness, '"Ship on Friday?" yesno at-close')
+    await command(harness, '"Ship on Friday?" yesno at-close named')
     action = buttons(await launched_card(harness))[0][0]
     await vote(harness, "u1", action, "yes")
     await vote(harness, "u2", action, "no")
@@ -133,7 +133,7 @@ async def test_results_at_close_stay_off_the_live_card_until_it_closes(harness: 
     assert sent(harness, "Live results") == []  # nor a live tally to the author
     for asked in ("results", "export"):  # nor on request
         assert "shows its results at close" in (await command(harness, asked)).last_text
-    await command(harness, "close")
+    await command(harness, "close 1 now")
     await harness.deliver()
     closed = text_of(channel_card(harness))
     assert "2 answered" in closed and "👍 Yes  █████░░░░░ 50% (1)" in closed
@@ -161,12 +161,12 @@ async def test_respondents_read_exactly_what_the_author_will_see(harness: CoreHa
 async def test_list_shows_the_open_pulses_of_this_channel(harness: CoreHarness) -> None:
     assert "No open pulses" in (await command(harness, "list")).last_text
     await command(harness, '"Coffee?" yesno anonymous')
-    await command(harness, '"Tea?" yesno every:fri@16:00 tz:Europe/Berlin')
+    await command(harness, '"Tea?" yesno every:fri@16:00 tz:Europe/Berlin named')
     await command(harness, '"Elsewhere?" yesno', channel="C2")
     listed = (await command(harness, "list")).last_text
     assert listed.splitlines() == ["#2 “Tea?” — every week on Fri at 16:00 (Europe/Berlin)",
                                    "#1 “Coffee?” — once · anonymous"]
-    await command(harness, "close 1")
+    await command(harness, "close 1 now")
     assert (await command(harness, "list")).last_text == "#2 “Tea?” — every week on Fri at 16:00 (Europe/Berlin)"
     async with harness.db.session() as session:
         assert len(list(await session.exec(select(PulseRun)))) == 2  # Coffee? and Elsewhere? ran; Tea? waits
@@ -175,7 +175,7 @@ async def test_list_shows_the_open_pulses_of_this_channel(harness: CoreHarness) 
 async def test_a_recurring_at_close_pulse_shows_its_last_closed_run_while_the_next_is_open(
         harness: CoreHarness) -> None:
     """Was: “shows its results at close” for last week's closed run, as long as this week's was open."""
-    await command(harness, '"Energy?" yesno at-close every:fri@16:00 tz:Europe/Berlin')
+    await command(harness, '"Energy?" yesno at-close every:fri@16:00 tz:Europe/Berlin named')
     pulses = harness.features.pulses.pulses
     async with harness.db.session() as session:
         question = (await session.exec(select(Question))).one()

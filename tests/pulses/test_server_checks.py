@@ -31,7 +31,7 @@ async def dm_card(h: CoreHarness, user: str) -> list[tuple[str, str, str]]:
 
 @pytest.mark.parametrize("anonymous", ["anonymous", "named"])
 async def test_mei_cannot_answer_a_pulse_for_ana_and_ben(harness: CoreHarness, anonymous: str) -> None:
-    await command(harness, f'"Lunch on Friday?" yesno comment to:@ana,@ben {anonymous}')
+    await command(harness, f'"Lunch on Friday?" yesno comment to:<@ana>,<@ben> {anonymous}')
     actions = {label: action for action, label, _ in await dm_card(harness, "ana")}
     reply = await vote(harness, "mei", actions["👍 Yes"], "yes")
     assert reply.last_text == NOT_YOURS
@@ -55,7 +55,7 @@ async def test_only_those_a_dm_pulse_went_to_may_answer(harness: CoreHarness) ->
 
 
 async def test_a_channel_pulse_takes_answers_from_its_channels_members(harness: CoreHarness) -> None:
-    await command(harness, '"Coffee?" yesno')
+    await command(harness, '"Coffee?" yesno named')
     yes = buttons(await launched_card(harness))[0][0]
     assert (await vote(harness, "mei", yes, "yes")).last_text == NOT_YOURS
     for user in MEMBERS[:3]:
@@ -65,7 +65,7 @@ async def test_a_channel_pulse_takes_answers_from_its_channels_members(harness: 
 
 async def test_when_the_platform_cant_say_who_is_in_the_channel_nothing_is_stored(
         harness: CoreHarness, monkeypatch: pytest.MonkeyPatch) -> None:
-    await command(harness, '"Coffee?" yesno')
+    await command(harness, '"Coffee?" yesno named')
     yes = buttons(await launched_card(harness))[0][0]
 
     async def unreachable(channel_id: str) -> list[Person]:
@@ -101,7 +101,8 @@ async def test_a_form_naming_a_channel_its_author_is_not_in_launches_nothing(har
     harness.adapter.members["C-board"] = ["ceo", "cfo"]
     await harness.grant("maria", "manager")
     errors = await harness.core.handle(form_submission("maria", "C-board", **audience), RecordingResponder())
-    assert errors == {"audience": "you can send a pulse only to a channel you are in (admins can send it anywhere)"}
+    assert errors == {"audience": "you aren't in #C-board: you can send a pulse only to a channel you are in (admins "
+                                  "can send it anywhere)"}
     await harness.deliver()
     async with harness.db.session() as session:
         assert (await session.exec(select(func.count()).select_from(Pulse))).one() == 0

@@ -55,6 +55,8 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     members: dict[str, list[str]] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """conversations.info answers, by channel id."""
     uploads: dict[str, bytes] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)
     """Bodies posted to response_url (`{url}/response/...`)."""
@@ -226,6 +228,9 @@ class FakeSlack:
                 end = start + min(int(args.get("limit", self.page_size)), self.page_size)
                 more = str(end) if end < len(everyone) else ""
                 return {"ok": True, "members": everyone[start:end], "response_metadata": {"next_cursor": more}}
+            case "conversations.info":
+                channel = self.channels.get(str(args.get("channel")))
+                return {"ok": True, "channel": channel} if channel else {"ok": False, "error": "channel_not_found"}
             case "users.info":
                 user = self.users.get(str(args.get("user")))
                 return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}

@@ -33,8 +33,8 @@ async def stations_app(db_url: str, fake: FakeSlack) -> AsyncIterator[Running]:
 
 
 async def quote_card(server: Running, fake: FakeSlack, text: str) -> Call:
-    """The admin subscribes CHANNEL (/station add), one item is ingested: its card as posted in CHANNEL."""
-    add = {**load("command_station_help"), "text": "add", "user_id": ADMIN, "trigger_id": "t-station-add",
+    """The admin subscribes CHANNEL (/station add all), one item is ingested: its card as posted in CHANNEL."""
+    add = {**load("command_station_help"), "text": "add all", "user_id": ADMIN, "trigger_id": "t-station-add",
            "response_url": fake.response_url("station")}
     assert await post(server, *signing.command(add)) == (200, "")
     await until(fake, "chat.postMessage", lambda c: c.args["channel"] == CHANNEL)  # the confirmation

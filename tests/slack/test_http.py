@@ -227,7 +227,9 @@ async def test_an_unsigned_body_is_refused_before_it_is_read(server: Running, fa
     ("[1, 2]", "application/json"),
     ("payload=%7B", signing.FORM),
     ("payload=" + "%5B" * 5000, signing.FORM),
-], ids=["deep-json", "json-array", "payload-brace", "payload-deep"])
+    ('{"a":' * 65 + "1" + "}" * 65, "application/json"),  # every Python parses it: refused by json_input's limit
+    ("payload=" + "%7B%22a%22%3A" * 65 + "1" + "%7D" * 65, signing.FORM),
+], ids=["deep-json", "json-array", "payload-brace", "payload-deep", "json-65-deep", "payload-65-deep"])
 async def test_a_signed_body_that_cannot_be_parsed_is_a_400_and_a_warning(
         server: Running, caplog: pytest.LogCaptureFixture, body: str, content_type: str) -> None:
     status, _ = await post(server, body, signing.headers(body, content_type=content_type))

@@ -26,6 +26,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postEphemeral": ("chat:write",),
     "conversations.open": ("im:write",),
     "conversations.members": ("channels:read", "groups:read"),
+    "conversations.info": ("channels:read", "groups:read"),
     "conversations.history": ("channels:history", "groups:history", "im:history"),  # channels, private, DMs
     "conversations.replies": ("channels:history", "groups:history", "im:history"),
     "users.info": ("users:read",),

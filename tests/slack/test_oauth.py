@@ -130,7 +130,7 @@ async def test_each_workspace_is_answered_and_delivered_with_its_own_token(serve
     await install(server, fake, TEAM_B, TOKEN_B, ADMIN_B)
     for team, admin, channel, token in [(TEAM_A, ADMIN_A, CHANNEL_A, TOKEN_A), (TEAM_B, ADMIN_B, CHANNEL_B, TOKEN_B)]:
         add = {**load("command_station_help"), "team_id": team, "channel_id": channel, "user_id": admin,
-               "text": "add", "trigger_id": f"t-{team}", "response_url": fake.response_url(team)}
+               "text": "add all", "trigger_id": f"t-{team}", "response_url": fake.response_url(team)}
         assert await post(server, *signing.command(add)) == (200, "")
         confirmed = await until(fake, "chat.postMessage", lambda c, channel=channel: c.args["channel"] == channel)
         assert confirmed.token == token

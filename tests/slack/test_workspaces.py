@@ -74,7 +74,7 @@ async def test_a_workspace_sees_only_its_own_stations_pulses_and_digest_teams(se
         (station,) = (await session.exec(select(Station))).all()
         pulse, _ = (await session.exec(select(Pulse).order_by(Pulse.id))).all()
     assert (station.workspace, pulse.workspace) == (TEAM_A, TEAM_A)
-    await command(server, fake, TEAM_B, ADMIN_B, CHANNEL_B, "station", "add")
+    await command(server, fake, TEAM_B, ADMIN_B, CHANNEL_B, "station", "add all")
 
     # A sees its own
     assert f"#{station.id}" in said(await command(server, fake, TEAM_A, ADMIN_A, CHANNEL_A, "station", "list"))

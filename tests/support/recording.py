@@ -28,6 +28,8 @@ class RecordingAdapter:
     members: dict[str, list[str]] = field(default_factory=dict)
     failures: list[DeliveryError] = field(default_factory=list)
     """Errors to raise on the next sends, first first."""
+    names: dict[str, str] = field(default_factory=dict)
+    """Channel and person ids → the names the platform would give (bot.adapter.NameLookup)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def send(self, target: Target, card: Card, key: str | None = None) -> MessageRef:
@@ -51,6 +53,12 @@ class RecordingAdapter:
 
     async def post_ephemeral(self, channel_id: str, user_id: str, card: Card) -> None:
         self.ephemeral.append((channel_id, user_id, card))
+
+    async def channel_name(self, channel_id: str) -> str | None:
+        return self.names.get(channel_id)
+
+    async def person_name(self, user_id: str) -> str | None:
+        return self.names.get(user_id)
 
 
 @dataclass

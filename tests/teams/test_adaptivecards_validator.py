@@ -177,7 +177,7 @@ async def play(harness: CoreHarness) -> Scenario:
         await s.command("pulse", f"results {number}")
     await s.command("pulse", "export 1")
     await s.command("pulse", "export 6")
-    await s.command("station", "add cap:2", channel="C-cx")
+    await s.command("station", "add all cap:2", channel="C-cx")
     await s.command("station", "list", channel="C-cx")
     await s.command("station", "preview", channel="C-cx")
     await h.features.stations.ingest.ingest(ITEMS)

@@ -6,6 +6,7 @@
 const API = '/sandbox/api';
 const PALETTE = ['👍', '❤️', '🎉', '👀', '🙏', '😂', '😮', '🔥'];
 const COMPOSER_HINT = ' — or type /pulse help, /station help, /digest help';
+const OFFLINE = 'Offline — reconnecting…';
 
 const S = {
   me: null,            // current person id
@@ -16,6 +17,8 @@ const S = {
   thread: null,        // open thread parent id
   expanded: new Set(), // "msgId:blockIndex" of quotes whose "Show more" was clicked
   forms: [],           // queued forms; forms[0] is the open modal
+  unread: 0,           // new messages that arrived below the reader's view in this channel (the pill counts them)
+  offline: false,      // the live connection dropped: sending is off until it is back
 };
 
 const $ = (id) => document.getElementById(id);
@@ -107,7 +110,8 @@ let loadSeq = 0;
 let loadError = '';
 
 // Fetch the whole state for S.me and re-render everything. Resolves false on failure.
-async function loadState() {
+// quiet: an unreachable server is not reported (the offline banner already says so); its answers still are.
+async function loadState(quiet) {
   const seq = ++loadSeq;
   const qs = S.me ? '?as=' + encodeURIComponent(S.me) : '';
   let data;
@@ -117,7 +121,8 @@ async function loadState() {
     if (!res.ok || !data) throw new Error((data && data.error) || `HTTP ${res.status}`);
   } catch (e) {
     loadError = str(e.message);
-    if (seq === loadSeq) showBanner(`Could not load workspace state: ${loadError}`);
+    const unreachable = e instanceof TypeError; // fetch itself failed: no answer at all
+    if (seq === loadSeq && !(quiet && unreachable)) showBanner(`Could not load workspace state: ${loadError}`);
     return seq !== loadSeq;
   }
   if (seq !== loadSeq) return true; // a newer load (e.g. person switch) superseded this one
@@ -175,9 +180,10 @@ function renderHeader() {
   $('channel-members').textContent = c
     ? (c.members || []).map((id) => personName(id)).join(', ') : '';
   const composer = $('composer');
-  composer.disabled = !c;
+  composer.disabled = !c || S.offline;
   const name = c ? (c.kind === 'dm' ? channelLabel(c) : '#' + c.name) : '';
-  composer.placeholder = c ? `Message ${name}${COMPOSER_HINT}` : 'You are not a member of any channel';
+  composer.placeholder = S.offline ? OFFLINE
+    : c ? `Message ${name}${COMPOSER_HINT}` : 'You are not a member of any channel';
   document.title = c ? `${channelLabel(c)} — Earshot sandbox` : 'Earshot sandbox';
 }
 
@@ -185,21 +191,52 @@ function renderHeader() {
 
 function renderMessages() {
   const list = $('messages');
-  // Re-rendering the same channel (resync) keeps the reader's place if they scrolled up.
-  const keep = list.dataset.channel === S.channel && !list.dataset.pinned;
-  const top = list.scrollTop;
   const msgs = S.messages.filter((m) => m.channel_id === S.channel && !m.thread_id);
-  list.replaceChildren(...(msgs.length ? msgs.map((m) => renderMessage(m, true))
+  const render = () => list.replaceChildren(...(msgs.length ? msgs.map((m) => renderMessage(m, true))
     : [el('div', 'empty', S.channel ? 'No messages yet. Say hello!' : '')]));
-  list.dataset.channel = S.channel || '';
-  if (keep) list.scrollTop = top; else scrollToBottom(list);
+  if (list.dataset.channel !== (S.channel || '')) { // another channel: start at its newest message
+    list.dataset.channel = S.channel || '';
+    render();
+    scrollToBottom(list);
+  } else { // the same channel again (a resync): the reader stays where they were
+    redraw(list, render);
+  }
 }
 
-// Lists stay pinned to the bottom (data-pinned) until the user scrolls up.
-function scrollToBottom(box) { box.scrollTop = box.scrollHeight; box.dataset.pinned = '1'; }
+// Lists stay pinned to the bottom (data-pinned) until the user scrolls up. An open dialog holds the channel
+// still: nothing behind it moves.
+function scrollToBottom(box) {
+  box.scrollTop = box.scrollHeight;
+  box.dataset.pinned = '1';
+  if (box.id === 'messages') setUnread(0);
+}
+function atBottom(box) { return box.scrollHeight - box.scrollTop - box.clientHeight < 40; }
+function following(box) { return !!box.dataset.pinned && !(box.id === 'messages' && S.forms.length); }
 function trackPin(ev) {
   const b = ev.currentTarget;
-  b.dataset.pinned = b.scrollHeight - b.scrollTop - b.clientHeight < 40 ? '1' : '';
+  b.dataset.pinned = atBottom(b) ? '1' : '';
+  if (b.dataset.pinned && b.id === 'messages') setUnread(0); // the reader scrolled down to the new ones
+}
+
+// Apply `change` to the rows of `box`: a reader at the bottom stays at the bottom; anyone else keeps the
+// row they are reading exactly where it is on screen, whatever was added, removed or resized above it.
+function redraw(box, change) {
+  if (following(box)) { change(); scrollToBottom(box); return; }
+  const top = box.getBoundingClientRect().top;
+  const anchor = [...box.querySelectorAll('[data-message-id]')].find((r) => r.getBoundingClientRect().bottom > top);
+  const offset = anchor ? anchor.getBoundingClientRect().top - top : 0;
+  change();
+  const again = anchor && box.querySelector(`[data-message-id="${CSS.escape(anchor.dataset.messageId)}"]`);
+  if (again) box.scrollTop += again.getBoundingClientRect().top - top - offset;
+  box.dataset.pinned = atBottom(box) && !S.forms.length ? '1' : '';
+}
+
+// The "N new messages ↓" pill: shown while new messages wait below the reader's view.
+function setUnread(n) {
+  S.unread = n;
+  const pill = $('new-messages');
+  pill.hidden = !n;
+  pill.replaceChildren(`${n} new ${n === 1 ? 'message' : 'messages'} `, el('span', null, '↓', { 'aria-hidden': 'true' }));
 }
 
 function formatTime(iso) {
@@ -291,7 +328,7 @@ function renderBlock(m, b, i) {
       const img = el('img', 'block-image', null, { src, alt: str(b.alt) });
       const repin = () => { // images change height once loaded (or broken)
         const box = img.closest('.message-list, .thread-messages');
-        if (box && box.dataset.pinned) scrollToBottom(box);
+        if (box && following(box)) scrollToBottom(box);
       };
       img.addEventListener('load', repin);
       img.addEventListener('error', repin);
@@ -422,10 +459,10 @@ function renderThread() {
   const list = pane.querySelector('.thread-messages');
   const replies = repliesOf(parent.id);
   const sep = el('div', 'thread-sep', replies.length === 1 ? '1 reply' : `${replies.length} replies`);
-  list.replaceChildren(renderMessage(parent, false), sep, ...replies.map((r) => renderMessage(r, false)));
+  redraw(list, () => list.replaceChildren(renderMessage(parent, false), sep,
+    ...replies.map((r) => renderMessage(r, false))));
   const c = channelById(parent.channel_id);
   pane.querySelector('.thread-channel').textContent = c ? channelLabel(c) : '';
-  scrollToBottom(list);
 }
 
 function buildThreadPane(parentId) {
@@ -434,11 +471,12 @@ function buildThreadPane(parentId) {
   const title = el('div');
   title.append(el('strong', null, 'Thread'), el('span', 'thread-channel muted', null, { dir: 'auto' }));
   head.append(title, button('icon-btn', '×', closeThread, { 'aria-label': 'Close thread' }));
-  const list = el('div', 'thread-messages');
+  const list = el('div', 'thread-messages', null, { data: { pinned: '1' } }); // a new pane opens at the newest reply
   list.addEventListener('scroll', trackPin);
   const wrap = el('div', 'composer-wrap');
   const input = el('input', null, null,
-    { id: 'thread-composer', type: 'text', dir: 'auto', autocomplete: 'off', placeholder: 'Reply in thread…' });
+    { id: 'thread-composer', type: 'text', dir: 'auto', autocomplete: 'off', placeholder: 'Reply in thread…',
+      disabled: S.offline });
   const err = el('div', 'form-error', null, { role: 'alert' });
   input.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
@@ -466,17 +504,18 @@ function upsertMessage(m) {
   if (m.channel_id === S.channel && !m.thread_id) {
     const old = rowOf(m.id);
     if (old) {
-      old.replaceWith(renderMessage(m, true));
-      if (list.dataset.pinned) scrollToBottom(list); // an edit may have grown the last card
+      redraw(list, () => old.replaceWith(renderMessage(m, true))); // an edit may have grown the card
     } else {
+      const follow = following(list);
       list.querySelectorAll('.empty').forEach((e) => e.remove());
       list.append(renderMessage(m, true));
-      scrollToBottom(list);
+      if (follow) scrollToBottom(list);
+      else if (!atBottom(list)) { list.dataset.pinned = ''; setUnread(S.unread + 1); }
     }
   } else if (m.channel_id === S.channel && isNew) { // a new reply: the parent's reply count changed
     const parent = messageById(m.thread_id);
     const old = rowOf(m.thread_id);
-    if (parent && old) old.replaceWith(renderMessage(parent, true));
+    if (parent && old) redraw(list, () => old.replaceWith(renderMessage(parent, true)));
   }
   if (S.thread && (m.id === S.thread || m.thread_id === S.thread)) renderThread();
 }
@@ -487,6 +526,34 @@ let wsTimer = null;
 let wsResync = false; // refetch state after a reconnect (we may have missed pushes)
 
 function setStatus(isLive) { Object.assign($('status'), { textContent: isLive ? 'live' : 'offline', className: isLive ? 'live' : 'offline' }); }
+
+// The live connection dropped (server stopped or unreachable): say so at once, and stop sending until it is back.
+// The banner is a polite live region that is always in the page, so setting its text is announced.
+let offlineFocus = null; // the composer being typed in when the connection dropped: focused again once it is back
+function setOffline(on) {
+  const thread = $('thread-composer');
+  if (on && [$('composer'), thread].includes(document.activeElement)) offlineFocus = document.activeElement;
+  S.offline = on;
+  $('offline').textContent = on ? OFFLINE : '';
+  renderHeader();
+  if (thread) thread.disabled = on;
+  if (!on && offlineFocus) {
+    if (offlineFocus.isConnected && !offlineFocus.disabled) offlineFocus.focus();
+    offlineFocus = null;
+  }
+}
+
+// Reconnect with backoff: load the state again (which also tells when this server no longer takes our link),
+// then open the socket.
+function scheduleReconnect() {
+  const delay = Math.min(5000, 500 * 2 ** wsRetry++) + Math.random() * 250;
+  const seq = startSeq;
+  wsTimer = setTimeout(async () => {
+    const ok = await loadState(true);
+    if (seq !== startSeq || ws) return; // a person switch started over meanwhile
+    if (ok) connect(); else scheduleReconnect();
+  }, delay);
+}
 
 function disconnect() {
   clearTimeout(wsTimer);
@@ -504,6 +571,7 @@ function connect() {
     if (ws !== sock) return;
     wsRetry = 0;
     setStatus(true);
+    setOffline(false);
     if (wsResync) { wsResync = false; loadState(); }
   };
   sock.onmessage = (ev) => {
@@ -519,9 +587,9 @@ function connect() {
     if (ws !== sock) return; // replaced on purpose (person switch)
     ws = null;
     setStatus(false);
+    setOffline(true);
     wsResync = true;
-    const delay = Math.min(10000, 500 * 2 ** wsRetry++) + Math.random() * 250;
-    wsTimer = setTimeout(connect, delay);
+    scheduleReconnect();
   };
 }
 
@@ -534,6 +602,7 @@ async function sendText(input, errBox, channelId, threadId) {
   if (!text.trim() || input.dataset.busy) return;
   input.dataset.busy = '1';
   errBox.textContent = '';
+  if (!threadId && channelId === S.channel) scrollToBottom($('messages')); // to where the answer will appear
   const res = await post('/send', { as: S.me, channel_id: channelId, thread_id: threadId || null, text });
   delete input.dataset.busy;
   if (res.ok) {
@@ -692,6 +761,7 @@ function init() {
   S.channel = q.get('channel') || recall('sandbox.channel') || null;
 
   $('messages').addEventListener('scroll', trackPin);
+  $('new-messages').addEventListener('click', () => { scrollToBottom($('messages')); $('composer').focus(); });
   $('whoami').addEventListener('change', (ev) => switchPerson(ev.target.value));
   $('sidebar').addEventListener('click', (ev) => {
     const a = ev.target.closest('[data-channel-id]');
