@@ -30,10 +30,12 @@ def privacy_note(pulse: Pulse, minimum: int, comment_minimum: int) -> str:
 
 
 def closes_text(run: PulseRun, zone: str) -> str | None:
-    if run.closes_at is None:
+    """When the run closes, or when it closed: a closed run's card must not promise a deadline still to come."""
+    closed = run.status == "closed"
+    moment = (run.closed_at or run.closes_at) if closed else run.closes_at
+    if moment is None:
         return None
-    local = run.closes_at.astimezone(ZoneInfo(zone))
-    return f"closes {local:%a %d %b %H:%M} {zone}"
+    return f"{'closed' if closed else 'closes'} {moment.astimezone(ZoneInfo(zone)):%a %d %b %H:%M} {zone}"
 
 
 def question_card(pulse: Pulse, run: PulseRun, questions: list[Question], results: RunResults | None,

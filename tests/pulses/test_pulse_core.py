@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -332,3 +332,13 @@ async def test_results_without_an_id_are_of_the_callers_own_newest_pulse(harness
     await command(harness, '"Theirs?" yesno', user="boss2")
     assert "Mine?" in (await command(harness, "results")).last_text
     assert "Theirs?" in (await command(harness, "results", user="boss2")).last_text
+
+
+async def test_a_closed_pulse_says_when_it_closed_not_when_it_would_have(harness: CoreHarness) -> None:
+    await command(harness, '"Ship on Friday?" yesno close:1d tz:Europe/Berlin named')
+    await launched_card(harness)
+    harness.core.services.clock = lambda: datetime(2031, 2, 3, 11, 5, tzinfo=UTC)
+    assert await harness.features.pulses.pulses.close(1)
+    await harness.deliver()
+    closed = str(channel_card(harness).blocks)
+    assert "closed Mon 03 Feb 12:05 Europe/Berlin" in closed and "closes " not in closed
