@@ -19,7 +19,7 @@ from adapters.heap import freeze_startup_heap
 from bot import roles
 from bot.commands import MAX_ID, record_id
 from bot.config import PLATFORMS, ConfigError, Settings, is_loopback, load_settings
-from bot.feedback.demo import replay
+from bot.feedback.demo import FEED_INTERVAL, replay
 from bot.feedback.importer import batches, detect_format, read_items
 from bot.feedback.ingest import IngestResult
 from bot.feedback.items import BadBody
@@ -70,8 +70,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run with the sandbox workspace and demo data, no tokens needed")
     demo.add_argument("--port", type=int, help="HTTP port (default: $PORT or 3978)")
-    demo.add_argument("--feed-interval", type=float, default=5.0, metavar="SECONDS",
-                      help="seconds between demo feedback items (0 turns the stream off; default 5)")
+    demo.add_argument("--feed-interval", type=float, default=FEED_INTERVAL, metavar="SECONDS",
+                      help=f"seconds between demo feedback items (0 turns the stream off; default {FEED_INTERVAL:g})")
     demo.set_defaults(run=_demo)
 
     imports = commands.add_parser("import", help="import feedback from a CSV, JSON or NDJSON file")
@@ -138,7 +138,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.runtime import Runtime
-    from adapters.sandbox.demo import seed_workspace
+    from adapters.sandbox.demo import seed_demo
     from adapters.web import build_app
 
     runtime = Runtime(settings)
@@ -146,7 +146,8 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
     async def seed_and_feed(_app: web.Application) -> AsyncIterator[None]:
         assert runtime.workspace is not None
-        await seed_workspace(runtime.db, runtime.workspace)
+        await seed_demo(runtime.db, runtime.workspace, now=runtime.core.services.clock(), zone=settings.zone,
+                        minimum=settings.anon_min)
         feed = None
         if args.feed_interval > 0:
             feed = asyncio.create_task(replay(runtime.features.stations.ingest, interval=args.feed_interval))

@@ -55,6 +55,8 @@ class Runtime:
         self.platforms = build_platforms(PlatformContext(settings, self.core, self.db, self.metrics))
         self.adapters: dict[str, Adapter] = {p.name: p.adapter for p in self.platforms}
         self.core.services.adapters.update(self.adapters)
+        self.outbox.edit_intervals.update({name: adapter.pacing.edit_interval for name, adapter in self.adapters.items()
+                                           if adapter.pacing.edit_interval is not None})
         self.worker = DeliveryWorker(self.db, self.adapters, Pacer({n: a.pacing for n, a in self.adapters.items()}),
                                      self.metrics, on_failed=self.core.report_failure,
                                      lease_seconds=settings.delivery_lease_seconds)

@@ -7,7 +7,9 @@ markdown, the sandbox's DOM), so customer text can never become markup or a ment
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
 
 ButtonStyle = Literal["primary", "danger"] | None
 
@@ -27,10 +29,12 @@ class Text:
 @dataclass(frozen=True)
 class Quote:
     """Customer words. `more` holds the rest when `text` was cut (bot.text.cut: `text` then ends in "…"),
-    for a "show more" affordance."""
+    for a "show more" affordance. `lang` is their language as a BCP 47 tag (`th`, `pt-BR`) when known, so
+    screen readers read them in it."""
 
     text: str
     more: str | None = None
+    lang: str | None = None
     type: ClassVar[str] = "quote"
 
     @property
@@ -51,8 +55,42 @@ class Fields:
     type: ClassVar[str] = "fields"
 
 
+class When(str):
+    """A moment in a line of context, like "closes Mon 07 Dec 11:00 Europe/Berlin": as a string it is that line,
+    written in `zone` (for notifications, plain text and anything that reads it as text); renderers that know it
+    show the moment in each reader's own zone instead (Slack's date token, Teams' DATE/TIME functions, the
+    sandbox's <time>), after `lead`."""
+
+    lead: str
+    at: datetime
+    zone: str
+
+    def __new__(cls, lead: str, at: datetime, zone: str = "UTC") -> When:
+        moment = at.astimezone(UTC)
+        self = super().__new__(cls, f"{lead} {moment.astimezone(ZoneInfo(zone)):%a %d %b %H:%M} {zone}".strip())
+        self.lead, self.at, self.zone = lead, moment, zone
+        return self
+
+    def __reduce__(self) -> tuple[type[When], tuple[str, datetime, str]]:
+        return When, (self.lead, self.at, self.zone)
+
+    @property
+    def iso(self) -> str:
+        """RFC 3339 in UTC, `2026-12-07T10:00:00Z`: the strict form Teams' DATE() and TIME() need."""
+        return f"{self.at:%Y-%m-%dT%H:%M:%S}Z"
+
+    def to_json(self) -> dict[str, str]:
+        return {"when": self.iso, "lead": self.lead, "zone": self.zone, "text": str(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str]) -> When:
+        return cls(data["lead"], datetime.fromisoformat(data["when"]), data["zone"])
+
+
 @dataclass(frozen=True)
 class Context:
+    """Small print, item by item; an item may be a moment (When), which readers see in their own zone."""
+
     items: tuple[str, ...]
     type: ClassVar[str] = "context"
 
@@ -140,6 +178,8 @@ def _plain(value: Any) -> Any:
     kind = type(value)
     if kind is tuple:
         return [_plain(v) for v in value]
+    if kind is When:
+        return value.to_json()
     names = _PARTS.get(kind)
     if names is not None:
         return {name: _plain(getattr(value, name)) for name in names}
@@ -156,7 +196,7 @@ def _block_from_json(data: dict[str, Any]) -> Block:
     if kind is Fields:
         values["fields"] = tuple(Field(**f) for f in values["fields"])
     elif kind is Context:
-        values["items"] = tuple(values["items"])
+        values["items"] = tuple(When.from_json(i) if isinstance(i, dict) else i for i in values["items"])
     elif kind is Buttons:
         values["buttons"] = tuple(Button(**b) for b in values["buttons"])
     elif kind is Choices:
@@ -211,5 +251,5 @@ FormErrors = dict[str, str]
 
 __all__ = [
     "Block", "Button", "Buttons", "Card", "Choices", "Context", "Divider", "Field", "Fields", "File",
-    "Form", "FormErrors", "Heading", "Image", "Input", "Option", "Quote", "Text", "text_card",
+    "Form", "FormErrors", "Heading", "Image", "Input", "Option", "Quote", "Text", "When", "text_card",
 ]

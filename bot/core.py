@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cryptography.fernet import Fernet
 from sqlalchemy import delete
 from sqlmodel import col, select
 
@@ -22,6 +21,7 @@ from bot.events import (
     FormSubmitted,
     MembersAdded,
     MessageEvent,
+    MessageRef,
     Person,
     ReactionEvent,
     Target,
@@ -44,6 +44,21 @@ MessageHandler = Callable[[MessageEvent], Awaitable[None]]
 HomeSection = Callable[[Person, str | None], Awaitable[tuple[Block, ...]]]
 """A feature's part of a person's home card, in one workspace (bot.events.Event.workspace): its own alone."""
 
+
+@dataclass(frozen=True)
+class Marks:
+    """What is each person's own on one posted card, for a platform that shows every person their own state on
+    a shared card (the sandbox; Slack and Teams show everyone the same card). `toggles`: the card's on/off
+    buttons, by action id; `own`: by user id, the buttons that are theirs: toggles they turned on, and a next
+    step only they take."""
+
+    toggles: frozenset[str] = frozenset()
+    own: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+MarksLookup = Callable[[str, list[MessageRef]], Awaitable[dict[str, Marks]]]
+"""A feature's marks on the given messages of one platform, by message id (cards it did not post are left out)."""
+
 EVENT_KEYS = "event keys"
 """The purpose `processed_event` keys are digested for (storage.secrets.keyed_digest)."""
 RETRY_WINDOW = timedelta(hours=1)
@@ -64,13 +79,12 @@ class Services:
     db: Database
     outbox: Outbox
     metrics: Metrics
+    keys: tuple[str, ...] = field(repr=False)
+    """`EARSHOT_SECRET_KEY`'s keys, or the SQLite key file's (storage.secrets.resolve_keys, done by the runtime):
+    anonymous answers are sealed with them until published, and event dedupe keys are keyed with them."""
     clock: Callable[[], datetime] = utcnow
     adapters: dict[str, Adapter] = field(default_factory=dict)
     """The configured platforms, for what only they know (channel members); filled in by the runtime."""
-    keys: tuple[str, ...] = field(default_factory=lambda: (Fernet.generate_key().decode(),), repr=False)
-    """`EARSHOT_SECRET_KEY`'s keys, or the SQLite key file's (storage.secrets.resolve_keys, done by the runtime):
-    anonymous answers are sealed with them until published, and event dedupe keys are keyed with them. The
-    default, a key that lives as long as the process, is for tests and in-memory databases."""
 
 
 @dataclass
@@ -80,6 +94,7 @@ class Handlers:
     reactions: list[ReactionHandler] = field(default_factory=list)
     messages: list[MessageHandler] = field(default_factory=list)
     home: list[HomeSection] = field(default_factory=list)
+    marks: list[MarksLookup] = field(default_factory=list)
 
 
 class Earshot:
@@ -114,6 +129,13 @@ class Earshot:
         for section in self.handlers.home:
             blocks.extend(await section(person, workspace))
         return Card(fallback="Earshot home", blocks=tuple(blocks))
+
+    async def marks(self, platform: str, refs: list[MessageRef]) -> dict[str, Marks]:
+        """Each person's own state on these posted cards (Marks), by message id."""
+        found: dict[str, Marks] = {}
+        for lookup in self.handlers.marks:
+            found.update(await lookup(platform, refs))
+        return found
 
     async def first_time(self, key: str) -> bool:
         """True once per key within the retry window: for work an adapter does itself that a resent platform

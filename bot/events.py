@@ -88,12 +88,15 @@ class CommandEvent(Event):
 
 @dataclass(frozen=True)
 class ActionEvent(Event):
-    """A button click or a choice on a card; `value` is a tuple for multi-select."""
+    """A button click or a choice on a card; `value` is a tuple for multi-select. `pressed` is the state an on/off
+    button asked for where the platform shows each person their own (the sandbox: True to turn it on, False to
+    take it back); None where a click can only toggle (Slack, Teams)."""
 
     action_id: str
     value: str | tuple[str, ...]
     message: MessageRef | None = None
     trigger_id: str | None = None
+    pressed: bool | None = None
 
 
 @dataclass(frozen=True)

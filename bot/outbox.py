@@ -48,6 +48,8 @@ class Outbox:
         self._clock = clock
         self._on_enqueue = on_enqueue or (lambda: None)
         self.update_interval = update_interval
+        self.edit_intervals: dict[str, float] = {}
+        """Per platform, where it differs from `update_interval` (bot.pacing.Pacing.edit_interval)."""
 
     async def send(self, session: AsyncSession, target: Target, card: Card, *, dedupe_key: str,
                    subject: tuple[str, int] | None = None, created_by: str | None = None,
@@ -106,7 +108,8 @@ class Outbox:
             select(func.max(Delivery.sent_at)).where(Delivery.parent_id == parent.id)
         )).one()
         now = self._clock()
-        due = max(now, last_sent + timedelta(seconds=self.update_interval)) if last_sent else now
+        interval = self.edit_intervals.get(parent.platform, self.update_interval)
+        due = max(now, last_sent + timedelta(seconds=interval)) if last_sent else now
         session.add(Delivery(
             dedupe_key=f"update:{parent.id}:{uuid.uuid4().hex}", platform=parent.platform, kind="update",
             pace_key=f"{parent.pace_key}#edit", card=card.to_json(), parent_id=parent.id,

@@ -16,6 +16,9 @@ class Pacing:
     per_target_burst: int
     global_rate: float
     global_burst: int
+    edit_interval: float | None = None
+    """Seconds between edits of one message (bot.outbox.Outbox.update); None: the outbox's default, which keeps
+    a live tally's edits inside Slack's and Teams' limits. A local page with no such limit sets 0."""
 
 
 class _Bucket:

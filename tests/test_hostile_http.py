@@ -330,7 +330,8 @@ async def test_teams_messages_answer_hostile_bodies_without_a_5xx(db_url: str) -
                 assert not_json.encode() in body and b"serviceUrl" in answer.body, answer
             else:
                 no_5xx(answer, body)
-            if page and answer.status != 415:
+            refused_by_parser = answer.status == 400 and not content_type.isprintable()  # aiohttp's, before the app
+            if page and answer.status != 415 and not refused_by_parser:
                 assert answer.status == 403, (answer, page)
 
         await hypothesis_run(post)

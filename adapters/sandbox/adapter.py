@@ -8,7 +8,8 @@ from bot.cards import Card, Form
 from bot.events import MessageRef, Person, Target
 from bot.pacing import Pacing
 
-SANDBOX_PACING = Pacing(per_target_rate=20, per_target_burst=20, global_rate=200, global_burst=200)
+SANDBOX_PACING = Pacing(per_target_rate=20, per_target_burst=20, global_rate=200, global_burst=200, edit_interval=0)
+"""A page on this machine: a card's new state is shown as soon as it is stored, follow-ups included."""
 
 
 class SandboxAdapter:
@@ -62,15 +63,17 @@ class SandboxAdapter:
 
 
 class SandboxResponder:
-    """Private replies and forms for the person behind one sandbox request."""
+    """Private replies and forms for the person behind one sandbox request. `anchor`: the card whose button was
+    pressed; its private replies (a confirmation, a refusal) are shown under that card, not at the channel's end."""
 
-    def __init__(self, workspace: Workspace, channel_id: str, user_id: str) -> None:
+    def __init__(self, workspace: Workspace, channel_id: str, user_id: str, anchor: str | None = None) -> None:
         self._workspace = workspace
         self._channel_id = channel_id
         self._user_id = user_id
+        self._anchor = anchor
 
     async def private(self, card: Card) -> None:
-        await self._workspace.post_ephemeral(self._channel_id, self._user_id, card)
+        await self._workspace.post_ephemeral(self._channel_id, self._user_id, card, anchor=self._anchor)
 
     async def open_form(self, form: Form) -> None:
         await self._workspace.open_form(self._user_id, form, self._channel_id)

@@ -15,7 +15,8 @@ class SandboxPlatform:
     name = PLATFORM
 
     def __init__(self, context: PlatformContext) -> None:
-        self.workspace = Workspace(context.db)
+        core = context.core
+        self.workspace = Workspace(context.db, marks=lambda refs: core.marks(PLATFORM, refs))
         self.adapter = SandboxAdapter(self.workspace)
         self.guard = Guard(context.settings)  # this process's secret: its link is printed at start
         self._core = context.core

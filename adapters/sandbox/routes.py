@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,9 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from adapters.sandbox import translate
 from adapters.sandbox.adapter import SandboxResponder
+from adapters.sandbox.channels import with_channel_ids
 from adapters.sandbox.guard import PREFIX, Guard
+from adapters.sandbox.presses import Presses
 from adapters.sandbox.translate import BadPayload
 from adapters.sandbox.workspace import CHART_URL, Workspace, json_text
 from bot import json_input
@@ -33,6 +36,7 @@ class SandboxRoutes:
     def __init__(self, core: Earshot, workspace: Workspace) -> None:
         self._core = core
         self._workspace = workspace
+        self._presses = Presses()
 
     def mount(self, app: web.Application, guard: Guard) -> None:
         """Every sandbox route lives in one sub-application behind `guard`, so none can be reached around it
@@ -95,7 +99,7 @@ class SandboxRoutes:
         command = translate.parse_command(body)
         if command is not None:
             responder = SandboxResponder(self._workspace, channel_id, user)
-            await self._core.handle(command, responder)
+            await self._core.handle(await with_channel_ids(self._core.services.db, command), responder)
             return _ok()
         posted = await self._workspace.post(channel_id, user, text_card(translate.message_text(body)),
                                             thread_id=thread)
@@ -115,8 +119,14 @@ class SandboxRoutes:
         else:
             channel_id = await self._message_channel(body, user)
         event = translate.action_event(body, channel_id)
-        await self._core.handle(event, SandboxResponder(self._workspace, channel_id, user))
-        return _ok()
+        if event.pressed is not None and (wait := self._presses.wait(user, card)):
+            raise _error(429, f"That's a lot of clicks on this card: try again in {math.ceil(wait)} s.")
+        await self._core.handle(event, SandboxResponder(self._workspace, channel_id, user, anchor=card))
+        if card.startswith("e"):
+            return _ok()
+        # The presser's own state on the card as stored now, so their page settles at once (the card's edit
+        # follows through the outbox, pushed to everyone).
+        return web.json_response({"ok": True, "mine": await self._workspace.own(channel_id, card, user)})
 
     async def reaction(self, request: web.Request) -> web.Response:
         body = await self._body(request)

@@ -96,9 +96,13 @@ def action_event(body: dict[str, Any], channel_id: str) -> ActionEvent:
         parsed = value
     else:
         raise BadPayload("value must be a string or a list of strings")
+    pressed = body.get("pressed")
+    if pressed is not None and not isinstance(pressed, bool):
+        raise BadPayload("pressed must be true, false or absent")
     return ActionEvent(platform=PLATFORM, event_id=_event_id(body), actor=actor(body), channel_id=channel_id,
                        action_id=_str(body, "action_id"), value=parsed,
-                       message=MessageRef(PLATFORM, channel_id, card_id(body)), trigger_id=uuid.uuid4().hex)
+                       message=MessageRef(PLATFORM, channel_id, card_id(body)), trigger_id=uuid.uuid4().hex,
+                       pressed=pressed)
 
 
 def reaction_event(body: dict[str, Any], channel_id: str) -> ReactionEvent:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from sqlalchemy import Text, cast
@@ -14,6 +14,8 @@ from sqlmodel import col, select
 
 from bot.cards import Card, Form
 from bot.charts import chart_id
+from bot.core import Marks
+from bot.events import MessageRef
 from bot.memo import Memo
 from storage.columns import utcnow
 from storage.engine import Database
@@ -31,6 +33,9 @@ FORMS_KEPT = 1_000
 the person's DM with the bot."""
 CHART_URL = "/sandbox/charts/{}.png"
 
+MarksLookup = Callable[[list[MessageRef]], Awaitable[dict[str, Marks]]]
+"""Each person's own state on posted cards (bot.core.Earshot.marks, for this platform)."""
+
 
 class Socket(Protocol):
     async def send_str(self, data: str) -> None: ...
@@ -47,8 +52,9 @@ def dm_channel_id(user_id: str) -> str:
 
 
 class Workspace:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, marks: MarksLookup | None = None) -> None:
         self._db = db
+        self._marks = marks
         self._sockets: dict[str, set[Socket]] = defaultdict(set)
         self._form_channels: dict[tuple[str, str], str] = {}
         self._ephemeral: dict[str, tuple[tuple[str, str], ...]] = {}  # user → (channel id, message JSON)
@@ -155,15 +161,19 @@ class Workspace:
             await session.commit()
         return await self._announce(message)
 
-    async def post_ephemeral(self, channel_id: str, user_id: str, card: Card) -> dict[str, Any]:
-        """A message only `user_id` sees. Like Slack's, it is not stored: it lives in this process only,
+    async def post_ephemeral(self, channel_id: str, user_id: str, card: Card, *,
+                             anchor: str | None = None) -> dict[str, Any]:
+        """A message only `user_id` sees, under card `anchor` when it answers a button pressed there (the page
+        shows it at that card, like Slack's "Only visible to you" note). Like Slack's, it is not stored: it lives
+        in this process only,
         for the person's open pages and their next reloads, and is gone after a restart. Kept as JSON text
         in tuples, which the garbage collector stops tracking: a vote burst leaves one confirmation per voter,
         and as dicts and lists they made every full collection walk tens of thousands more objects."""
         self._ephemeral_count += 1
         data = {"id": f"e{self._ephemeral_count}", "channel_id": channel_id, "thread_id": None,
                 "author": {"id": BOT_ID, "name": BOT_NAME, "bot": True}, "created_at": utcnow().isoformat(),
-                "edited": False, "ephemeral_to": user_id, "card": _served_charts(card.to_json()), "reactions": {}}
+                "edited": False, "ephemeral_to": user_id, "card": _served_charts(card.to_json()), "reactions": {},
+                "anchor": anchor}
         kept = self._ephemeral.get(user_id, ())[-(EPHEMERAL_KEPT - 1):]
         self._ephemeral[user_id] = (*kept, (channel_id, json.dumps(data, ensure_ascii=False)))
         await self.push([user_id], {"type": "message", "message": data})
@@ -220,11 +230,27 @@ class Workspace:
             return await session.get(SandboxMessage, message_id)
 
     async def _announce(self, message: SandboxMessage) -> dict[str, Any]:
+        """Push a new or changed message to its channel's members, each with their own state on it (Marks)."""
         names = {message.author_id: await self.name_of(message.author_id)}
+        marks = (await self._lookup_marks([message])).get(str(message.id))
         data = message_json(message, names)
         audience = await self.members(message.channel_id)
-        await self.push(audience, {"type": "message", "message": data})
+        if marks is None:
+            await self.push(audience, {"type": "message", "message": data})
+        else:
+            await asyncio.gather(*(self.push([user], {"type": "message", "message": with_marks(data, marks, user)})
+                                   for user in audience))
         return data
+
+    async def own(self, channel_id: str, message_id: str, user_id: str) -> list[str]:
+        """The buttons on a message that are `user_id`'s own (Marks.own), as stored now."""
+        marks = await self._marks([MessageRef(PLATFORM, channel_id, message_id)]) if self._marks else {}
+        return sorted(marks[message_id].own.get(user_id, ())) if message_id in marks else []
+
+    async def _lookup_marks(self, messages: list[SandboxMessage]) -> dict[str, Marks]:
+        """Marks of the bot's cards among `messages` (only the bot posts cards with buttons)."""
+        refs = [MessageRef(PLATFORM, m.channel_id, str(m.id)) for m in messages if m.author_id == BOT_ID]
+        return await self._marks(refs) if self._marks and refs else {}
 
     async def open_form(self, user_id: str, form: Form, channel_id: str) -> None:
         key = (user_id, form.form_id)
@@ -259,13 +285,15 @@ class Workspace:
             roles: dict[str, set[str]] = defaultdict(set)
             for grant in await session.exec(select(RoleGrant).where(RoleGrant.platform == PLATFORM)):
                 roles[grant.user_id].add(grant.role)
+        marks = await self._lookup_marks(messages)
         return {
             "me": user_id,
             "people": [{"id": p.user_id, "name": names[p.user_id], "role": role_label(roles[p.user_id])}
                        for p in people],
             "channels": [{"id": c.id, "name": c.name, "kind": c.kind, "members": sorted(members[c.id])}
                          for c in channels],
-            "messages": sorted([message_json(m, names) for m in messages] + [
+            "messages": sorted([with_marks(message_json(m, names), marks.get(str(m.id)), user_id)
+                                for m in messages] + [
                 json.loads(text) for channel_id, text in self._ephemeral.get(user_id, ()) if channel_id in ids],
                 key=lambda m: m["created_at"]),
         }
@@ -295,6 +323,14 @@ def _served_charts(card: dict[str, Any]) -> dict[str, Any]:
 def role_label(roles: set[str]) -> str:
     """The one word shown beside a name in the person picker."""
     return next((role for role in ("admin", "hr", "manager") if role in roles), "employee")
+
+
+def with_marks(data: dict[str, Any], marks: Marks | None, user_id: str) -> dict[str, Any]:
+    """A message as `user_id` sees it: which of its buttons are on/off buttons (`toggles`), and which are
+    theirs (`mine`). Only their own: nobody's page learns what someone else pressed."""
+    if marks is None:
+        return data
+    return {**data, "toggles": sorted(marks.toggles), "mine": sorted(marks.own.get(user_id, ()))}
 
 
 def message_json(message: SandboxMessage, names: dict[str, str]) -> dict[str, Any]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -33,6 +34,7 @@ channels at once. A 429 still pauses the conversation for its Retry-After."""
 
 MEMBERS_PAGE = 200
 PEOPLE_TTL_SECONDS = 3600.0
+T = TypeVar("T")
 LOOKUP_CONCURRENCY = 8
 
 
@@ -149,17 +151,16 @@ class SlackAdapter:
 
     async def person(self, user_id: str) -> Person | None:
         """A person with display name and timezone; None for bots and deactivated accounts."""
-        cached = self._people.get(user_id)
-        if cached is not None and self._clock() - cached[0] < PEOPLE_TTL_SECONDS:
-            return cached[1]
-        _, client = await self._workspace(user_id)
-        user = (await calling(client.users_info(user=user_id)))["user"]
-        profile = user.get("profile") or {}
-        found = None if user.get("is_bot") or user.get("deleted") or user_id == "USLACKBOT" else Person(
-            PLATFORM, user_id, name=profile.get("display_name") or profile.get("real_name") or user.get("name"),
-            timezone=user.get("tz"))
-        self._people[user_id] = (self._clock(), found)
-        return found
+        async def fetch() -> Person | None:
+            _, client = await self._workspace(user_id)
+            user = (await calling(client.users_info(user=user_id)))["user"]
+            profile = user.get("profile") or {}
+            if user.get("is_bot") or user.get("deleted") or user_id == "USLACKBOT":
+                return None
+            return Person(PLATFORM, user_id, timezone=user.get("tz"),
+                          name=profile.get("display_name") or profile.get("real_name") or user.get("name"))
+
+        return await self._cached(self._people, user_id, fetch)
 
     async def person_name(self, user_id: str) -> str | None:
         """bot.adapter.NameLookup: from users.info (cached with the person)."""
@@ -168,14 +169,21 @@ class SlackAdapter:
 
     async def channel_name(self, channel_id: str) -> str | None:
         """bot.adapter.NameLookup: from conversations.info, cached for an hour (a DM has no name)."""
-        cached = self._channel_names.get(channel_id)
+        async def fetch() -> str | None:
+            _, client = await self._workspace(channel_id)
+            channel = (await calling(client.conversations_info(channel=channel_id)))["channel"]
+            return None if channel.get("is_im") else str(channel.get("name") or "") or None
+
+        return await self._cached(self._channel_names, channel_id, fetch)
+
+    async def _cached(self, cache: dict[str, tuple[float, T]], key: str, fetch: Callable[[], Awaitable[T]]) -> T:
+        """`cache[key]` while under PEOPLE_TTL_SECONDS old, else fetched again (and kept with the time)."""
+        cached = cache.get(key)
         if cached is not None and self._clock() - cached[0] < PEOPLE_TTL_SECONDS:
             return cached[1]
-        _, client = await self._workspace(channel_id)
-        channel = (await calling(client.conversations_info(channel=channel_id)))["channel"]
-        name = None if channel.get("is_im") else str(channel.get("name") or "") or None
-        self._channel_names[channel_id] = (self._clock(), name)
-        return name
+        found = await fetch()
+        cache[key] = (self._clock(), found)
+        return found
 
     async def _upload_attachments(self, client: AsyncWebClient, channel: str, thread_ts: str | None,
                                   rendered: Rendered) -> None:

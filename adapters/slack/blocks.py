@@ -32,6 +32,7 @@ from bot.cards import (
     Option,
     Quote,
     Text,
+    When,
 )
 from bot.charts import chart_id
 
@@ -85,6 +86,17 @@ def mrkdwn_text(text: str) -> Json:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
+_TOKEN_MARKS = str.maketrans({"^": "\u02c6", "|": "\u2223", "{": "{\u200b"})
+"""What would end a date token's format early (`^`, `|`) or be read as a date field (`{time}`) inside it."""
+
+
+def date_token(when: When) -> str:
+    """Slack writes the moment in each reader's own zone; clients that can't draw it show the fallback, which
+    replaces the whole token: so the lead goes inside the token's format, never before it."""
+    lead = f"{mrkdwn(when.lead).translate(_TOKEN_MARKS)} " if when.lead else ""
+    return f"<!date^{int(when.at.timestamp())}^{lead}{{date_short_pretty}} at {{time}}|{mrkdwn(str(when))}>"
+
+
 MORE = {"type": "context", "elements": [mrkdwn_text("… more in Earshot")]}
 """The last block of a card that lost blocks to the count limit."""
 
@@ -127,7 +139,8 @@ class _Renderer:
                 for start in range(0, len(cells), FIELDS_PER_SECTION):
                     self.pieces.append(_Piece({"type": "section", "fields": cells[start:start + FIELDS_PER_SECTION]}))
             case Context(items=items):
-                elements = [mrkdwn_text(mrkdwn(item, SECTION_LIMIT)) for item in items if item.strip()]
+                elements = [mrkdwn_text(date_token(item) if isinstance(item, When) else mrkdwn(item, SECTION_LIMIT))
+                            for item in items if item.strip()]
                 if elements:
                     self.pieces.append(_Piece({"type": "context", "elements": elements[:CONTEXT_ELEMENTS]}))
             case Buttons(buttons=buttons):

@@ -2,8 +2,9 @@
 
 TextBlocks read a CommonMark subset (bold, italic, lists, `[links](url)`) and Teams turns `<at>…</at>` into
 mentions. Customer words must stay words: markdown punctuation is backslash-escaped, and a word joiner
-(U+2060, invisible) is slipped after `<` and into `scheme://` so no tag, mention or autolink can form. Letters
-of every script pass through untouched.
+(U+2060, invisible) is slipped after `<`, into `scheme://` and between `{{` so no tag, mention, autolink or
+`{{DATE(…)}}`/`{{TIME(…)}}` function (which Teams evaluates in any TextBlock) can form. Letters of every script
+pass through untouched.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ ELLIPSIS = "…"
 
 _MARKDOWN = regex.compile(r"([\\*_\[\]`])")
 _TAG_START = regex.compile(r"<(?=\s*[\p{L}/!?])")
+_FUNCTION_START = regex.compile(r"\{(?=\{)")
 _SCHEME = regex.compile(r"(?i)(?<=\b[a-z][a-z0-9+.-]*:)(?=//)")
 _LIST_MARKER = regex.compile(r"^([ \t]*)(?:([-+])|(\d{1,9})([.)]))(?=[ \t]|$)", regex.MULTILINE)
 _GRAPHEME = regex.compile(r"\X")
@@ -30,7 +32,8 @@ def escape_markdown(text: str) -> str:
 
 
 def inert(text: str) -> str:
-    """For places that are not markdown (titles, fallback text): only break tags, mentions and schemes."""
+    """For places that are not markdown (titles, fallback text): only break tags, mentions, schemes and `{{`."""
+    text = _FUNCTION_START.sub("{" + WORD_JOINER, text)
     return _SCHEME.sub(WORD_JOINER, _TAG_START.sub("<" + WORD_JOINER, text))
 
 

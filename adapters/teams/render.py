@@ -31,6 +31,7 @@ from bot.cards import (
     Input,
     Quote,
     Text,
+    When,
 )
 from bot.charts import chart_id
 from bot.events import Person
@@ -122,7 +123,9 @@ class _CardBuilder:
                 self.add({"type": "FactSet", "facts": [
                     {"title": escape_markdown(f.label), "value": escape_markdown(f.value)} for f in fields]})
             case Context(items=items):
-                self.text(" · ".join(items), size="Small", isSubtle=True)
+                element = self.text(" · ".join(items), size="Small", isSubtle=True)
+                if any(isinstance(item, When) for item in items):
+                    element["text"] = " · ".join(_localised(item) for item in items)
             case Buttons(buttons=buttons):
                 actions = [button_action(b) for b in buttons]
                 for start in range(0, len(actions), ACTIONS_PER_SET):
@@ -160,6 +163,15 @@ class _CardBuilder:
                   "choices": [{"title": inert(o.label), "value": o.value} for o in choices.options]})
         data = {"action_id": choices.action_id, "multi": choices.multi}
         self.add({"type": "ActionSet", "actions": [_execute("Send", choices.action_id, data)]})
+
+
+def _localised(item: str) -> str:
+    """A context item as TextBlock markdown; a moment in the reader's own zone through Adaptive Cards' DATE() and
+    TIME() functions (which want strict RFC 3339, no spaces, capitals)."""
+    if not isinstance(item, When):
+        return escape_markdown(item)
+    lead = f"{escape_markdown(item.lead)} " if item.lead else ""
+    return f"{lead}{{{{DATE({item.iso}, SHORT)}}}} {{{{TIME({item.iso})}}}}"
 
 
 def button_action(button: Button) -> dict[str, Any]:

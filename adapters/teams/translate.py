@@ -75,7 +75,15 @@ def tenant_of(activity: dict[str, Any]) -> str | None:
 
 def actor(activity: dict[str, Any]) -> Person:
     sender = json_dict(activity.get("from"))
-    return Person(PLATFORM, json_str(sender.get("id")), json_str(sender.get("name")) or None)
+    return Person(PLATFORM, json_str(sender.get("id")), json_str(sender.get("name")) or None,
+                  timezone=sender_zone(activity))
+
+
+def sender_zone(activity: dict[str, Any]) -> str | None:
+    """The sender's IANA zone as their Teams client tells it: `localTimezone`, or the clientInfo entity's."""
+    entities = activity.get("entities") if isinstance(activity.get("entities"), list) else []
+    told = [json_str(e.get("timezone")) for e in entities if isinstance(e, dict) and e.get("type") == "clientInfo"]
+    return (json_str(activity.get("localTimezone")) or next((z for z in told if z), ""))[:64] or None
 
 
 def event_id(activity: dict[str, Any], *suffix: str) -> str:

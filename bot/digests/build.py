@@ -17,6 +17,7 @@ from bot.digests import queries as q
 from bot.digests.bridge import activity, attention, bridge
 from bot.digests.customers import Tally, Withheld, atom, customers, tally, withheld
 from bot.digests.employees import Mean, PulseTally, employees, pulse_tallies
+from bot.digests.heard import conceal, heard, probes
 from bot.digests.model import Digest, QuoteLine, Scope, TrendPoint
 from bot.digests.names import channel_names
 from bot.digests.privacy import Figure, comparable_sizes, count_figure, figure
@@ -26,6 +27,7 @@ from bot.digests.themes import Gram, Theme, count_phrases_by, prune, top_themes
 from bot.digests.viewer import Viewer
 from bot.digests.weeks import Week
 from bot.feedback.card import score_cue
+from bot.feedback.filters import Probe
 from bot.text import cut
 from storage.engine import Database
 
@@ -73,6 +75,9 @@ class Facts:
     area_phrases: dict[str, Counter[Gram]]
     all_phrases: Counter[Gram]
     nps_histogram: dict[int, int]
+    items: list[q.FeedbackRow]
+    """Last week's and this week's items (week 0 and 1), when some team's stations take only part of its areas
+    (bot.digests.heard); else none."""
 
 
 async def build_digest(db: Database, week: Week, privacy: Privacy, redact: Callable[[str], str],
@@ -105,7 +110,7 @@ async def gather_facts(db: Database, week: Week, privacy: Privacy, viewer: Viewe
             return await query(conn, *args)
 
     (attention, (hits, quoted), activity, pulses, feedback, trend, people, engaged, participants,
-     (area_phrases, all_phrases), stations, nps_histogram) = await asyncio.gather(
+     (area_phrases, all_phrases), stations, nps_histogram, items) = await asyncio.gather(
         on_own_connection(q.attention_groups, pair, viewer),
         on_own_connection(_quotes_facts, week, viewer),
         on_own_connection(q.engagement_groups, pair, viewer),
@@ -117,7 +122,8 @@ async def gather_facts(db: Database, week: Week, privacy: Privacy, viewer: Viewe
         on_own_connection(q.participants, pair, privacy.minimum, viewer),
         on_own_connection(_phrase_facts, week),
         on_own_connection(q.stations, week.end, viewer),
-        on_own_connection(q.nps_histogram, week.start, week.end))
+        on_own_connection(q.nps_histogram, week.start, week.end),
+        on_own_connection(_narrowed_items, pair, week, viewer))
     runs, tallies, comments, comment_phrases = pulses
     return Facts(
         feedback=[replace(g, week=g.week + LAST - 1) for g in feedback], trend=[Tally(*t) for t in trend],
@@ -126,7 +132,20 @@ async def gather_facts(db: Database, week: Week, privacy: Privacy, viewer: Viewe
         withheld_participants={(f"{p}:{c}", LAST - 1 + w): every - n for p, c, w, n, every in participants},
         comments=comments, comment_phrases=comment_phrases, activity=activity, people=people, engaged=engaged,
         attention=attention, hits=hits, quoted=quoted, area_phrases=area_phrases, all_phrases=all_phrases,
-        nps_histogram=nps_histogram)
+        nps_histogram=nps_histogram, items=items)
+
+
+async def _narrowed_items(conn: AsyncConnection, pair: list[Any], week: Week,
+                          viewer: Viewer | None) -> list[q.FeedbackRow]:
+    """The two weeks' items in the areas of the teams whose stations take less than all of their areas (what
+    bot.digests.heard counts): the others' figures are what they hear, and come from the grouped counts."""
+    narrowed = [t for t in teams_from(await q.stations(conn, week.end, viewer), []) if t.narrowed]
+    if not narrowed:
+        return []
+    if any(t.areas is None for t in narrowed):
+        return await q.feedback_items(conn, pair)
+    areas = [a for a in await q.feedback_areas(conn, pair) if any(t.covers(a) for t in narrowed)]
+    return await q.feedback_items(conn, pair, areas) if areas else []
 
 
 async def _pulse_facts(conn: AsyncConnection, week: Week, days: list[date], privacy: Privacy,
@@ -190,14 +209,19 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
                      in_scope=lambda _p, _c: True, people=facts.people)
     skip = (withheld(facts.feedback, LAST - 1, minimum), withheld(facts.feedback, LAST, minimum))
     _withhold_area_rows(overall, skip)
+    probed = probes(facts.items)
     scopes = [_scope(facts, t, t.key, t.name, quotes.get(t.key, []), privacy, themed,
                      in_scope=lambda p, c, t=t: (p, c) == (t.platform, t.channel_id),
-                     skip=skip if t.areas is not None else None) for t in teams]
+                     skip=skip if t.areas is not None else None, probed=probed) for t in teams]
     present = [{atom(g.area) for g in facts.feedback if g.week == week} for week in (LAST - 1, LAST)]
     counted = {t.key: None if t.areas is None else tuple(  # the areas each team's customer figures count, by week
         frozenset(a for a in areas if t.covers(a or None) and a not in left_out.items)
         for areas, left_out in zip(present, skip, strict=True)) for t in teams}
     suppress(overall, scopes, counted, minimum)
+    for scope in scopes:
+        found = scope.customers.heard
+        if found is not None and scope.customers.volume.hidden:
+            scope.customers.heard = conceal(found)
     if only_teams is not None:
         wanted = set(only_teams)
         picked = [(t, s) for t, s in zip(teams, scopes, strict=True) if t.key in wanted or t.channel_id in wanted]
@@ -226,17 +250,21 @@ def assemble(facts: Facts, week: Week, privacy: Privacy, redact: Callable[[str],
 
 def _scope(facts: Facts, team: Team, key: str, name: str, quotes: list[QuoteLine], privacy: Privacy,
            themed: set[str], in_scope: Callable[[str, str], bool], people: dict[int, int] | None = None,
-           skip: tuple[Withheld, Withheld] | None = None) -> Scope:
-    """One scope's figures; `skip` (last week's, this week's) are the areas it leaves out (customers.withheld)."""
+           skip: tuple[Withheld, Withheld] | None = None, probed: list[Probe] | None = None) -> Scope:
+    """One scope's figures; `skip` (last week's, this week's) are the areas it leaves out (customers.withheld);
+    `probed`: `facts.items` as filters see them, for a team whose stations take only part of its areas."""
     minimum = privacy.minimum
     pulse_key = "" if key == "overall" else key
 
-    def heard(week: int) -> Callable[[str | None], bool]:
+    def counted(week: int) -> Callable[[str | None], bool]:
         left_out = skip[week].items if skip else frozenset()
         return lambda area: team.covers(area) and atom(area) not in left_out
 
-    phrases = _phrases_for(facts, heard(1))
+    phrases = _phrases_for(facts, counted(1))
     customer = customers(facts.feedback, LAST, team.covers, minimum, phrases, quotes, skip)
+    if team.narrowed and probed is not None:
+        customer.heard = heard(team, facts.items, probed, (counted(0), counted(1)), customer.volume, customer.nps,
+                               minimum)
     themes: list[Theme] | None = None
     if pulse_key in themed:
         themes = top_themes(facts.comment_phrases.get(pulse_key, Counter()), at_least=COMMENT_THEME_SUPPORT)
@@ -251,8 +279,8 @@ def _scope(facts: Facts, team: Team, key: str, name: str, quotes: list[QuoteLine
     then_people = people.get(0, 0) if people is not None else None
     now, then = activity(facts.activity, 1, in_scope, now_people), activity(facts.activity, 0, in_scope,
                                                                            then_people)
-    seen_now, seen_then = attention(facts.attention, 1, in_scope, heard(1)), attention(
-        facts.attention, 0, in_scope, heard(0))
+    seen_now, seen_then = attention(facts.attention, 1, in_scope, counted(1)), attention(
+        facts.attention, 0, in_scope, counted(0))
     if people is not None:  # overall: each item once, however many channels engaged with it
         seen_now.seen, seen_now.claimed = facts.engaged.get(1, (0, 0))
         seen_then.seen, seen_then.claimed = facts.engaged.get(0, (0, 0))

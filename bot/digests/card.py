@@ -59,7 +59,11 @@ def _comment_line(digest: Digest, scope: Scope) -> str:
 
 def _team_line(scope: Scope) -> str:
     c, e, b = scope.customers, scope.employees, scope.bridge
-    parts = [f"feedback {show(c.volume)}", f"NPS {show(c.nps, 'nps')}", f"pulse {show(e.score, 'score')}",
+    customer = [f"feedback {show(c.volume)}", f"NPS {show(c.nps, 'nps')}"]
+    if c.heard is not None:  # its areas' figures would read as what it heard: say what it did hear
+        customer = [f"received {show(c.heard.items)} ({c.heard.takes})",
+                    f"avg NPS answer {show(c.heard.mean_nps_answer)}/10"]
+    parts = [*customer, f"pulse {show(e.score, 'score')}",
              f"eNPS {show(e.enps, 'nps')}", f"seen {show(b.seen_share, '%')}", f"claimed {show(b.claimed_share, '%')}"]
     if all(p.endswith((HIDDEN, "—")) for p in parts):
         return f"#{scope.name}: {HIDDEN} in every section"

@@ -6,6 +6,7 @@ import base64
 from html import escape
 
 from bot.digests.format import comment_themes_hidden, hidden_note, show
+from bot.digests.heard import sentence
 from bot.digests.model import Digest, Scope
 from bot.digests.rows import all_rows
 
@@ -16,7 +17,7 @@ h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid #ddd}table{border
 td,th{border:1px solid #ddd;padding:.25rem .6rem;text-align:left}th{background:#f5f5f5}
 .hidden{color:#888;font-style:italic}.charts img{max-width:100%;display:block;margin:1rem 0}
 blockquote{border-left:4px solid #2563eb;margin:.5rem 0;padding:.25rem .75rem;background:#f8fafc}
-.flag{color:#b45309}.note{color:#555}
+.flag{color:#b45309}.note{color:#555}.heard{background:#fefce8;border-left:4px solid #ca8a04;padding:.4rem .75rem}
 """
 
 
@@ -26,14 +27,21 @@ def _cell(text: str) -> str:
 
 
 def _scope(digest: Digest, scope: Scope, level: str) -> list[str]:
-    out = [f"<{level}>{escape(scope.name)}</{level}>", "<table><tr><th>section</th><th>figure</th>"
-           "<th>this week (change)</th></tr>"]
+    out = [f"<{level}>{escape(scope.name)}</{level}>"]
+    heard = scope.customers.heard
+    if heard is not None:
+        out.append(f'<p class="heard">{escape(sentence(scope.name, heard))}</p>')
+        if heard.themes:
+            out.append("<p>Themes of what it received: " + ", ".join(
+                f'<span dir="auto">{escape(t.phrase)}</span> ({t.texts})' for t in heard.themes) + "</p>")
+    out.append("<table><tr><th>section</th><th>figure</th><th>this week (change)</th></tr>")
     out += [f"<tr><td>{escape(r.section)}</td><td>{escape(r.metric)}</td>{_cell(show(r.figure, r.unit))}</tr>"
             for r in all_rows(scope)]
     out.append("</table>")
     if scope.customers.themes:
-        out.append("<p>Customer themes: " + ", ".join(f"{escape(t.phrase)} ({t.texts})"
-                                                      for t in scope.customers.themes) + "</p>")
+        label = "Customer themes" if heard is None else f"Themes of {heard.counts}"
+        out.append(f"<p>{escape(label)}: " + ", ".join(f"{escape(t.phrase)} ({t.texts})"
+                                                       for t in scope.customers.themes) + "</p>")
     themes = scope.employees.themes
     if themes is None:
         out.append(f'<p class="hidden">Comment themes: {comment_themes_hidden(digest.comment_minimum)}</p>')

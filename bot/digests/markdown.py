@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.digests.format import comment_themes_hidden, hidden_note, show
+from bot.digests.heard import sentence
 from bot.digests.model import Digest, Scope
 from bot.digests.rows import all_rows
 
@@ -20,12 +21,21 @@ def _inline(text: str) -> str:
 
 
 def _scope(digest: Digest, scope: Scope, level: str) -> list[str]:
-    lines = [f"{level} {_inline(scope.name)}", "", "| section | figure | this week (change) |", "|---|---|---|"]
+    lines = [f"{level} {_inline(scope.name)}", ""]
+    heard = scope.customers.heard
+    if heard is not None:
+        lines.append(_inline(sentence(scope.name, heard)))
+        if heard.themes:
+            lines.append("Themes of what it received: " + ", ".join(f"{_cell(t.phrase)} ({t.texts})"
+                                                                    for t in heard.themes))
+        lines.append("")
+    lines += ["| section | figure | this week (change) |", "|---|---|---|"]
     lines += [f"| {r.section} | {_cell(r.metric)} | {show(r.figure, r.unit)} |" for r in all_rows(scope)]
     lines.append("")
     themes = scope.customers.themes
     if themes:
-        lines.append("Customer themes: " + ", ".join(f"{_cell(t.phrase)} ({t.texts})" for t in themes))
+        label = "Customer themes" if heard is None else f"Themes of {heard.counts}"
+        lines.append(f"{_inline(label)}: " + ", ".join(f"{_cell(t.phrase)} ({t.texts})" for t in themes))
     comment_themes = scope.employees.themes
     if comment_themes is None:
         lines.append(f"Comment themes: {comment_themes_hidden(digest.comment_minimum)}")

@@ -20,6 +20,25 @@ class QuoteLine:
 
 
 @dataclass
+class Heard:
+    """A team whose stations take only part of the feedback its customer figures count (a detractors-only
+    station, say): what it heard, beside those figures."""
+
+    items: Figure
+    """Items its stations' filters matched, this week against last."""
+    share: Figure
+    """Their share of the items its customer figures count, %."""
+    mean_nps_answer: Figure
+    """Their average NPS answer, 0–10, this week (an NPS over a detractors-only feed would always be −100)."""
+    themes: list[Theme]
+    takes: str
+    """What its stations take, in words: “NPS detractors · score 0–6”."""
+    counts: str
+    """What its customer figures count: “all feedback”, “feedback in area checkout”."""
+    stations: int
+
+
+@dataclass
 class Customers:
     volume: Figure
     by_source: dict[str, Figure]
@@ -29,6 +48,8 @@ class Customers:
     detractors: Figure
     themes: list[Theme]
     quotes: list[QuoteLine]
+    heard: Heard | None = None
+    """Set for a team that hears only part of what these figures count."""
 
 
 @dataclass

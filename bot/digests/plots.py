@@ -1,7 +1,7 @@
 """Trend and distribution charts as PNG, drawn with matplotlib's Agg renderer (no GUI, no pyplot state).
 
-Labels stay short and in scripts matplotlib's bundled font draws (Latin, Greek, Cyrillic): the fonts on a server
-may lack Thai or Persian glyphs."""
+Team names are drawn in their own script with the shipped fonts (bot.fonts); the layout engine keeps titles, tick
+labels and the caption apart."""
 
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from bot.digests.model import Digest
+from bot.fonts import drawable, use_chart_fonts
+
+use_chart_fonts()
 
 DPI = 96
 BLUE, ORANGE, GREY, RED, GREEN = "#2563eb", "#ea580c", "#9ca3af", "#dc2626", "#16a34a"
 MAX_TEAMS = 12
-TITLE_Y = 1.0
-"""Titles at a fixed height: matplotlib's automatic one measures every tick label to land on the same spot."""
-MARGIN_INCHES = 0.29
-"""Above and below one row of panels (scaled by the square root of the rows)."""
 CAPTION_INCHES = 0.2
 """For each line of the caption."""
 
@@ -28,12 +27,8 @@ Panel = Callable[[Axes, Digest], None]
 
 
 def chart_label(text: str, fallback: str, limit: int = 18) -> str:
-    """A name as a tick label: one the bundled font can't draw (or can't shape, right to left) goes by `fallback`,
-    its id; a `$` is escaped, or matplotlib would read the text between two as a formula."""
-    drawable = text if all(ch.isprintable() and ord(ch) < 0x0590 for ch in text) else fallback
-    plain = "".join(ch if ch.isprintable() and ord(ch) < 0x0590 else "?" for ch in drawable)
-    short = plain if len(plain) <= limit else plain[: limit - 1] + "~"
-    return short.replace("$", r"\$")
+    """A name as a tick label, in any script; `fallback` (its id) only for a name with nothing to draw."""
+    return drawable(text, limit) or fallback
 
 
 def _png(figure: Figure) -> bytes:
@@ -60,7 +55,8 @@ def _volume(ax: Axes, digest: Digest) -> None:
     for index, point in enumerate(digest.trend):
         if point.volume.hidden and not point.volume.absent:
             ax.text(index, 0, "hidden", rotation=90, ha="center", va="bottom", fontsize=7, color=GREY)
-    ax.set_title("Feedback items per week", fontsize=10, y=TITLE_Y)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title("Feedback items per week", fontsize=10)
 
 
 def _scores(ax: Axes, digest: Digest) -> None:
@@ -72,7 +68,7 @@ def _scores(ax: Axes, digest: Digest) -> None:
     ax.set_xticks(positions, [p.week[-3:] for p in digest.trend])
     ax.axhline(0, color=GREY, linewidth=0.8)
     ax.set_ylim(-100, 100)
-    ax.set_title("NPS and pulse score (hidden weeks left out)", fontsize=10, y=TITLE_Y)
+    ax.set_title("NPS and pulse score (hidden weeks left out)", fontsize=10)
     ax.legend(fontsize=8, loc="lower left")
 
 
@@ -82,7 +78,7 @@ def _histogram(ax: Axes, counts: dict[int, int], title: str) -> None:
     ax.bar(scores, [counts.get(s, 0) for s in scores], color=colors)
     ax.set_xticks(scores)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(title, fontsize=10, y=TITLE_Y)
+    ax.set_title(title, fontsize=10)
 
 
 def _nps_histogram(ax: Axes, digest: Digest) -> None:
@@ -106,7 +102,7 @@ def _teams(ax: Axes, digest: Digest) -> None:
     ax.barh(places, [r[2] for r in rows], color=ORANGE, label="claimed")
     ax.set_yticks(places, [r[0] for r in rows])
     ax.set_xlim(0, 100)
-    ax.set_title("Feedback seen and claimed per team (%)", fontsize=10, y=TITLE_Y)
+    ax.set_title("Feedback seen and claimed per team (%)", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
 
 
@@ -115,19 +111,15 @@ def _draw(panels: list[Panel], digest: Digest, columns: int = 2) -> bytes:
 
 
 def draw_figure(panels: list[Panel], digest: Digest, columns: int = 2) -> Figure:
-    """The panels side by side, with a caption on what is hidden and why."""
+    """The panels side by side, with a caption on what is hidden and why. The constrained layout measures every
+    title and tick label (a team name in any script) so none overprints another; the caption has its own strip."""
     rows = (len(panels) + columns - 1) // columns
     caption = captions(panels, digest)
-    # Fixed margins: matplotlib's automatic layouts cost more than drawing on a small server.
-    figure = Figure(figsize=(4.4 * min(columns, len(panels)), 2.9 * rows + CAPTION_INCHES * len(caption)))
+    figure = Figure(figsize=(4.4 * min(columns, len(panels)), 2.9 * rows + CAPTION_INCHES * (len(caption) + 0.5)),
+                    layout="constrained")
     height = figure.get_figheight()
-    left = 0.08
-    if _teams in panels:  # room for the longest team name (8-point labels: about 0.065 inch a character)
-        longest = max((len(name) for name, _, _ in _shown_teams(digest)), default=0)
-        left = max(0.16, (0.2 + 0.065 * longest) / figure.get_figwidth())
-    figure.subplots_adjust(left=left, right=0.97,
-                           bottom=(MARGIN_INCHES * rows ** 0.5 + CAPTION_INCHES * len(caption)) / height,
-                           top=1 - MARGIN_INCHES * rows ** 0.5 / height, wspace=0.25, hspace=0.45)
+    figure.get_layout_engine().set(rect=(0, CAPTION_INCHES * (len(caption) + 0.5) / height, 1,
+                                         1 - CAPTION_INCHES * (len(caption) + 0.5) / height), w_pad=0.06, h_pad=0.08)
     axes = figure.subplots(rows, min(columns, len(panels)), squeeze=False).flatten()
     for ax, panel in zip(axes, panels, strict=False):
         panel(ax, digest)

@@ -12,7 +12,7 @@ stations and channels alone; the customer feedback queries read the organisation
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.digests.viewer import Viewer, in_channels, owned
+from bot.pulses.questions import TEXT_VALUE
 from storage.tables import Engagement, Feedback, Participation, Pulse, PulseRun, Question, Response, Station
 
 SCORED_KINDS = ("scale", "enps")
@@ -110,6 +111,40 @@ async def feedback_texts(conn: AsyncConnection, start: datetime, end: datetime) 
     rows = await conn.execute(select(f.product_area, f.text).where(f.received_at >= start, f.received_at < end)
                               .order_by(f.received_at.desc()).limit(THEME_SAMPLE))
     return [(area, text) for area, text in rows]
+
+
+@dataclass(frozen=True)
+class FeedbackRow:
+    week: int
+    source: str
+    text: str
+    score: float | None
+    score_type: str | None
+    tags: list[str]
+    product_area: str | None
+    segment: str | None
+    language: str | None
+
+
+async def feedback_items(conn: AsyncConnection, bounds: Sequence[datetime],
+                         areas: Collection[str] | None = None) -> list[FeedbackRow]:
+    """The items of the weeks compared in `areas` (product areas as stored; None: every item), with what station
+    filters test: read only when some team's stations take less than all of their areas (bot.digests.heard),
+    since those teams' figures are counted item by item."""
+    f = Feedback.__table__.c  # type: ignore[attr-defined]
+    query = select(bucket(f.received_at, bounds), f.source, f.text, f.score, f.score_type, f.tags, f.product_area,
+                   f.segment, f.language).where(within(f.received_at, bounds))
+    if areas is not None:  # checked in ix_feedback_received, before any row (and its text) is read
+        query = query.where(f.product_area.in_(sorted(areas)))
+    rows = await conn.execute(query)
+    return [FeedbackRow(*row[:5], row[5] or [], *row[6:]) for row in rows]
+
+
+async def feedback_areas(conn: AsyncConnection, bounds: Sequence[datetime]) -> list[str | None]:
+    """The product areas, as stored, of the weeks' items (from ix_feedback_received alone)."""
+    f = Feedback.__table__.c  # type: ignore[attr-defined]
+    return list((await conn.execute(select(f.product_area).where(within(f.received_at, bounds)).distinct()))
+                .scalars())
 
 
 @dataclass(frozen=True)
@@ -203,14 +238,16 @@ async def questions(conn: AsyncConnection, ids: set[int]) -> dict[int, QuestionR
 def _comments(runs: Any, first: date, last: date) -> Any:
     """(run_id, text) of the comments in runs `runs` from `first` to `last`: free-text answers, read from
     `ix_response_answers`, and comments on other answers, found through the partial `ix_response_comments`.
-    An answer that is both is counted once, as its text."""
+    A free-text answer's words are its comment (its value only says "text"); answers stored before that kept the
+    words in the value, and one that has both is counted once, as its value."""
     a = Response.__table__.c  # type: ignore[attr-defined]
     q = Question.__table__.c  # type: ignore[attr-defined]
     is_text = a.question_id.in_(select(q.id).where(q.kind == "text"))
     in_days = [a.run_id.in_(runs), a.answered_on >= first, a.answered_on <= last]
-    answers = select(a.run_id, a.value.label("text")).where(*in_days, is_text, a.value != "")
-    remarks = (select(a.run_id, case((is_text, a.value), else_=a.comment).label("text"))
-               .where(*in_days, a.comment.is_not(None), a.comment != "", or_(~is_text, a.value == "")))
+    words_in_value = and_(is_text, a.value != "", a.value != TEXT_VALUE)
+    answers = select(a.run_id, a.value.label("text")).where(*in_days, words_in_value)
+    remarks = (select(a.run_id, a.comment.label("text"))
+               .where(*in_days, a.comment.is_not(None), a.comment != "", ~words_in_value))
     return union_all(answers, remarks).subquery()
 
 

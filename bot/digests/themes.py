@@ -1,5 +1,6 @@
-"""Recurring phrases in short texts, in any script, with no model: word n-grams where words are spaced,
-grapheme n-grams where they are not (Thai, Japanese, Chinese, Lao, Khmer, Burmese).
+"""Recurring phrases in short texts, in any script, with no model: word n-grams. Words are split at spaces
+where a script has them, and by ICU's dictionary word breaker where it does not (Thai, Japanese, Chinese, Lao,
+Khmer, Burmese), so a theme is always whole words, never a fragment starting mid-syllable.
 
 A phrase's weight is how many texts contain it. A phrase mostly seen inside a longer one that is kept
 (“refund” inside “refund request”, “ชำระ” inside “ชำระเงิน”) is absorbed into it, so each theme shows once,
@@ -14,17 +15,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import regex
+from icu4py.breakers import WordBreaker
 
 Gram = tuple[bool, tuple[str, ...]]
-"""(spaced, units): units are words when spaced, graphemes when not."""
+"""(spaced, words): a phrase shows its words joined by a space when its script is spaced, joined directly
+when not."""
 
 _UNSPACED = r"\p{Thai}\p{Han}\p{Hiragana}\p{Katakana}\p{Lao}\p{Khmer}\p{Myanmar}ー々"
 _RUNS = regex.compile(rf"(?P<unspaced>[{_UNSPACED}]+)|(?P<spaced>[\p{{L}}\p{{M}}\p{{N}}'’-]+)")
 _GRAPHEME = regex.compile(r"\X")
+_HIRAGANA = regex.compile(r"[\p{Hiragana}ー]+")
 _WORD_EDGES = "'’-"
 MAX_WORDS = 3
-MAX_GRAPHEMES = 7
+MAX_UNSPACED_WORDS = 4
+"""Dictionary words of unspaced scripts are shorter than spaced ones (ชำระ·เงิน·ไม่·ได้ is “can't pay”)."""
 MIN_GRAPHEMES = 2
+"""An unspaced phrase this short (one character: 多, 慢) is too vague to be a theme."""
 ABSORB = 0.75
 """A phrase is absorbed by a longer one seen in at least this share of the texts it is seen in."""
 TEXT_LIMIT = 600
@@ -41,14 +47,31 @@ STOP_WORDS = frozenset((
     "um", "uma", "com", "não", "do", "da", "и", "в", "не", "на", "что", "с", "я", "а", "это", "как", "но", "по",
     "к", "у", "из", "за", "так", "же", "то", "все", "мне", "очень", "و", "در", "به", "از", "که", "این", "را", "با",
     "است", "برای", "آن", "یک", "هم", "خیلی", "من", "ما", "في", "من", "على", "أن", "إلى", "عن", "مع", "هذا", "هذه",
-    "كان", "لا", "ما",
+    "كان", "لا", "ما", "до", "от", "для", "при", "бы", "был", "была", "было", "были", "он", "она", "они", "мы",
+    "вы", "ещё", "еще", "уже", "только", "когда", "если", "или", "нет", "да", "есть", "меня", "нас", "вас", "их",
+    "его", "ее", "её", "і", "й", "та", "що", "це", "з", "як", "але", "дуже", "мені", "ми", "вже", "ще", "для",
+    "від", "чи", "бо", "був", "була", "було", "були", "мене", "нас", "вони", "ви", "بود", "شد", "می",
+    "ها", "های", "هست", "نیست", "کرد", "باید", "تا", "اما", "ولی", "چون", "اگر", "روی", "دیگر", "همه", "خود",
+    "شده", "بودند", "کنم", "کنید", "نه",
 ))
 UNSPACED_STOP = frozenset((
+    # Thai
     "ที่", "และ", "มาก", "การ", "ของ", "ใน", "เป็น", "มี", "ได้", "ให้", "จะ", "ครับ", "ค่ะ", "คะ", "นะ", "ก็",
-    "แล้ว", "กับ", "ว่า", "ไม่",
+    "แล้ว", "กับ", "ว่า", "ไม่", "ไม่ได้", "ความ", "เลย", "ฉัน", "ผม", "เรา", "คุณ", "นี้", "นั้น", "อยู่", "ไป", "มา",
+    # Chinese
+    "的", "了", "是", "我", "你", "他", "她", "在", "有", "不", "很", "也", "都", "就", "和", "吗", "呢", "吧",
+    "啊", "我们", "你们", "这个", "那个", "什么", "没有", "非常", "一个", "我要",
+    # Japanese (all-hiragana words are grammar and are never at a phrase's edge, see _edge_ok)
     "です", "ます", "した", "して", "これ", "それ", "から", "まで", "ので", "けど", "でも", "とても",
+    # Lao
+    "ການ", "ແລະ", "ທີ່", "ບໍ່", "ໄດ້", "ບໍ່ໄດ້", "ຫຼາຍ", "ແລ້ວ", "ຂອງ", "ໃນ", "ເປັນ", "ມີ", "ຈະ", "ກໍ", "ຂ້ອຍ",
+    # Khmer
+    "ការ", "និង", "ដែល", "មិន", "បាន", "មិនបាន", "ជា", "នៅ", "ណាស់", "ខ្ញុំ", "របស់", "ក្នុង", "មាន", "នឹង", "ហើយ",
+    # Burmese
+    "တယ်", "သည်", "ပါ", "ကို", "က", "မှာ", "နဲ့", "ရဲ့", "မ", "ဘူး", "များ", "တွေ", "လည်း", "ပါတယ်", "ကျွန်တော်",
 ))
-PARTICLES = frozenset("のがはをにでともへやかねよてただしな")
+CANNOT = frozenset(("ไม่ได้", "ບໍ່ໄດ້", "មិនបាន"))
+"""“Not able to”: grammar words alone, but they end a phrase after the verb they deny (ชำระเงินไม่ได้)."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +105,10 @@ def phrases_of(text: str) -> set[Gram]:
                 flush()  # a phrase does not run across punctuation
             continue
         flush()
-        units = _GRAPHEME.findall(match.group())
-        for size in range(MIN_GRAPHEMES, MAX_GRAPHEMES + 1):
-            for i in range(len(units) - size + 1):
-                chunk = tuple(units[i:i + size])
+        segmented = list(WordBreaker(match.group(), "und"))
+        for size in range(1, MAX_UNSPACED_WORDS + 1):
+            for i in range(len(segmented) - size + 1):
+                chunk = tuple(segmented[i:i + size])
                 if _unspaced_ok(chunk):
                     grams.add((False, chunk))
     flush()
@@ -105,10 +128,16 @@ def _is_word(word: str) -> bool:
 
 
 def _unspaced_ok(chunk: tuple[str, ...]) -> bool:
-    joined = "".join(chunk)
-    if joined in UNSPACED_STOP or chunk[0] in PARTICLES or chunk[-1] in PARTICLES:
-        return False
-    return not all("\u3040" <= ch <= "\u309f" for ch in joined)  # hiragana alone is grammar, not topic
+    """A phrase of dictionary words that neither starts nor ends with grammar, and says more than one
+    character."""
+    ends = _edge_ok(chunk[-1]) or any(
+        "".join(chunk[-n:]) in CANNOT and _edge_ok(chunk[-n - 1]) for n in (1, 2) if len(chunk) > n)
+    return _edge_ok(chunk[0]) and ends and len(_GRAPHEME.findall("".join(chunk))) >= MIN_GRAPHEMES
+
+
+def _edge_ok(word: str) -> bool:
+    # Japanese words written in hiragana alone are particles, endings and okurigana (の, ます, すぎ)
+    return word not in UNSPACED_STOP and not _HIRAGANA.fullmatch(word)
 
 
 def count_phrases(texts: Iterable[str]) -> Counter[Gram]:
@@ -150,7 +179,7 @@ def top_themes(counts: Counter[Gram], limit: int = 5, at_least: int = 2) -> list
                 if n > longest_around.get(part, 0):
                     longest_around[part] = n
     kept = {gram: n for gram, n in counts.items() if n >= at_least and longest_around.get(gram, 0) < ABSORB * n}
-    candidates = [(n, gram) for gram, n in _join_longest(kept).items()]
+    candidates = [(n, gram) for gram, n in kept.items()]
     candidates.sort(key=lambda pair: (-pair[0], -len(pair[1][1]), _phrase(pair[1])))
     chosen: list[Theme] = []
     for n, gram in candidates:
@@ -161,24 +190,6 @@ def top_themes(counts: Counter[Gram], limit: int = 5, at_least: int = 2) -> list
         if len(chosen) == limit:
             break
     return chosen
-
-
-def _join_longest(kept: dict[Gram, int]) -> dict[Gram, int]:
-    """Unspaced phrases longer than MAX_GRAPHEMES come out as overlapping pieces of that length, seen in as
-    many texts each; chain them back into the one phrase they spell."""
-    pieces = {gram: n for gram, n in kept.items() if not gram[0] and len(gram[1]) == MAX_GRAPHEMES}
-    following = {gram[1][:-1]: gram for gram in pieces}
-    starts = set(pieces) - {following[g[1][1:]] for g in pieces if g[1][1:] in following
-                            and pieces[following[g[1][1:]]] == pieces[g]}
-    joined = {gram: n for gram, n in kept.items() if gram not in pieces}
-    for start in starts:
-        units, n, gram, seen = list(start[1]), pieces[start], start, {start}
-        while (nxt := following.get(gram[1][1:])) is not None and pieces[nxt] == n and nxt not in seen:
-            units.append(nxt[1][-1])
-            gram = nxt
-            seen.add(nxt)
-        joined[(False, tuple(units))] = n
-    return joined
 
 
 def _phrase(gram: Gram) -> str:

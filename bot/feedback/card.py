@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.cards import Block, Button, Buttons, Card, Context, Quote, Text
+from bot.feedback.languages import language_tag
 from bot.feedback.redact import Redactor
 from bot.text import cut
 
@@ -74,7 +75,7 @@ def feedback_card(view: FeedbackView, redact: Redactor) -> Card:
              customer.get("plan") and f"{customer['plan']} plan", item.product_area, item.language]
     header = tuple(f for f in facts if f)
     blocks: list[Block] = [Context(header)] if header else []
-    blocks.append(Quote(text, more))
+    blocks.append(Quote(text, more, language_tag(item.language)))
     buttons = [Button(f"fb:react:{key}", _count_label(label, view.counts.get(key, 0)), str(item.id))
                for key, label in REACTIONS.items()]
     if view.owner is None:

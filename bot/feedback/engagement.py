@@ -15,7 +15,7 @@ from bot.adapter import Responder
 from bot.cards import Card, Context, FormErrors, Input, Text
 from bot.cards import Form as FormSpec
 from bot.commands import error_card, record_id
-from bot.core import Services
+from bot.core import Marks, Services
 from bot.events import ActionEvent, Event, FormSubmitted, MessageEvent, MessageRef, ReactionEvent, Target
 from bot.feedback.card import REACTIONS
 from bot.feedback.redact import Redactor
@@ -29,6 +29,8 @@ from storage.upsert import insert_ignore
 DOUBLE_CLICK = timedelta(seconds=2)
 """A second click on the same reaction this soon after the first is a double click, not an un-reaction."""
 NOTE_LIMIT = 500
+TOGGLES = frozenset(f"fb:react:{name}" for name in REACTIONS)
+"""The card's on/off buttons (bot.core.Marks)."""
 NOT_THIS_CARD = "That button isn't on this item's card as I posted it here, so I did nothing."
 
 
@@ -64,16 +66,22 @@ class Engagements:
             await session.commit()
 
     async def _toggle(self, session: AsyncSession, event: ActionEvent, feedback_id: int, name: str) -> None:
+        """A click toggles; a second one within DOUBLE_CLICK is taken for a double click. Where the button says
+        which state it asked for (ActionEvent.pressed) that state is set: every click counts, repeats are no-ops."""
         now = self._services.clock()
         state = await self._reaction_state(session, event, feedback_id, name)
         if state is None:
-            if await self._first_reaction(session, event, feedback_id, name, active=True):
+            if event.pressed is not False and await self._first_reaction(session, event, feedback_id, name,
+                                                                          active=True):
                 await self._log(session, event, feedback_id, "reaction", name)
                 return
             state = await self._reaction_state(session, event, feedback_id, name)  # a simultaneous click won
             if state is None:
                 return
-        if state.active and now - state.updated_at < DOUBLE_CLICK:
+        if event.pressed is not None:
+            if state.active == event.pressed:
+                return
+        elif state.active and now - state.updated_at < DOUBLE_CLICK:
             return
         state.active = not state.active
         state.updated_at = now
@@ -184,6 +192,38 @@ class Engagements:
                 Context(("Replies in this thread are kept with the feedback and counted in the weekly digest.",)))),
             dedupe_key=f"discuss:{ref.platform}:{ref.channel_id}:{ref.message_id}")
         await self._log(session, event, feedback_id, "discuss", None)
+
+    # -- each person's own state -------------------------------------------------------------------
+    async def marks(self, platform: str, refs: list[MessageRef]) -> dict[str, Marks]:
+        """On each quote card among `refs`: the reaction buttons each person has on, and "Mark done" for the
+        person following up (closing the loop is theirs)."""
+        wanted = {(ref.channel_id, ref.message_id) for ref in refs if ref.platform == platform}
+        if not wanted:
+            return {}
+        async with self._services.db.session() as session:
+            # By message only (ix_delivery_message): SQLite, without statistics, would rather walk every feedback
+            # card ever sent by ix_delivery_subject than search a list of channels and ids, so the kind of
+            # subject is checked here.
+            sent = await session.exec(select(Delivery.message_channel, Delivery.message_id, Delivery.subject_kind,
+                                             Delivery.subject_id).where(
+                Delivery.platform == platform, col(Delivery.message_channel).in_({channel for channel, _ in wanted}),
+                col(Delivery.message_id).in_({message_id for _, message_id in wanted}), Delivery.kind == "send"))
+            cards = {message_id: item for channel, message_id, kind, item in sent
+                     if (channel, message_id) in wanted and kind == "feedback" and message_id is not None
+                     and item is not None}
+            own: dict[int, dict[str, set[str]]] = {item: {} for item in cards.values()}
+            reacted = await session.exec(select(FeedbackReaction.feedback_id, FeedbackReaction.user_id,
+                                                FeedbackReaction.reaction).where(
+                col(FeedbackReaction.feedback_id).in_(own), FeedbackReaction.platform == platform,
+                col(FeedbackReaction.active).is_(True), col(FeedbackReaction.reaction).in_(REACTIONS)))
+            for item, user, name in reacted:
+                own[item].setdefault(user, set()).add(f"fb:react:{name}")
+            claims = await session.exec(select(Claim.feedback_id, Claim.user_id).where(
+                col(Claim.feedback_id).in_(own), Claim.platform == platform, col(Claim.done_at).is_(None)))
+            for item, user in claims:
+                own[item].setdefault(user, set()).add("fb:done")
+        return {message_id: Marks(TOGGLES, {user: frozenset(ids) for user, ids in own[item].items()})
+                for message_id, item in cards.items()}
 
     # -- emoji and thread replies on the card message --------------------------------------------
     async def on_reaction(self, event: ReactionEvent) -> None:

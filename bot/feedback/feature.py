@@ -36,6 +36,7 @@ class Stations:
         core.handlers.reactions.append(engagements.on_reaction)
         core.handlers.messages.append(engagements.on_message)
         core.handlers.home.append(self.home_section)
+        core.handlers.marks.append(engagements.marks)
 
     async def home_section(self, person: Person, workspace: str | None) -> tuple[Block, ...]:
         """The latest customer words sent to the stations this person set up in this workspace."""

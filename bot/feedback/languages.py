@@ -25,3 +25,8 @@ def known_language(tag: str) -> bool:
     checked for shape."""
     base, *rest = re.split(r"[-_]", tag)
     return base.lower() in KNOWN and all(_SUBTAG.fullmatch(part) for part in rest)
+
+
+def language_tag(tag: str | None) -> str | None:
+    """An item's language as a BCP 47 tag for markup (`lang="zh-Hant"`): stored tags may use `_` (zh_Hant)."""
+    return tag.replace("_", "-") if tag else None

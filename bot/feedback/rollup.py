@@ -14,6 +14,7 @@ from bot.core import Services
 from bot.events import Target
 from bot.feedback.card import score_cue
 from bot.feedback.ingest import recent_sends
+from bot.feedback.languages import language_tag
 from bot.feedback.quiet import in_quiet_hours
 from bot.feedback.redact import Redactor
 from bot.text import cut
@@ -63,7 +64,7 @@ def rollup_card(station: Station, items: list[Feedback], redact: Redactor) -> Ca
     why = "while this channel was quiet" if station.quiet_hours else "beyond this channel's hourly limit"
     blocks: list[Block] = [Heading(f"📦 {len(items)} more from customers, {why}")]
     for item in items[:SHOWN]:
-        blocks.append(Quote(cut(redact(item.text), 280)[0]))
+        blocks.append(Quote(cut(redact(item.text), 280)[0], lang=language_tag(item.language)))
         blocks.append(Context(tuple(x for x in (score_cue(item), item.source, item.product_area) if x)))
     if len(items) > SHOWN:
         blocks.append(Context((f"…and {len(items) - SHOWN} more. The weekly digest counts them all.",)))

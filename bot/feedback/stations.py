@@ -16,6 +16,7 @@ from bot.feedback.card import score_cue
 from bot.feedback.directory import StationDirectory
 from bot.feedback.filters import FILTER_HELP, Matcher, describe, feed_key, parse_words
 from bot.feedback.ingest import match_input
+from bot.feedback.languages import language_tag
 from bot.feedback.redact import Redactor
 from bot.roles import has_any_role
 from bot.text import cut
@@ -163,7 +164,7 @@ def station_command(services: Services, redact: Redactor, directory: StationDire
             blocks.append(Context((note,)))
         for item in hits[:5]:
             cue = score_cue(item)
-            blocks.append(Quote(cut(redact(item.text), 280)[0]))
+            blocks.append(Quote(cut(redact(item.text), 280)[0], lang=language_tag(item.language)))
             blocks.append(Context(tuple(x for x in (cue, item.source, item.product_area) if x)))
         blocks.append(Context(("Nothing was sent: this is a dry run."
                                + (" /station add with the same filters subscribes the channel." if words else ""),)))

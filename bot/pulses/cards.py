@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from bot.cards import Block, Button, Buttons, Card, Choices, Context, Divider, Heading, Image, Option, Text
+from bot.cards import Block, Button, Buttons, Card, Choices, Context, Divider, Heading, Image, Option, Text, When
 from bot.pulses.questions import answer_options
 from bot.pulses.results import QuestionResult, RunResults, bars
 from bot.pulses.schedule import describe
@@ -29,13 +28,14 @@ def privacy_note(pulse: Pulse, minimum: int, comment_minimum: int) -> str:
             f"closes.{shared}")
 
 
-def closes_text(run: PulseRun, zone: str) -> str | None:
-    """When the run closes, or when it closed: a closed run's card must not promise a deadline still to come."""
+def closes_text(run: PulseRun, zone: str) -> When | None:
+    """When the run closes, or when it closed: a closed run's card must not promise a deadline still to come.
+    Each reader sees it in their own zone; `zone` (the pulse's) writes it out where that can't be done."""
     closed = run.status == "closed"
     moment = (run.closed_at or run.closes_at) if closed else run.closes_at
     if moment is None:
         return None
-    return f"{'closed' if closed else 'closes'} {moment.astimezone(ZoneInfo(zone)):%a %d %b %H:%M} {zone}"
+    return When("closed" if closed else "closes", moment, zone)
 
 
 def question_card(pulse: Pulse, run: PulseRun, questions: list[Question], results: RunResults | None,
@@ -124,6 +124,7 @@ def results_card(results: RunResults, final: bool, chart_url: str | None = None,
         blocks.append(Text("Trend across runs — " + " · ".join(points)))
         if trend_chart:
             blocks.append(Image(trend_chart, f"Trend of “{pulse.title}” across runs"))
-    blocks.append(Context((f"pulse #{pulse.id} · run #{run.id}" + (" · closed" if run.status == "closed" else ""),
+    closed = " · closed" if run.status == "closed" else ""
+    blocks.append(Context((f"pulse #{pulse.id} · run #{results.number}{closed}",
                            "/pulse export for a CSV")))
     return Card(fallback=f"{title}: {pulse.title}", blocks=tuple(blocks))

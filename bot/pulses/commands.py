@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import unicodedata
+
 from sqlmodel import col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,10 +17,11 @@ from bot.files import save_file
 from bot.pulses.audience import UNKNOWN_NAMED, PersonLookup, channel_member_ids, strangers, unknown_people
 from bot.pulses.cards import results_card
 from bot.pulses.form import creation_form, spec_from_form
-from bot.pulses.questions import label_of
+from bot.pulses.questions import label_of, score_of
+from bot.pulses.results import run_number
 from bot.pulses.schedule import describe
 from bot.pulses.service import Pulses
-from bot.pulses.spec import ONE_LINE_HELP, PulseSpec, from_template, parse_one_line, words_of
+from bot.pulses.spec import ONE_LINE_HELP, PulseSpec, from_template, parse_one_line, words_of, zone_name
 from bot.pulses.templates import TEMPLATES
 from bot.roles import has_any_role
 from bot.spreadsheet import MIME, Cell, csv_bytes, read_csv
@@ -26,6 +30,9 @@ from storage.tables import Person as PersonRow
 
 CLOSE_LISTED = 10
 """Open pulses a close lists to pick from (a manager rarely has more than a few in one channel)."""
+ZONE_LOOKUP_SECONDS = 1.0
+"""How long the form waits to learn the asker's timezone from the platform: Slack drops a form's trigger after
+3 seconds."""
 
 
 class PulseCommands:
@@ -52,7 +59,7 @@ class PulseCommands:
         if not await self._may_launch(event, responder):
             return
         if not words:
-            await responder.open_form(creation_form(self._channel(event), self._services.settings.timezone))
+            await responder.open_form(creation_form(self._channel(event), await self._own_zone(event)))
             return
         spec = parse_one_line(words_of(event.text), self._channel(event), self._services.settings.timezone,
                               self._services.clock().date(), subcommands=self._subcommands)
@@ -279,8 +286,8 @@ class PulseCommands:
         run = await self._shown_run(pulse, run)
         data = await self.csv(pulse, run)
         rows = len(read_csv(data)) - 1  # a comment may hold a line break
-        name = f"pulse-{pulse.id}-run-{run.id}.csv"
         async with self._services.db.session() as session:
+            name = f"pulse-{pulse.id}-run-{await run_number(session, run)}.csv"
             url = await save_file(session, name, MIME, data)
             card = Card(fallback=f"CSV of pulse #{pulse.id}: {pulse.title}", blocks=(
                 Heading(f"CSV: {pulse.title}"),
@@ -294,9 +301,9 @@ class PulseCommands:
         await responder.private(text_card(f"📎 I've sent you the CSV of “{pulse.title}” by direct message."))
 
     async def csv(self, pulse: Pulse, run: PulseRun) -> bytes:
-        """The CSV file (bot.spreadsheet): one row per answer; anonymous pulses carry no names, only the day
-        answered, and leave out what the minimums hide (a question with too few answers, comments with too few
-        others)."""
+        """The CSV file (bot.spreadsheet): one row per answer, with a `score` beside the answer where it is a number;
+        a named pulse's rows by person (then question); anonymous pulses carry no names, only the day answered,
+        and leave out what the minimums hide (a question with too few answers, comments with too few others)."""
         async with self._services.db.session() as session:
             questions = await self._pulses.questions(session, pulse.id or 0)
             results = await self._pulses.results(session, pulse, run, questions)
@@ -305,18 +312,22 @@ class PulseCommands:
                 select(Response).where(Response.run_id == run.id, col(Response.question_id).in_(list(shown)))
                 .order_by(col(Response.id))))
             names = {} if pulse.anonymous else await self._names(session, pulse.platform, rows)
-        header = ["question", "answer", "comment", "answered_on"] + ([] if pulse.anonymous else ["person", "name"])
+        header = ["question", "answer", "score", "comment", "answered_on"] + ([] if pulse.anonymous
+                                                                            else ["person", "name"])
+        if not pulse.anonymous:  # by name (the unnamed last, by id), then question; anonymous rows stay unordered
+            rows.sort(key=lambda r: (not names.get(r.respondent_id or ""), name_order(names.get(
+                r.respondent_id or "", "")), r.respondent_id or "", shown[r.question_id].question.position))
         cells: list[list[Cell]] = []
         for row in rows:
             result = shown[row.question_id]
             question = result.question
             comment = "" if result.comments_hidden else row.comment or ""
             who = [] if pulse.anonymous else [row.respondent_id, names.get(row.respondent_id or "", "")]
-            cells.append([question.prompt, label_of(question.kind, question.options, row.value), comment,
-                          row.answered_on, *who])
+            cells.append([question.prompt, label_of(question.kind, question.options, row.value),
+                          score_of(question.kind, row.value), comment, row.answered_on, *who])
         for result in results.questions:
             if results.hidden or result.hidden:
-                cells.append([result.question.prompt, f"hidden: fewer than {results.minimum} answers", "", ""])
+                cells.append([result.question.prompt, f"hidden: fewer than {results.minimum} answers", "", "", ""])
         return csv_bytes(header, cells)
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -328,6 +339,28 @@ class PulseCommands:
         found = await session.exec(select(PersonRow.user_id, PersonRow.display_name).where(
             PersonRow.platform == platform, col(PersonRow.user_id).in_(ids), col(PersonRow.display_name).is_not(None)))
         return {prefix + user_id: name or "" for user_id, name in found}
+
+    async def _own_zone(self, event: CommandEvent) -> str:
+        """The asker's own timezone, for the form to start in: what the platform said with the event (Teams),
+        what Earshot has seen of them, or what the platform says when asked (Slack's users.info); else the
+        deployment's."""
+        zone = event.actor.timezone
+        if not zone:
+            async with self._services.db.session() as session:
+                zone = (await session.exec(select(PersonRow.timezone).where(
+                    PersonRow.platform == event.platform, PersonRow.user_id == event.actor.user_id))).first()
+        adapter = self._services.adapters.get(event.platform)
+        if not zone and isinstance(adapter, PersonLookup):
+            try:
+                async with asyncio.timeout(ZONE_LOOKUP_SECONDS):
+                    found = await adapter.person(event.actor.user_id)
+            except (DeliveryError, TimeoutError):  # the form must open within seconds; the deployment's zone will do
+                found = None
+            zone = found.timezone if found is not None else None
+        try:
+            return zone_name(zone) if zone else self._services.settings.timezone
+        except UsageError:  # a name this machine's zone database lacks
+            return self._services.settings.timezone
 
     async def _may_launch(self, event: CommandEvent, responder: Responder) -> bool:
         async with self._services.db.session() as session:
@@ -463,3 +496,8 @@ def _pick_card(mine: list[tuple[Pulse, PulseRun | None]]) -> Card:
         blocks += [Text(line), Buttons((Button(f"pulse-close:ask:{pulse.id}:{run.id if run is not None else 0}",
                                                f"Close #{pulse.id}…", "ask"),))]
     return Card(fallback="Your open pulses here:\n" + "\n".join(lines), blocks=tuple(blocks))
+
+
+def name_order(name: str) -> str:
+    """A name as people look it up in a list: case and accents aside, so Émile comes between bruno and zoë."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).casefold()

@@ -27,11 +27,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, func, tuple_, update
+from sqlalchemy import Row, bindparam, delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -46,10 +47,14 @@ log = logging.getLogger(__name__)
 PIECE = 250
 """The most answers published in one transaction while a run is open: one piece of a large batch holds SQLite's
 write lock for a few milliseconds, and each piece is itself a batch of at least the minimum."""
-CHUNK = 500  # participation keys per UPDATE statement (SQLite's bound-parameter limit is far above 4 × 500)
-FORGET_ROW = delete(Participation).where(
-    col(Participation.run_id) == bindparam("run_id"), col(Participation.question_id) == bindparam("question_id"),
-    col(Participation.platform) == bindparam("platform"), col(Participation.user_id) == bindparam("user_id"))
+ONE_ROW = (col(Participation.run_id) == bindparam("key_run"),
+           col(Participation.question_id) == bindparam("key_question"),
+           col(Participation.platform) == bindparam("key_platform"),
+           col(Participation.user_id) == bindparam("key_user"))
+"""One participation row by its key, for statements executed once per key (one cached statement, many keys; the
+names differ from the columns', which an UPDATE reserves for its SET clause)."""
+FORGET_ROW = delete(Participation).where(*ONE_ROW)
+GIVE_UP_ROW = update(Participation).where(*ONE_ROW).values(sealed=None)
 shuffle = random.SystemRandom().shuffle
 sample = random.SystemRandom().sample
 
@@ -162,34 +167,39 @@ async def _published(session: AsyncSession, run_id: int, question_id: int) -> bo
 async def _write(session: AsyncSession, run_id: int, answers: list[dict[str, Any]], rows: list[Waiting]) -> None:
     """Insert the answers; delete the rows and insert them again in random order, without their sealed answers."""
     await insert_many_ignore(session, Response, answers)
-    keys = [{"run_id": run_id, "question_id": r.question_id, "platform": r.platform, "user_id": r.user_id}
-            for r in rows]
-    if not keys:
+    if not rows:
         return
+    keys = [{"key_run": run_id, "key_question": r.question_id, "key_platform": r.platform, "key_user": r.user_id}
+            for r in rows]
     connection = await session.connection()  # one cached statement for every key, as insert_many_ignore does
     await connection.execute(FORGET_ROW, keys)
-    shuffle(keys)
-    await insert_many_ignore(session, Participation, [{**key, "sealed": None} for key in keys])
+    again = [{"run_id": run_id, "question_id": r.question_id, "platform": r.platform, "user_id": r.user_id,
+              "sealed": None} for r in rows]
+    shuffle(again)
+    await insert_many_ignore(session, Participation, again)
 
 
 async def unopenable(session: AsyncSession, sealer: Sealer, forget: bool) -> int:
     """How many waiting answers no configured key opens (a lost key); with `forget`, they are given up: `sealed`
     set to NULL, so the runs can start, publish and close without them (who answered stays recorded)."""
-    rows = await session.exec(select(Participation.run_id, Participation.question_id, Participation.platform,
-                                     Participation.user_id, Participation.sealed).where(
-        col(Participation.sealed).is_not(None)))
+    rows = (await session.exec(select(Participation.run_id, Participation.question_id, Participation.platform,
+                                      Participation.user_id, Participation.sealed).where(
+        col(Participation.sealed).is_not(None)))).all()
+    lost = await asyncio.to_thread(_unopenable, sealer, rows)  # CPU work: start-up must not stall the event loop
+    if forget and lost:
+        await (await session.connection()).execute(GIVE_UP_ROW, lost)
+    return len(lost)
+
+
+def _unopenable(sealer: Sealer, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """The keys (as ONE_ROW's parameters) of the rows whose sealed answer no configured key opens."""
     lost = []
     for run_id, question_id, platform, user_id, sealed in rows:
         try:
             sealer.open(sealed or "")
         except SecretKeyError:
-            lost.append((run_id, question_id, platform, user_id))
-    if forget:
-        for start in range(0, len(lost), CHUNK):
-            await session.exec(update(Participation).where(  # type: ignore[call-overload]
-                tuple_(col(Participation.run_id), col(Participation.question_id), col(Participation.platform),
-                       col(Participation.user_id)).in_(lost[start:start + CHUNK])).values(sealed=None))
-    return len(lost)
+            lost.append({"key_run": run_id, "key_question": question_id, "key_platform": platform, "key_user": user_id})
+    return lost
 
 
 async def waiting_runs(session: AsyncSession, default_minimum: int) -> list[int]:

@@ -39,9 +39,13 @@ def answer_options(kind: str, options: list[str] | tuple[str, ...]) -> list[tupl
             return []
 
 
+TEXT_VALUE = "text"
+"""The value of every free-text answer: its words travel as the comment."""
+
+
 def valid_answer(kind: str, options: list[str] | tuple[str, ...], value: str) -> bool:
-    if kind == "text":  # the words travel as the comment; the value only says so
-        return value == "text"
+    if kind == "text":
+        return value == TEXT_VALUE
     allowed = {v for _, v in answer_options(kind, options)}
     if kind != "multi":
         return value in allowed
@@ -55,3 +59,11 @@ def label_of(kind: str, options: list[str] | tuple[str, ...], value: str) -> str
     if kind == "multi":
         return ", ".join(labels.get(part, part) for part in value.split(","))
     return labels.get(value, value)
+
+
+def score_of(kind: str, value: str) -> int | None:
+    """An answer as a number, for a spreadsheet to average: a scale's 1–5, an eNPS 0–10, yes 1 and no 0; None for
+    choices and text."""
+    if kind in ("scale", "enps") and value.isdigit():
+        return int(value)
+    return {"yes": 1, "no": 0}.get(value) if kind == "yesno" else None

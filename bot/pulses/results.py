@@ -52,6 +52,8 @@ class RunResults:
     minimum: int
     hidden: bool
     comment_minimum: int
+    number: int
+    """The run's place among its pulse's runs: 1, 2, 3 for each pulse (run ids count across all pulses)."""
 
     @property
     def participation(self) -> float | None:
@@ -83,7 +85,13 @@ async def run_results(session: AsyncSession, settings: Settings, pulse: Pulse, r
     for result in results.values():
         random.shuffle(result.comments)  # order must not hint at who wrote what
     return RunResults(pulse, run, respondents, audience, [results[q.id] for q in questions],
-                      minimum, hidden, settings.comment_min)
+                      minimum, hidden, settings.comment_min, await run_number(session, run))
+
+
+async def run_number(session: AsyncSession, run: PulseRun) -> int:
+    """Which of its pulse's runs this is, counting from 1: run ids are shared by every pulse."""
+    return (await session.exec(select(func.count()).select_from(PulseRun).where(
+        PulseRun.pulse_id == run.pulse_id, col(PulseRun.id) <= run.id))).one()
 
 
 async def _tally(session: AsyncSession, run: PulseRun, results: dict[int | None, QuestionResult]) -> None:
@@ -117,12 +125,14 @@ def _apply_minimums(results: Iterable[QuestionResult], minimum: int, comment_min
 
 
 def bars(result: QuestionResult, width: int = 10) -> list[str]:
-    """Text bars, one per option: `4 🙂  ██████░░░░ 60% (6)`."""
+    """Text bars, one line per option: `██████░░░░  4 🙂  60% (6)`. The bar leads, so the bars and the labels after
+    them line up in any font (cards are read in proportional fonts, where padding labels with spaces can't align
+    emoji, CJK or Arabic ones); the figures follow each label."""
     options = answer_options(result.question.kind, result.question.options)
     total = result.answered or 1
     lines = []
     for label, value in options:
         count = result.counts.get(value, 0)
         filled = round(width * count / total)
-        lines.append(f"{label}  {'█' * filled}{'░' * (width - filled)} {round(100 * count / total)}% ({count})")
+        lines.append(f"{'█' * filled}{'░' * (width - filled)}  {label}  {round(100 * count / total)}% ({count})")
     return lines

@@ -37,10 +37,13 @@ EXAMPLES = {"scale": "scale:1-5", "choices": 'choices:"A, B"', "choice": 'choice
 QUOTE_FIRST = 'put the question in quotes first, like /pulse "How was this week?" scale:1-5'
 MENTION = re.compile(r"<@([^|<>\s]+)(?:\|[^>]*)?>|@([\w.\-:]+)")
 CHANNEL = re.compile(r"<#([^|<>\s]+)(?:\|[^>]*)?>|#([\w\-]+)")
+"""Mentions and channels as platforms send them (`<@U…|ana>` from Slack, `<@29:…|Ana>` from Teams) or typed."""
 MAX_PEOPLE = 200
 """People a pulse lists by name (each gets a DM); more is a channel's job (to:#team or to:dm)."""
-"""Mentions and channels as platforms send them (`<@U…|ana>` from Slack, `<@29:…|Ana>` from Teams) or typed."""
-_TOKEN = re.compile(r"""(?:"(?:\\.|[^"\\])*"|'[^']*'|\\.|[^\s"'\\])+""")
+QUOTED_PARTS = re.compile(r"""(?:"(?:\\.|[^"\\])*"|'[^']*'|\\.)""")
+"""Quoted strings and escaped characters: what they hold is words of a question, never an option (adapters that
+rewrite options, such as the sandbox's `to:#name`, leave them alone)."""
+_TOKEN = re.compile(rf"""(?:{QUOTED_PARTS.pattern}|[^\s"'\\])+""")
 _QUOTED = re.compile(r""""(?:\\.|[^"\\])*"|'[^']*'""")
 _KEY_SHAPED = re.compile(r"([a-z][a-z\-]*):(.*)", re.DOTALL)
 _PLAIN_WORD = re.compile(r"[a-z][a-z\-]*")

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.pulses.questions import TEXT_VALUE
 from storage.engine import Database
 from storage.tables import Engagement, Feedback, Participation, Pulse, PulseRun, Question, Response, Station
 
@@ -102,9 +103,12 @@ async def _run(session: AsyncSession, pulse: Pulse, opened: datetime) -> int:
     return run.id
 
 
-def _answers(session: AsyncSession, run_id: int, question_id: int, values: list[str], day: date) -> None:
+def _answers(session: AsyncSession, run_id: int, question_id: int, values: list[str], day: date,
+             words: bool = False) -> None:
+    """Answers as voting stores them: a free-text answer's (`words`) value says "text", its words are the comment."""
     for value in values:
-        session.add(Response(run_id=run_id, question_id=question_id, value=value, answered_on=day))
+        session.add(Response(run_id=run_id, question_id=question_id, value=TEXT_VALUE if words else value,
+                             comment=value if words else None, answered_on=day))
 
 
 async def _pulses(session: AsyncSession) -> None:
@@ -125,7 +129,7 @@ async def _pulses(session: AsyncSession) -> None:
     now = await _run(session, pay, datetime(2026, 11, 16, 9, tzinfo=UTC))
     _answers(session, now, questions[("C-pay", "scale")], ["4", "4", "3", "5", "2"], date(2026, 11, 17))
     _answers(session, now, questions[("C-pay", "enps")], ["9", "10", "7", "3", "6"], date(2026, 11, 17))
-    _answers(session, now, questions[("C-pay", "text")], COMMENTS, date(2026, 11, 17))
+    _answers(session, now, questions[("C-pay", "text")], COMMENTS, date(2026, 11, 17), words=True)
     for user in ("u1", "u2", "u3", "u4", "u6"):
         session.add(Participation(run_id=now, question_id=questions[("C-pay", "scale")], platform="test",
                                   user_id=user))
@@ -139,7 +143,7 @@ async def _pulses(session: AsyncSession) -> None:
     # C-app this week: two answers only (below the minimum of 3) and one comment.
     small = await _run(session, app, datetime(2026, 11, 16, 9, tzinfo=UTC))
     _answers(session, small, questions[("C-app", "scale")], ["5", "4"], date(2026, 11, 17))
-    _answers(session, small, questions[("C-app", "text")], ["meetings again"], date(2026, 11, 17))
+    _answers(session, small, questions[("C-app", "text")], ["meetings again"], date(2026, 11, 17), words=True)
     for user in ("u5", "u7"):
         session.add(Participation(run_id=small, question_id=questions[("C-app", "scale")], platform="test",
                                   user_id=user))

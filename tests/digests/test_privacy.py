@@ -254,7 +254,7 @@ async def test_comment_themes_hide_with_a_smaller_teams(digest: Digest) -> None:
 
 async def test_comment_themes_show_from_exactly_the_comment_minimum(seeded: Database) -> None:
     async with seeded.session() as session:
-        await session.exec(delete(Response).where(Response.value == "meetings again"))
+        await session.exec(delete(Response).where(Response.comment == "meetings again"))
         await session.commit()
     digest = await build_digest(seeded, WEEK, Privacy(3, 4), Redactor())
     assert [t.phrase for t in team(digest, "C-pay").employees.themes or []] == ["many meetings"]

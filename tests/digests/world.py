@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from storage.engine import Database
 from storage.tables import Engagement, Feedback, Participation, Pulse, Question, Response, Station
@@ -17,20 +18,22 @@ class World:
         self.ids: dict[str, int] = {}
 
     async def station(self, channel: str, areas: list[str], *, platform: str = "test",
-                      workspace: str | None = None) -> None:
+                      workspace: str | None = None, filters: dict[str, Any] | None = None) -> None:
+        """A station taking `areas` (`filters`, when given, instead)."""
         async with self.db.session() as session:
-            session.add(Station(platform=platform, channel_id=channel, workspace=workspace, filters={"areas": areas},
+            session.add(Station(platform=platform, channel_id=channel, workspace=workspace,
+                                filters={"areas": areas} if filters is None else filters,
                                 created_by=f"{platform}:hr", created_at=LAST_WED - timedelta(days=30)))
             await session.commit()
 
     async def feedback(self, area: str | None, score: int | None = None, kind: str | None = None, text: str = "ok",
-                       this_week: bool = True, source: str = "survey") -> str:
+                       this_week: bool = True, source: str = "survey", language: str | None = None) -> str:
         """One item; returns its key for `engage`."""
         key = f"k{next(self._keys)}"
         when = THIS_WED if this_week else LAST_WED
         async with self.db.session() as session:
             row = Feedback(source=source, external_id=key, text=text, score=score, score_type=kind,
-                           product_area=area, created_at=when, received_at=when)
+                           product_area=area, language=language, created_at=when, received_at=when)
             session.add(row)
             await session.commit()
             assert row.id is not None

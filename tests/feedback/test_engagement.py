@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bot.events import ActionEvent, FormSubmitted, MessageEvent, MessageRef, Person, ReactionEvent
 from storage.engine import Database
-from storage.tables import Claim, Delivery, Engagement, FeedbackReaction
+from storage.tables import Claim, Delivery, Engagement, FeedbackReaction, Station
 from tests.support.core import CoreHarness, make_harness
 from tests.support.recording import RecordingResponder
 
@@ -21,11 +21,13 @@ ITEM = {"id": "42", "source": "nps-survey", "text": "Checkout is broken for me",
 async def posted(db: Database) -> tuple[CoreHarness, MessageRef, str]:
     h = make_harness(db)
     await h.grant("boss", "manager")
-    async with db.session() as session:
-        from storage.tables import Station
+    return await quote_card(h, "C1", "C2")
 
-        session.add(Station(platform="test", channel_id="C1", filters={}, created_by="test:boss"))
-        session.add(Station(platform="test", channel_id="C2", filters={}, created_by="test:boss"))
+
+async def quote_card(h: CoreHarness, *channels: str) -> tuple[CoreHarness, MessageRef, str]:
+    """ITEM's quote card, through a station in each of `channels`: the first card sent, and the item's id."""
+    async with h.db.session() as session:
+        session.add_all(Station(platform="test", channel_id=c, filters={}, created_by="test:boss") for c in channels)
         await session.commit()
     await h.features.stations.ingest.ingest([ITEM])
     await h.deliver()

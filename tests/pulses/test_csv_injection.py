@@ -45,14 +45,14 @@ async def hostile_pulse(h: CoreHarness) -> None:
 def assert_neutralised(data: bytes) -> None:
     assert data.startswith("\ufeff".encode())
     header, *rows = read_csv(data)
-    assert header == ["question", "answer", "comment", "answered_on", "person", "name"]
+    assert header == ["question", "answer", "score", "comment", "answered_on", "person", "name"]
     assert len(rows) == len(COMMENTS)
     assert not [cell for row in rows for cell in row if cell.startswith(FORMULA_STARTS)]
     assert {row[0] for row in rows} == {"'" + PROMPT}
     assert {row[1] for row in rows} == {"'" + label for label in LABELS}
-    assert sorted(row[2] for row in rows) == sorted(
+    assert sorted(row[3] for row in rows) == sorted(
         stored if stored.startswith("ข") else "'" + stored for _, stored in COMMENTS.values())
-    assert next(row[5] for row in rows if row[4] == "test:u0") == "'@u0 -the first"
+    assert next(row[6] for row in rows if row[5] == "test:u0") == "'@u0 -the first"
 
 
 async def test_pulse_export_neutralises_every_formula(harness: CoreHarness) -> None:

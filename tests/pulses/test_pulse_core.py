@@ -206,7 +206,7 @@ async def test_export_is_csv_without_names_for_anonymous_pulses(harness: CoreHar
     assert "hidden" in await exported_csv(harness)  # three wait sealed until a batch of six, or the close
     await harness.features.pulses.pulses.close(1)
     csv_text = await exported_csv(harness)
-    assert csv_text.startswith("question,answer,comment,answered_on\r\n") and "person" not in csv_text
+    assert csv_text.startswith("question,answer,score,comment,answered_on\r\n") and "person" not in csv_text
     assert "u1" not in csv_text and csv_text.count("Fair pay?,👍 Yes") == 3
     out = tmp_path / "pulse.csv"
     result = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "adapters.cli", "pulse-export", "1",
@@ -214,7 +214,7 @@ async def test_export_is_csv_without_names_for_anonymous_pulses(harness: CoreHar
                                      env={**os.environ, "DATABASE_URL": db_url, "EARSHOT_ANON_MIN": "3"}, timeout=120)
     assert result.returncode == 0, result.stderr
     lines = out.read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0] == "question,answer,comment,answered_on" and len(lines) == 4
+    assert lines[0] == "question,answer,score,comment,answered_on" and len(lines) == 4
 
 
 async def test_a_named_export_goes_whole_by_dm_with_a_person_column(harness: CoreHarness) -> None:
@@ -227,8 +227,8 @@ async def test_a_named_export_goes_whole_by_dm_with_a_person_column(harness: Cor
     csv_text = await exported_csv(harness)
     lines = csv_text.splitlines()
     assert len(csv_text) > 2_500 and len(lines) == 1 + len(voters)  # all of it, not the first rows
-    assert lines[0] == "question,answer,comment,answered_on,person,name"
-    assert sorted(line.split(",")[4] for line in lines[1:]) == [f"test:{u}" for u in voters]
+    assert lines[0] == "question,answer,score,comment,answered_on,person,name"
+    assert sorted(line.split(",")[5] for line in lines[1:]) == [f"test:{u}" for u in voters]
 
 
 async def test_a_named_export_names_people_and_counts_rows_not_line_breaks(harness: CoreHarness) -> None:
@@ -245,7 +245,7 @@ async def test_a_named_export_names_people_and_counts_rows_not_line_breaks(harne
                                             channel_id=None, form_id=form.form_id,
                                             values={"comment": "First line\nsecond line"}), RecordingResponder())
     rows = list(csv.reader(io.StringIO(await exported_csv(harness))))
-    assert rows[1][4:] == ["test:u1", "Uma Ito"] and "First line\nsecond line" in rows[1]
+    assert rows[1][5:] == ["test:u1", "Uma Ito"] and "First line\nsecond line" in rows[1]
     dm = next(s.card for s in reversed(harness.adapter.sent) if s.target == Target.user("test", "boss"))
     assert "1 row" in str(dm.blocks) and "2 rows" not in str(dm.blocks)
 

@@ -136,7 +136,7 @@ async def test_results_at_close_stay_off_the_live_card_until_it_closes(harness: 
     await command(harness, "close 1 now")
     await harness.deliver()
     closed = text_of(channel_card(harness))
-    assert "2 answered" in closed and "👍 Yes  █████░░░░░ 50% (1)" in closed
+    assert "2 answered" in closed and "█████░░░░░  👍 Yes  50% (1)" in closed
     assert "50% (1)" in await results_text(harness)
 
 

@@ -19,10 +19,6 @@ from tests.support.core import CoreHarness
 from tests.support.recording import RecordingAdapter, RecordingResponder
 
 
-async def answers(h: CoreHarness) -> tuple[int, int]:
-    return await answer_counts(h.db)
-
-
 async def dm_card(h: CoreHarness, user: str) -> list[tuple[str, str, str]]:
     await h.deliver()
     return buttons(next(s.card for s in h.adapter.sent if s.target == Target.user("test", user)
@@ -41,9 +37,9 @@ async def test_mei_cannot_answer_a_pulse_for_ana_and_ben(harness: CoreHarness, a
     _, run, question = comment.rsplit(":", 2)
     errors = await submit(harness, "mei", f"pulse-answer:{run}:{question}", {"answer": "yes", "comment": "hi"})
     assert errors == {"answer": NOT_YOURS}
-    assert await answers(harness) == (0, 0)
+    assert await answer_counts(harness.db) == (0, 0)
     assert (await vote(harness, "ana", actions["👍 Yes"], "yes")).last_text != NOT_YOURS
-    assert await answers(harness) == (1, 1)
+    assert await answer_counts(harness.db) == (1, 1)
 
 
 async def test_only_those_a_dm_pulse_went_to_may_answer(harness: CoreHarness) -> None:
@@ -51,7 +47,7 @@ async def test_only_those_a_dm_pulse_went_to_may_answer(harness: CoreHarness) ->
     (yes, _, _), _ = await dm_card(harness, "u1")
     assert (await vote(harness, "mei", yes, "yes")).last_text == NOT_YOURS
     assert "anonymous answer is in" in (await vote(harness, "u1", yes, "yes")).last_text
-    assert await answers(harness) == (1, 1)
+    assert await answer_counts(harness.db) == (1, 1)
 
 
 async def test_a_channel_pulse_takes_answers_from_its_channels_members(harness: CoreHarness) -> None:
@@ -60,7 +56,7 @@ async def test_a_channel_pulse_takes_answers_from_its_channels_members(harness: 
     assert (await vote(harness, "mei", yes, "yes")).last_text == NOT_YOURS
     for user in MEMBERS[:3]:
         assert "Recorded" in (await vote(harness, user, yes, "yes")).last_text
-    assert await answers(harness) == (3, 3)
+    assert await answer_counts(harness.db) == (3, 3)
 
 
 async def test_when_the_platform_cant_say_who_is_in_the_channel_nothing_is_stored(
@@ -73,7 +69,7 @@ async def test_when_the_platform_cant_say_who_is_in_the_channel_nothing_is_store
 
     monkeypatch.setattr(harness.adapter, "list_members", unreachable)
     assert "Please try again in a minute" in (await vote(harness, "u1", yes, "yes")).last_text
-    assert await answers(harness) == (0, 0)
+    assert await answer_counts(harness.db) == (0, 0)
 
 
 async def test_someone_who_just_joined_the_channel_can_answer() -> None:
@@ -137,6 +133,6 @@ async def test_a_form_sent_by_hand_gets_only_what_the_question_offers(harness: C
     _, run, question = words.rsplit(":", 2)
     errors = await submit(harness, "u1", f"pulse-answer:{run}:{question}", {"answer": "5", "comment": "shipped"})
     assert errors == {"answer": "That isn't one of the answers to this question."}
-    assert await answers(harness) == (0, 0)
+    assert await answer_counts(harness.db) == (0, 0)
     assert await submit(harness, "u1", f"pulse-answer:{run}:{question}", {"comment": "shipped"}) is None
-    assert await answers(harness) == (1, 1)
+    assert await answer_counts(harness.db) == (1, 1)

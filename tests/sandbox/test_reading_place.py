@@ -3,15 +3,12 @@ says they came and takes the reader down (issue 16, point 1). Debian's chromium 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from adapters.sandbox.workspace import BOT_ID, Workspace
+from adapters.sandbox.workspace import BOT_ID
 from bot.cards import Button, Buttons, Card, Heading, Quote, Text
-from tests.support.server import Running, running_app
+from tests.support.server import Running
 
 PILL = "#new-messages"
 VIEW = """() => {
@@ -24,24 +21,13 @@ VIEW = """() => {
 }"""
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Running]:
-    async with running_app(f"sqlite+aiosqlite:///{tmp_path / 'place.db'}") as running:
-        yield running
-
-
-def workspace(server: Running) -> Workspace:
-    assert server.runtime.workspace is not None
-    return server.runtime.workspace
-
-
 async def post_cards(server: Running, first: int, count: int) -> list[str]:
     """Feedback-like cards from the bot in #cx-feedback, pushed live as the outbox's deliveries are."""
     ids = []
     for n in range(first, first + count):
         card = Card(f"Card {n}", (Heading(f"Card {n}"), Quote(f"Customer quote number {n}: the app was slow today."),
                                   Buttons((Button("fb:react:insight", "💡 Insight", str(n)),))))
-        ids.append((await workspace(server).post("C-cx", BOT_ID, card))["id"])
+        ids.append((await server.workspace.post("C-cx", BOT_ID, card))["id"])
     return [str(i) for i in ids]
 
 
@@ -128,7 +114,7 @@ async def test_edits_and_reloads_above_the_reader_do_not_move_the_card_being_rea
     reading = ids.index(before["first"])
     grown = Card("grown", (Heading("Card grown"), *(Text(f"A much longer card, line {n}") for n in range(12))))
     for above in (ids[reading - 1], before["first"]):  # the card above, and the very card being read
-        await workspace(server).edit(int(above), grown)
+        await server.workspace.edit(int(above), grown)
         await page.locator(f"[data-message-id='{above}']", has_text="line 11").wait_for()
         after = await page.evaluate(VIEW)
         assert after["first"] == before["first"]
@@ -136,7 +122,7 @@ async def test_edits_and_reloads_above_the_reader_do_not_move_the_card_being_rea
             assert abs(after["offset"] - before["offset"]) < 1
 
     before = await page.evaluate(VIEW)
-    await workspace(server).push(["ana"], {"type": "channels"})  # the page reloads its whole state
+    await server.workspace.push(["ana"], {"type": "channels"})  # the page reloads its whole state
     await page.wait_for_timeout(500)
     after = await page.evaluate(VIEW)
     assert (after["first"], round(after["offset"])) == (before["first"], round(before["offset"]))

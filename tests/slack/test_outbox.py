@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -61,7 +62,8 @@ class Pipeline:
 @pytest.fixture
 async def pipeline(db: Database, fake: FakeSlack) -> AsyncIterator[Pipeline]:
     metrics = Metrics()
-    core = Earshot(Services(load_settings(DATABASE_URL=db.url), db, Outbox(update_interval=0), metrics))
+    core = Earshot(Services(load_settings(DATABASE_URL=db.url), db, Outbox(update_interval=0), metrics,
+                            keys=(Fernet.generate_key().decode(),)))
     adapter = SlackAdapter(web_client("xoxb-test", fake.api_url), db)
     skipped = [0.0]
     pacer = Pacer({"slack": SLACK_PACING}, clock=lambda: time.monotonic() + skipped[0])

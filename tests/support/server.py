@@ -13,6 +13,7 @@ from adapters.runtime import Runtime
 from adapters.sandbox.demo import seed_workspace
 from adapters.sandbox.guard import Guard
 from adapters.sandbox.platform import SandboxPlatform
+from adapters.sandbox.workspace import Workspace
 from adapters.web import build_app
 from bot.config import load_settings
 from tests.support.postgres import free_port
@@ -26,6 +27,12 @@ class Running:
     @property
     def guard(self) -> Guard:
         return next(p.guard for p in self.runtime.platforms if isinstance(p, SandboxPlatform))
+
+    @property
+    def workspace(self) -> Workspace:
+        """The sandbox's workspace (every test app serves the sandbox)."""
+        assert self.runtime.workspace is not None
+        return self.runtime.workspace
 
     @property
     def link(self) -> str:

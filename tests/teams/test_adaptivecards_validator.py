@@ -47,7 +47,7 @@ ITEMS = [
 ]
 PULSES = ('"Energy?" scale comment anonymous', '"Which days?" multi:"Mon, Tue, Wed"',
           '"Pick one?" choices:"Tea, Coffee, Water"', '"Recommend working here?" enps',
-          '"Lunch together on Friday?" yesno', '"Anything else?" text named', "template wellbeing anonymous")
+          '"Lunch together on Friday?" yesno close:2d', '"Anything else?" text named', "template wellbeing anonymous")
 sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 

@@ -117,13 +117,15 @@ def test_every_script_survives_unchanged(script: str) -> None:
     ("<https://evil.example>", "<https://"),
     ("visit https://evil.example today", "https://evil"),
     ("- not a list\n1. not numbered", "\n1. "),
+    ("refund by {{DATE(2020-01-01T00:00:00Z, SHORT)}} {{TIME(2020-01-01T00:00:00Z)}}", "{{"),  # Teams evaluates
+    ("{{{DATE(2020-01-01T00:00:00Z)}}}", "{{"),
 ])
 def test_customer_text_never_becomes_markup_mentions_or_links(hostile: str, forbidden: str) -> None:
     (rendered,) = render_card(Card(hostile, (Quote(f"{SAMPLES['arabic']} {hostile} {SAMPLES['thai']}"),)))
     (shown,) = texts(rendered)
     assert forbidden not in shown
     assert unescape(shown) == f"{SAMPLES['arabic']} {hostile} {SAMPLES['thai']}"
-    assert "<at>" not in rendered["fallbackText"].lower()
+    assert "<at>" not in rendered["fallbackText"].lower() and "{{" not in rendered["fallbackText"]
 
 
 def test_line_breaks_survive_markdown() -> None:

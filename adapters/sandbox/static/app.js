@@ -51,6 +51,19 @@ function button(cls, text, onClick, props) {
 
 function str(v) { return v === undefined || v === null ? '' : String(v); }
 
+// A context item: text, or a moment ({when, lead, text}) written in the reader's own zone as a <time>.
+function contextItem(item) {
+  if (!item || typeof item !== 'object') return document.createTextNode(str(item));
+  const at = new Date(str(item.when));
+  if (isNaN(at)) return document.createTextNode(str(item.text));
+  const shown = at.toLocaleString(undefined, { weekday: 'short', day: 'numeric', month: 'short',
+                                               hour: '2-digit', minute: '2-digit', timeZoneName: 'short' });
+  const span = el('span', 'moment');
+  span.append(item.lead ? str(item.lead) + ' ' : '', el('time', null, shown, { dateTime: at.toISOString(),
+                                                                               title: str(item.text) }));
+  return span;
+}
+
 // Only http(s) links/images (relative URLs resolve to same origin); data: images allowed.
 function safeUrl(url, allowDataImage) {
   try {
@@ -131,8 +144,12 @@ async function loadState(quiet) {
   S.me = data.me || S.me || (S.people[0] && S.people[0].id) || null;
   S.channels = (data.channels || []).filter((c) => !Array.isArray(c.members) || c.members.includes(S.me));
   S.messages = (data.messages || []).filter(visible);
-  if (!channelById(S.channel)) S.channel = (orderedChannels()[0] || {}).id || null;
+  if (!channelById(S.channel)) { // a first visit opens Earshot's welcome DM, as a chat app does for a newcomer
+    const welcome = !S.channel && S.channels.find((c) => c.kind === 'dm' && c.name === 'Earshot');
+    S.channel = (welcome || orderedChannels()[0] || {}).id || null;
+  }
   if (S.thread && !messageById(S.thread)) S.thread = null;
+  loadSeen();
   remember();
   renderWhoami();
   renderChannel();
@@ -164,14 +181,91 @@ function renderWhoami() {
 function renderSidebar() {
   const item = (c) => {
     const li = el('li');
-    const a = el('a', 'channel-link' + (c.id === S.channel ? ' active' : ''), channelLabel(c),
+    const n = unreadIn(c.id);
+    const a = el('a', 'channel-link' + (c.id === S.channel ? ' active' : '') + (n ? ' unread' : ''), null,
       { href: '#', data: { channelId: c.id } });
+    a.append(el('span', 'channel-name', channelLabel(c)));
+    if (n) a.append(unreadBadge(n));
     if (c.id === S.channel) a.setAttribute('aria-current', 'page');
     li.append(a);
     return li;
   };
+  const focused = document.activeElement && document.activeElement.dataset.channelId; // kept across the redraw
   $('channel-list').replaceChildren(...S.channels.filter((c) => c.kind !== 'dm').map(item));
   $('dm-list').replaceChildren(...S.channels.filter((c) => c.kind === 'dm').map(item));
+  if (focused) {
+    const again = $('sidebar').querySelector(`[data-channel-id="${CSS.escape(focused)}"]`);
+    if (again) again.focus({ preventScroll: true });
+  }
+  const others = S.channels.reduce((sum, c) => sum + unreadIn(c.id), 0);
+  $('toggle-unread').replaceChildren(...(others ? [unreadBadge(others)] : []));
+}
+
+// ---------- unread counts ----------
+// Per person and conversation, the newest message id they have seen there, kept in localStorage: a badge counts
+// the top-level messages from others since (thread replies and private notes don't count, as in Slack).
+let seen = {};
+const seenKey = () => 'sandbox.seen.' + S.me;
+function loadSeen() {
+  try { seen = JSON.parse(recall(seenKey()) || '{}') || {}; } catch (e) { seen = {}; }
+}
+const stored = (m) => /^\d+$/.test(str(m.id)); // private notes (e1…) are not kept, so never count
+const counts = (m) => stored(m) && !m.thread_id && !(m.author && m.author.id === S.me);
+function unreadIn(channelId) {
+  if (channelId === S.channel) return 0;
+  const mark = Number(seen[channelId] || 0);
+  return S.messages.filter((m) => m.channel_id === channelId && counts(m) && Number(m.id) > mark).length;
+}
+function markSeen() {
+  if (!S.channel) return;
+  let newest = Number(seen[S.channel] || 0);
+  for (const m of S.messages) if (m.channel_id === S.channel && stored(m)) newest = Math.max(newest, Number(m.id));
+  if (newest === Number(seen[S.channel] || 0)) return;
+  seen[S.channel] = newest;
+  store(seenKey(), JSON.stringify(seen));
+}
+// The count beside a conversation's name: its link is then named "# general 3 unread".
+function unreadBadge(n) {
+  const badge = el('span', 'unread-badge', n > 99 ? '99+' : String(n));
+  badge.append(el('span', 'visually-hidden', ' unread'));
+  return badge;
+}
+
+// A new message arrived: count it where it landed, and tell screen readers in a few words (never each card).
+function noticeNew(m) {
+  if (m.ephemeral_to === S.me) { announce(cardSummary(m.card)); return; } // the answer to your own action
+  if (!counts(m)) return;
+  if (m.channel_id === S.channel) { markSeen(); announceNew(); } else renderSidebar();
+}
+
+// A card in a sentence or two: its heading and first paragraph, else its fallback text.
+function cardSummary(card) {
+  const blocks = (card && Array.isArray(card.blocks)) ? card.blocks : [];
+  const heading = blocks.find((b) => b && b.type === 'heading');
+  const text = blocks.find((b) => b && b.type === 'text');
+  const said = [heading, text].filter(Boolean).map((b) => str(b.text)).join(': ') || str((card || {}).fallback);
+  return said.length > 300 ? said.slice(0, 299) + '…' : said;
+}
+
+// The polite status region (#announce): its text changes are read out once.
+let announceTimer = null;
+let announceCount = 0;
+const ANNOUNCE_EVERY_MS = 4000; // new messages are summed up at most this often: "3 new messages"
+function announce(text) {
+  const box = $('announce');
+  box.textContent = '';
+  setTimeout(() => { box.textContent = text; }, 30); // the same words twice are read again
+}
+function announceNew() {
+  announceCount += 1;
+  if (announceTimer) return;
+  announceTimer = setTimeout(() => {
+    const n = announceCount;
+    announceTimer = null;
+    announceCount = 0;
+    const c = channelById(S.channel);
+    announce(`${n} new ${n === 1 ? 'message' : 'messages'}${c ? ' in ' + channelLabel(c) : ''}`);
+  }, ANNOUNCE_EVERY_MS);
 }
 
 function renderHeader() {
@@ -184,6 +278,8 @@ function renderHeader() {
   const name = c ? (c.kind === 'dm' ? channelLabel(c) : '#' + c.name) : '';
   composer.placeholder = S.offline ? OFFLINE
     : c ? `Message ${name}${COMPOSER_HINT}` : 'You are not a member of any channel';
+  $('composer-label').textContent = c ? `Message ${name}` : 'Message';
+  $('messages').setAttribute('aria-label', c ? `Messages in ${channelLabel(c)}` : 'Messages');
   document.title = c ? `${channelLabel(c)} — Earshot sandbox` : 'Earshot sandbox';
 }
 
@@ -191,7 +287,7 @@ function renderHeader() {
 
 function renderMessages() {
   const list = $('messages');
-  const msgs = S.messages.filter((m) => m.channel_id === S.channel && !m.thread_id);
+  const msgs = S.messages.filter((m) => m.channel_id === S.channel && !m.thread_id && !noteRoot(m));
   const render = () => list.replaceChildren(...(msgs.length ? msgs.map((m) => renderMessage(m, true))
     : [el('div', 'empty', S.channel ? 'No messages yet. Say hello!' : '')]));
   if (list.dataset.channel !== (S.channel || '')) { // another channel: start at its newest message
@@ -221,6 +317,9 @@ function trackPin(ev) {
 // Apply `change` to the rows of `box`: a reader at the bottom stays at the bottom; anyone else keeps the
 // row they are reading exactly where it is on screen, whatever was added, removed or resized above it.
 function redraw(box, change) {
+  const had = box.contains(document.activeElement) ? focusKey(document.activeElement) : null;
+  const done = change;
+  change = () => { done(); if (had && !box.contains(document.activeElement)) refocus(had); };
   if (following(box)) { change(); scrollToBottom(box); return; }
   const top = box.getBoundingClientRect().top;
   const anchor = [...box.querySelectorAll('[data-message-id]')].find((r) => r.getBoundingClientRect().bottom > top);
@@ -271,7 +370,8 @@ function renderMessage(m, withReplies) {
     { dateTime: str(m.created_at), title: new Date(m.created_at).toLocaleString() }));
   if (m.edited) meta.append(el('span', 'edited', '(edited)'));
   if (m.ephemeral_to) meta.append(el('span', 'ephemeral-label', 'Only visible to you'));
-  body.append(meta, renderCard(m, author.bot), el('div', 'card-error form-error'));
+  body.append(meta, renderCard(m, author.bot), el('div', 'card-error form-error', null, { role: 'alert' }),
+    ...renderNotes(m));
 
   const footer = el('div', 'message-footer');
   footer.append(renderReactions(m));
@@ -315,7 +415,11 @@ function renderBlock(m, b, i) {
       }
       return grid;
     }
-    case 'context': return el('div', 'block-context', (b.items || []).map(str).join(' · '));
+    case 'context': {
+      const line = el('div', 'block-context');
+      (b.items || []).forEach((item, i) => line.append(...(i ? [' · '] : []), contextItem(item)));
+      return line;
+    }
     case 'buttons': {
       const row = el('div', 'block-buttons');
       for (const btn of b.buttons || []) row.append(renderButton(m, btn));
@@ -350,6 +454,7 @@ function renderQuote(m, b, i) {
   const key = `${m.id}:${i}`;
   const full = b.more ? str(b.text).replace(/…$/, '') + str(b.more) : str(b.text); // the head ends in "…"
   const q = el('blockquote', 'block-quote', null, { dir: 'auto' });
+  if (/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(str(b.lang))) q.lang = b.lang; // read out in its language
   // A bare text node, so the blockquote's own dir="auto" is decided by this text.
   const text = document.createTextNode(S.expanded.has(key) ? full : str(b.text));
   q.append(text);
@@ -359,24 +464,71 @@ function renderQuote(m, b, i) {
       ev.preventDefault();
       S.expanded.add(key);
       text.data = full;
+      const focused = document.activeElement === more;
       more.remove();
+      if (focused) { q.tabIndex = -1; q.focus({ preventScroll: true }); } // the reader goes on with the quote
     });
     q.append(' ', more);
   }
   return q;
 }
 
+// A card button as the viewer sees it: an on/off button (m.toggles) shows whether it is on for them (aria-pressed,
+// from the server's m.mine, or what they just asked for); a button that is theirs alone (m.mine) says so; a button
+// whose click is in flight is busy (aria-busy, a spinner).
 function renderButton(m, btn) {
-  const cls = 'btn' + (btn.style === 'primary' ? ' primary' : btn.style === 'danger' ? ' danger' : '');
+  const actionId = str(btn.action_id);
+  const toggle = (m.toggles || []).includes(actionId);
+  const on = toggle && isPressed(m, actionId);
+  const mine = !toggle && (m.mine || []).includes(actionId);
+  const cls = 'btn' + (btn.style === 'primary' ? ' primary' : btn.style === 'danger' ? ' danger' : '')
+    + (on ? ' pressed' : '') + (mine ? ' mine' : '');
   const href = btn.url ? safeUrl(btn.url) : null;
   if (href) {
     return el('a', cls, str(btn.label),
-      { href, target: '_blank', rel: 'noopener noreferrer', data: { actionId: str(btn.action_id) } });
+      { href, target: '_blank', rel: 'noopener noreferrer', data: { actionId } });
   }
-  const b = button(cls, str(btn.label), () => sendAction(m, btn.action_id, str(btn.value), b),
-    { data: { actionId: str(btn.action_id) } });
+  const props = { data: { actionId } };
+  if (toggle) props['aria-pressed'] = String(on);
+  if (mine) props.title = 'Yours to do';
+  const p = pending.get(actionKey(m.id, actionId));
+  if (p && p.busy) Object.assign(props, toggle ? { 'aria-busy': 'true' } : { 'aria-busy': 'true', 'aria-disabled': 'true' });
+  const label = toggle ? countedLabel(str(btn.label), on, (m.mine || []).includes(actionId)) : str(btn.label);
+  const b = button(cls, label, () => (toggle ? pressToggle(m, actionId, str(btn.value))
+    : sendAction(m, actionId, str(btn.value))), props);
   if (btn.url) Object.assign(b, { disabled: true, title: 'Unsupported link' }); // unsafe url scheme
   return b;
+}
+
+// "💡 Insight · 2" with the viewer's own click counted at once, before the server's new card comes.
+function countedLabel(label, on, stored) {
+  if (on === stored) return label;
+  const [, base, n] = /^(.*) · (\d+)$/.exec(label) || [null, label, '0'];
+  const count = Number(n) + (on ? 1 : -1);
+  return count > 0 ? `${base} · ${count}` : base;
+}
+
+// Private answers to a button pressed on this card or on an answer under it (a confirmation, a refusal): shown
+// under the card, the newest few, each until dismissed, as Slack shows its "Only visible to you" notes.
+function renderNotes(m) {
+  const notes = S.messages.filter((n) => n.anchor && (noteRoot(n) || {}).id === m.id).slice(-3);
+  return notes.map((n) => {
+    const box = el('div', 'card-note', null, { data: { testid: 'card-note', noteId: n.id } });
+    const head = el('div', 'meta');
+    head.append(el('span', 'ephemeral-label', 'Only visible to you'), button('link note-dismiss', 'Dismiss', () => {
+      S.messages = S.messages.filter((x) => x.id !== n.id);
+      refreshRow(m.id);
+    }, { 'aria-label': 'Dismiss this note' }));
+    box.append(head, renderCard(n, true));
+    return box;
+  });
+}
+
+// The card a private answer belongs under (an answer to a button on an answer goes under the same card), or null.
+function noteRoot(m) {
+  let at = m;
+  for (let hops = 0; at && at.anchor && hops < 10; hops++) at = messageById(at.anchor);
+  return at && at !== m && !at.anchor && visible(at) ? at : null;
 }
 
 function renderChoices(m, b) {
@@ -422,7 +574,7 @@ function renderReactions(m) {
     const open = box.querySelector('.palette');
     closePalettes();
     if (open) return;
-    const pal = el('div', 'palette', null, { role: 'menu' });
+    const pal = el('div', 'palette', null, { role: 'group', 'aria-label': 'Pick a reaction' });
     pal.append(...PALETTE.map((e) => button('palette-emoji', e,
       () => { closePalettes(); toggleReaction(m, e); }, { data: { emoji: e } })));
     box.append(pal);
@@ -498,6 +650,9 @@ function upsertMessage(m) {
   const idx = S.messages.findIndex((x) => x.id === m.id);
   const isNew = idx < 0;
   if (isNew) S.messages.push(m); else S.messages[idx] = m;
+  if (isNew) noticeNew(m);
+  const root = noteRoot(m);
+  if (root) { refreshRow(root.id); return; } // an answer to a button: shown under its card
 
   const list = $('messages');
   const rowOf = (id) => list.querySelector(`[data-message-id="${CSS.escape(id)}"]`);
@@ -613,15 +768,89 @@ async function sendText(input, errBox, channelId, threadId) {
   }
 }
 
+// Card buttons in flight, by actionKey: {busy, pressed: the state last asked for (on/off buttons), sent}.
+// No click is lost: an on/off button takes the newest state asked for and sends it once the answer before is in;
+// any other button stays busy until its answer comes, and says so.
+const pending = new Map();
+const actionKey = (id, actionId) => `${id} ${actionId}`;
+// A "discuss" button starts the card's thread: the page opens it at once, its composer ready.
+const opensThread = (actionId) => /(^|:)discuss$/.test(str(actionId));
+
+function isPressed(m, actionId) {
+  const p = pending.get(actionKey(m.id, actionId));
+  return p && p.pressed !== undefined ? p.pressed : (m.mine || []).includes(actionId);
+}
+
 async function sendAction(m, actionId, value, control) {
-  // The row may be re-rendered by a push meanwhile, so look error boxes up by id each time.
-  const errBoxes = () => document.querySelectorAll(`[data-message-id="${CSS.escape(m.id)}"] .card-error`);
-  errBoxes().forEach((b) => { b.textContent = ''; });
-  control.disabled = true;
-  const res = await post('/action', { as: S.me, message_id: m.id, action_id: actionId, value });
-  control.disabled = false;
-  if (!res.ok) errBoxes().forEach((b) => { b.textContent = res.error || 'That action failed.'; });
+  const key = actionKey(m.id, actionId);
+  if (pending.has(key)) return; // its button shows it is busy until the answer comes
+  const me = S.me;
+  pending.set(key, { busy: true });
+  cardError(m.id, '');
+  if (control) control.disabled = true; // a choice: redrawing the card now would clear what was chosen
+  else refreshRow(m.id);
+  if (opensThread(actionId) && !m.ephemeral_to) openThread(m.id);
+  const res = await post('/action', { as: me, message_id: m.id, action_id: actionId, value });
+  pending.delete(key);
+  if (control) control.disabled = false;
+  if (me === S.me) settle(m.id, res, !control);
+}
+
+function pressToggle(m, actionId, value) {
+  const key = actionKey(m.id, actionId);
+  const p = pending.get(key) || {};
+  p.pressed = !isPressed(messageById(m.id) || m, actionId);
+  pending.set(key, p);
+  cardError(m.id, '');
+  if (p.busy) refreshRow(m.id); else sendToggle(m.id, actionId, value, p);
+}
+
+async function sendToggle(id, actionId, value, p) {
+  const me = S.me;
+  let res;
+  do { // clicked again while in flight: send the newest state asked for
+    Object.assign(p, { busy: true, sent: p.pressed });
+    refreshRow(id);
+    res = await post('/action', { as: me, message_id: id, action_id: actionId, value, pressed: p.sent });
+    if (me !== S.me) return; // another person now: their page started over
+  } while (res.ok && p.pressed !== p.sent);
+  pending.delete(actionKey(id, actionId));
+  settle(id, res); // refused: back to the stored state, and the reason under the card
+}
+
+// An action's answer: the viewer's own state on the card as stored now, or why it failed, under the card.
+function settle(id, res, redrawCard = true) {
+  const idx = S.messages.findIndex((x) => x.id === id);
+  if (idx >= 0 && res.ok && Array.isArray(res.mine)) S.messages[idx] = { ...S.messages[idx], mine: res.mine };
+  if (redrawCard) refreshRow(id);
+  if (!res.ok) cardError(id, res.error || 'That action failed.');
   else if (!live()) loadState();
+}
+
+function cardError(id, text) {
+  const m = messageById(id);
+  const root = m && noteRoot(m);
+  document.querySelectorAll(`[data-message-id="${CSS.escape(root ? root.id : id)}"] .card-error`)
+    .forEach((b) => { b.textContent = text; });
+}
+
+// Render one message again wherever it shows (channel, thread), keeping the reader's place and the focused button.
+function refreshRow(id) {
+  const m = messageById(id);
+  if (!m) return;
+  const root = noteRoot(m);
+  if (root) { refreshRow(root.id); return; }
+  document.querySelectorAll(`[data-message-id="${CSS.escape(id)}"]`).forEach((row) => {
+    const box = row.closest('.message-list, .thread-messages');
+    if (!box) return;
+    const focused = row.contains(document.activeElement) ? document.activeElement.dataset.actionId : undefined;
+    const error = (row.querySelector('.card-error') || {}).textContent;
+    const fresh = renderMessage(m, box.id === 'messages');
+    if (error) fresh.querySelector('.card-error').textContent = error;
+    redraw(box, () => row.replaceWith(fresh));
+    const again = focused && fresh.querySelector(`[data-action-id="${CSS.escape(focused)}"]`);
+    if (again) again.focus();
+  });
 }
 
 async function toggleReaction(msg, emoji) {
@@ -644,11 +873,12 @@ function selectChannel(id) {
   renderChannel();
 }
 
-function renderChannel() { renderSidebar(); renderHeader(); renderMessages(); }
+function renderChannel() { markSeen(); renderSidebar(); renderHeader(); renderMessages(); }
 
 async function switchPerson(id) {
   S.me = id;
   S.thread = null;
+  pending.clear();
   S.forms = [];
   renderModal();
   $('composer-error').textContent = '';
@@ -671,11 +901,49 @@ function closeModal() {
   renderModal();
 }
 
+// While a dialog is open the page behind it is inert (no focus, no clicks, hidden from screen readers); once the
+// last one closes, focus returns to what opened it (or its replacement, if the card was re-rendered meanwhile).
+let opener = null;
+function holdBackground(on) {
+  for (const node of [$('app'), document.querySelector('.skip-links')]) if (node) node.inert = on;
+  if (on) {
+    if (!opener) {
+      const active = document.activeElement;
+      opener = active && active !== document.body ? { node: active, key: focusKey(active) }
+        : lostFocus ? { node: null, key: lostFocus } : { node: null, key: null };
+    }
+    return;
+  }
+  const back = opener;
+  opener = null;
+  if (!back) return;
+  if (back.node && back.node.isConnected && !back.node.disabled) back.node.focus({ preventScroll: true });
+  else if (!(back.key && refocus(back.key)) && !$('composer').disabled) {
+    $('composer').focus({ preventScroll: true });
+  }
+}
+
+// Tab and Shift+Tab cycle inside the dialog.
+function trapTab(ev, modal) {
+  if (ev.key !== 'Tab') return;
+  const all = [...modal.querySelectorAll(FOCUSABLE)].filter((n) => !n.disabled && n.offsetParent !== null);
+  if (!all.length) return;
+  const [first, last] = [all[0], all[all.length - 1]];
+  if (ev.shiftKey && (document.activeElement === first || !modal.contains(document.activeElement))) {
+    ev.preventDefault();
+    last.focus();
+  } else if (!ev.shiftKey && (document.activeElement === last || !modal.contains(document.activeElement))) {
+    ev.preventDefault();
+    first.focus();
+  }
+}
+
 function renderModal() {
   const old = $('modal-backdrop');
   if (old) old.remove();
   const form = S.forms[0];
-  if (!form) return;
+  if (!form) { holdBackground(false); return; }
+  holdBackground(true);
   const backdrop = el('div', 'modal-backdrop', null, { id: 'modal-backdrop' });
   // noValidate: the server validates and returns per-field errors
   const modal = el('form', 'modal', null,
@@ -710,6 +978,7 @@ function renderModal() {
   });
   modal.addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape') { ev.stopPropagation(); closeModal(); }
+    trapTab(ev, modal);
   });
 
   backdrop.append(modal);
@@ -720,23 +989,20 @@ function renderModal() {
 
 // Build one labelled form field; returns {wrap, err, get()}.
 function renderFormInput(inp, id) {
+  if (inp.kind === 'multiselect' || inp.kind === 'people') return renderPickList(inp, id);
   const wrap = el('div', 'form-field');
   const label = el('label', 'form-label', str(inp.label) || str(inp.name), { htmlFor: id });
   if (inp.required) label.append(el('span', 'required', ' *'));
   let control;
   const kind = inp.kind || 'text';
   const initial = inp.initial;
-  if (kind === 'select' || kind === 'multiselect' || kind === 'people') {
-    // `people`: a pick list of the workspace's people, answering with their ids.
-    const choices = kind === 'people' ? S.people.map((p) => ({ label: p.name, value: p.id })) : inp.options || [];
+  if (kind === 'select') {
     control = el('select');
-    control.multiple = kind !== 'select';
     const chosen = Array.isArray(initial) ? initial.map(str) : initial == null ? [] : [str(initial)];
-    if (!control.multiple) control.append(el('option', null, str(inp.placeholder) || 'Choose…', { value: '' }));
-    for (const o of choices) {
+    control.append(el('option', null, str(inp.placeholder) || 'Choose…', { value: '' }));
+    for (const o of inp.options || []) {
       control.append(el('option', null, str(o.label), { value: str(o.value), selected: chosen.includes(str(o.value)) }));
     }
-    if (control.multiple) control.size = Math.min(Math.max(choices.length, 2), 6);
   } else {
     control = kind === 'textarea' ? el('textarea', null, null, { rows: 4 })
       : el('input', null, null, kind === 'number' ? { type: 'number', step: 'any' } : { type: 'text' });
@@ -749,8 +1015,123 @@ function renderFormInput(inp, id) {
   if (inp.hint) wrap.append(el('div', 'form-hint', str(inp.hint)));
   const err = el('div', 'form-error field-error', null, { data: { field: str(inp.name) } });
   wrap.append(err);
-  const get = control.multiple ? () => [...control.selectedOptions].map((o) => o.value) : () => control.value;
+  return { wrap, err, get: () => control.value };
+}
+
+// Several choices as a list of checkboxes (plain clicks, Space and Tab; no Ctrl-click), with a filter box once
+// the list is long; `people` lists the workspace's people and answers with their ids.
+function renderPickList(inp, id) {
+  const choices = inp.kind === 'people' ? S.people.map((p) => ({ label: p.name, value: p.id })) : inp.options || [];
+  const chosen = (Array.isArray(inp.initial) ? inp.initial : inp.initial == null ? [] : [inp.initial]).map(str);
+  const name = str(inp.label) || str(inp.name);
+  const wrap = el('fieldset', 'form-field pick-field', null, { id });
+  const legend = el('legend', 'form-label', name);
+  if (inp.required) legend.append(el('span', 'required', ' *'));
+  const list = el('div', 'pick-list');
+  const rows = choices.map((o, i) => {
+    const row = el('label', 'pick-option', null, { dir: 'auto' });
+    row.append(el('input', null, null, { type: 'checkbox', id: `${id}-${i}`, name: str(inp.name), value: str(o.value),
+                                         checked: chosen.includes(str(o.value)) }), el('span', null, str(o.label)));
+    return row;
+  });
+  list.append(...rows);
+  wrap.append(legend);
+  if (choices.length > 6) {
+    const filter = el('input', 'pick-filter', null, { type: 'search', placeholder: `Find ${name.toLowerCase()}…`,
+                                                      'aria-label': `Find in ${name}` });
+    filter.addEventListener('input', () => {
+      const word = filter.value.trim().toLowerCase();
+      for (const row of rows) row.hidden = Boolean(word) && !row.textContent.toLowerCase().includes(word);
+    });
+    filter.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') ev.preventDefault(); });
+    wrap.append(filter);
+  }
+  wrap.append(list);
+  if (inp.hint) wrap.append(el('div', 'form-hint', str(inp.hint)));
+  const err = el('div', 'form-error field-error', null, { data: { field: str(inp.name) } });
+  wrap.append(err);
+  const get = () => [...list.querySelectorAll('input:checked')].map((box) => box.value);
   return { wrap, err, get };
+}
+
+// ---------- keyboard focus ----------
+
+const FOCUSABLE = 'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])';
+
+// What a focused card control is, so that it (or what replaced it) can be found again after its row is
+// re-rendered: its message, what it does, and its place among the row's controls.
+function focusKey(node) {
+  const row = node && node.closest && node.closest('[data-message-id]');
+  if (!row || node === row) return null;
+  return { pane: node.closest('#thread') ? 'thread' : 'messages', id: row.dataset.messageId,
+           action: str(node.dataset.actionId), emoji: str(node.dataset.emoji), cls: str(node.className),
+           index: [...row.querySelectorAll(FOCUSABLE)].indexOf(node) };
+}
+
+// Focus the control `key` names (the same action, else the same emoji, kind or place in its row); true if done.
+function refocus(key) {
+  const box = key.pane === 'thread' ? document.querySelector('#thread .thread-messages') : $('messages');
+  const row = box && box.querySelector(`[data-message-id="${CSS.escape(key.id)}"]`);
+  if (!row) return false;
+  const all = [...row.querySelectorAll(FOCUSABLE)].filter((n) => !n.disabled && n.getClientRects().length);
+  const target = (key.action && all.find((n) => n.dataset.actionId === key.action))
+    || (key.emoji && all.find((n) => n.dataset.emoji === key.emoji && !n.closest('.palette')))
+    || all.find((n) => n.className === key.cls && key.cls.includes('reply-link'))
+    || all[Math.min(Math.max(key.index, 0), all.length - 1)];
+  if (!target) return false;
+  target.focus({ preventScroll: true });
+  return true;
+}
+
+// A card control that lost focus because it was disabled (while its action runs) or removed (palette, re-render):
+// focus goes back to it, or to its replacement, as soon as one can take it (within a while: not long after).
+let lostFocus = null;
+let lostAt = 0;
+const RESTORE_WITHIN_MS = 15000;
+function tryRestore() {
+  if (!lostFocus) return;
+  const active = document.activeElement;
+  const stale = Date.now() - lostAt > RESTORE_WITHIN_MS;
+  if ((active && active !== document.body) || S.forms.length || stale) { lostFocus = null; return; }
+  if (refocus(lostFocus)) lostFocus = null;
+}
+
+function setDrawer(open) {
+  $('app').classList.toggle('drawer-open', open);
+  $('sidebar-toggle').setAttribute('aria-expanded', String(open));
+  if (open) ($('sidebar').querySelector('[aria-current="page"]') || $('whoami')).focus();
+}
+
+function wireKeyboard() {
+  document.querySelectorAll('.skip-link').forEach((a) => a.addEventListener('click', (ev) => {
+    ev.preventDefault();
+    const target = $(a.dataset.skip);
+    (target.disabled ? $('messages') : target).focus();
+  }));
+  document.addEventListener('focusout', (ev) => {
+    if (ev.relatedTarget) return;
+    const key = focusKey(ev.target);
+    if (!key) return;
+    setTimeout(() => {
+      if (document.activeElement && document.activeElement !== document.body) return;
+      if (ev.target.isConnected && !ev.target.disabled) return; // the person clicked elsewhere: leave it be
+      lostFocus = key;
+      lostAt = Date.now();
+      tryRestore();
+    }, 0);
+  });
+  new MutationObserver(() => { if (lostFocus) tryRestore(); })
+    .observe($('app'), { subtree: true, childList: true, attributes: true, attributeFilter: ['disabled'] });
+  $('sidebar-toggle').addEventListener('click', () => setDrawer(!$('app').classList.contains('drawer-open')));
+  const scrim = el('div', 'sidebar-scrim', null, { 'aria-hidden': 'true' });
+  scrim.addEventListener('click', () => setDrawer(false));
+  $('app').append(scrim);
+  $('sidebar').addEventListener('click', (ev) => {
+    if (ev.target.closest('[data-channel-id]') && $('app').classList.contains('drawer-open')) {
+      setDrawer(false);
+      $('messages').focus({ preventScroll: true });
+    }
+  });
 }
 
 // ---------- wiring ----------
@@ -777,8 +1158,13 @@ function init() {
   });
   document.addEventListener('click', (ev) => { if (!ev.target.closest('.palette')) closePalettes(); });
   document.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && S.forms.length) { ev.preventDefault(); closeModal(); return; } // focus anywhere
+    const modal = $('modal');
+    if (ev.key === 'Tab' && modal && !modal.contains(document.activeElement)) trapTab(ev, modal); // e.g. after a click
+    if (ev.key === 'Escape' && $('app').classList.contains('drawer-open')) { setDrawer(false); $('sidebar-toggle').focus(); return; }
     if (ev.key === 'Escape' && !S.forms.length) { closePalettes(); if (S.thread) closeThread(); }
   });
+  wireKeyboard();
 
   setStatus(false);
   start(!q.get('as'));
