@@ -55,6 +55,8 @@ class Workspace:
     def __init__(self, db: Database, marks: MarksLookup | None = None) -> None:
         self._db = db
         self._marks = marks
+        self._marked: set[str] = set()
+        """Messages a feature has marks on (seen when posted or loaded): only their clicks need a lookup after."""
         self._sockets: dict[str, set[Socket]] = defaultdict(set)
         self._form_channels: dict[tuple[str, str], str] = {}
         self._ephemeral: dict[str, tuple[tuple[str, str], ...]] = {}  # user → (channel id, message JSON)
@@ -244,13 +246,17 @@ class Workspace:
 
     async def own(self, channel_id: str, message_id: str, user_id: str) -> list[str]:
         """The buttons on a message that are `user_id`'s own (Marks.own), as stored now."""
-        marks = await self._marks([MessageRef(PLATFORM, channel_id, message_id)]) if self._marks else {}
+        if message_id not in self._marked or not self._marks:  # a pulse's vote, say: nothing of its own to show
+            return []
+        marks = await self._marks([MessageRef(PLATFORM, channel_id, message_id)])
         return sorted(marks[message_id].own.get(user_id, ())) if message_id in marks else []
 
     async def _lookup_marks(self, messages: list[SandboxMessage]) -> dict[str, Marks]:
         """Marks of the bot's cards among `messages` (only the bot posts cards with buttons)."""
         refs = [MessageRef(PLATFORM, m.channel_id, str(m.id)) for m in messages if m.author_id == BOT_ID]
-        return await self._marks(refs) if self._marks and refs else {}
+        found = await self._marks(refs) if self._marks and refs else {}
+        self._marked.update(found)
+        return found
 
     async def open_form(self, user_id: str, form: Form, channel_id: str) -> None:
         key = (user_id, form.form_id)
