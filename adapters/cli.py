@@ -1,4 +1,5 @@
-"""The `earshot` command line: serve, demo, import, digest, pulse-export, teams-package, db upgrade, roles."""
+"""The `earshot` command line: serve, demo, import, digest, pulse-export, teams-package, db upgrade, roles,
+sources."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from adapters.heap import freeze_startup_heap
+from adapters.sources.cli import add_sources_parser
 from bot import roles
 from bot.commands import MAX_ID, record_id
 from bot.config import PLATFORMS, ConfigError, Settings, is_loopback, load_settings
@@ -119,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("role", choices=roles.ROLES)
         sub.set_defaults(run=_roles)
     role_commands.add_parser("list", help="list every grant").set_defaults(run=_roles)
+    add_sources_parser(commands)
     return parser
 
 
@@ -188,6 +191,7 @@ async def _import_async(settings: Settings, args: argparse.Namespace, name: str,
             result = await stations.ingest.ingest(batch, mapping)
             total.accepted += result.accepted
             total.duplicates += result.duplicates
+            total.updated += result.updated
             total.rejected += [{**r, "index": r["index"] + start} for r in result.rejected]
             progress.advance(len(batch))
         progress.close()
@@ -196,12 +200,13 @@ async def _import_async(settings: Settings, args: argparse.Namespace, name: str,
         return 2
     finally:
         await runtime.db.dispose()
-    print(f"accepted {total.accepted}, duplicates {total.duplicates}, rejected {len(total.rejected)}")
+    print(f"accepted {total.accepted}, updated {total.updated}, duplicates {total.duplicates}, "
+          f"rejected {len(total.rejected)}")
     for rejection in total.rejected[:20]:
         print(f"  item {rejection['index'] + 1}: {rejection['error']}")
     if len(total.rejected) > 20:
         print(f"  …and {len(total.rejected) - 20} more")
-    return 1 if total.rejected and not (total.accepted or total.duplicates) else 0
+    return 1 if total.rejected and not (total.accepted or total.updated or total.duplicates) else 0
 
 
 async def _run_worker(runtime: object) -> None:

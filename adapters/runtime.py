@@ -7,17 +7,23 @@ import contextlib
 import logging
 from typing import Literal
 
+import aiohttp
 from aiohttp import web
 
 from adapters.platform import Platform, PlatformContext
 from adapters.probes import serve_probes
 from adapters.sandbox.platform import SandboxPlatform
 from adapters.sandbox.workspace import Workspace
+from adapters.sources.kinds import KINDS
+from adapters.sources.pulling import PULL_TICK_SECONDS, PullRunner
+from adapters.sources.registry import Tallies
+from adapters.sources.route import SourceRoute
 from bot.adapter import Adapter
 from bot.config import Settings
 from bot.core import Earshot, Services
 from bot.delivery import DeliveryWorker
 from bot.features import install_features
+from bot.feedback.languages import warm_language_detector
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.pacing import Pacer
@@ -38,6 +44,9 @@ PULSE_TICK_SECONDS = 20
 RECONCILE_SECONDS = 60
 FORGET_EVENTS_SECONDS = 600
 """How often the leader deletes handled events older than the platforms' retry window (bot.core.RETRY_WINDOW)."""
+SOURCE_TALLY_SECONDS = 1.0
+"""How often what the feedback sources delivered (and were refused) is written to `source_tally`."""
+SOURCE_HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 
 
 class Runtime:
@@ -65,6 +74,14 @@ class Runtime:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._probes: web.AppRunner | None = None
+        self.http: aiohttp.ClientSession | None = None
+        """One client session for the feedback tools' APIs (sources that fetch or pull), open while running."""
+        self.source_tallies = Tallies()
+        self.sources = SourceRoute(settings, self.db, self.core.services.keys, self.features.stations.ingest,
+                                   KINDS, self.source_tallies, http=lambda: self.http)
+        self.pulls = PullRunner(self.db, self.core.services.keys, self.features.stations.ingest.ingest,
+                                http=lambda: self.http)
+        self.features.stations.webhook_kinds.update(name for name, kind in KINDS.items() if kind.translate)
 
     @property
     def workspace(self) -> Workspace | None:
@@ -78,7 +95,9 @@ class Runtime:
     async def start(self) -> None:
         """Bring the database up to date, check it is this kind of deployment's, grant the configured admins, start
         the background roles."""
-        await asyncio.to_thread(upgrade, self.settings.database_url, secret_keys=self.settings.secret_keys)
+        await asyncio.gather(  # the detector is built while the schema is checked, not by the first item's request
+            asyncio.to_thread(upgrade, self.settings.database_url, secret_keys=self.settings.secret_keys),
+            asyncio.to_thread(warm_language_detector))
         await self._claim_database()
         await self.features.pulses.pulses.check_sealed()
         database = sqlite_file(self.settings.database_url)
@@ -89,6 +108,8 @@ class Runtime:
             await bootstrap_admins(session, self.settings.admins)
         for platform in self.platforms:
             await platform.start()
+        self.http = aiohttp.ClientSession(timeout=SOURCE_HTTP_TIMEOUT)
+        self._tasks.append(asyncio.create_task(self._write_source_tallies(), name="source-tallies"))
         if self.role in ("worker", "all"):
             self._tasks.append(asyncio.create_task(self.worker.run(self._stop), name="delivery"))
             every(self.scheduler, ROLLUP_SECONDS, "station-rollups", self.features.stations.release_rollups,
@@ -100,6 +121,7 @@ class Runtime:
             every(self.scheduler, PULSE_TICK_SECONDS, "pulse-deadlines", pulses.pulses.due, self.metrics)
             every(self.scheduler, RECONCILE_SECONDS, "pulse-schedules", pulses.schedule.reconcile, self.metrics)
             every(self.scheduler, FORGET_EVENTS_SECONDS, "event-expiry", self.core.forget_events, self.metrics)
+            every(self.scheduler, PULL_TICK_SECONDS, "source-pulls", self.pulls.tick, self.metrics)
             self.scheduler.start(paused=True)  # every worker delivers; only the leader's scheduler fires
             await self.leadership.start()
         if self.role == "worker" and self.settings.metrics_port is not None:
@@ -129,6 +151,13 @@ class Runtime:
         self.scheduler.pause()
         self.metrics.scheduler_leader.set(0)
 
+    async def _write_source_tallies(self) -> None:
+        """Until stopped, and once more then: the sources' counts, last deliveries and errors, once a second."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), SOURCE_TALLY_SECONDS)
+            await self.source_tallies.flush(self.db)
+
     async def stop(self) -> None:
         self._stop.set()
         await self.leadership.stop()
@@ -146,6 +175,8 @@ class Runtime:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self.http is not None:
+            await self.http.close()
         await self.db.dispose()
 
     async def run_until_stopped(self) -> None:

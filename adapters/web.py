@@ -21,7 +21,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STORAGE_RETRY_AFTER = "5"
 ACK_PREFIXES = (("/slack/", "slack"), ("/api/messages", "teams"), ("/sandbox/", "sandbox"),
-                ("/api/feedback", "ingest"))
+                ("/api/feedback", "ingest"), ("/api/sources/", "sources"))
 """Inbound request paths whose handling time is the acknowledgement latency of that platform."""
 
 
@@ -69,6 +69,7 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     IngestRoute(runtime.settings, runtime.features.stations).mount(app)
+    runtime.sources.mount(app)
     for platform in runtime.platforms:
         platform.mount(app)
     if runtime.workspace is not None:

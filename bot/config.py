@@ -55,9 +55,13 @@ class Settings(BaseSettings):
     log_format: str = Field("text", alias="EARSHOT_LOG_FORMAT", pattern="^(text|json)$")
     metrics_port: int | None = Field(None, alias="EARSHOT_METRICS_PORT", ge=1, le=65535)
     delivery_lease_seconds: float = Field(60.0, alias="EARSHOT_DELIVERY_LEASE_SECONDS", ge=1, le=3600)
+    public_url: str | None = Field(None, alias="EARSHOT_PUBLIC_URL")
+    """Where the feedback tools reach this server (https://earshot.example.com): the start of the URLs
+    `earshot sources add` prints. Unset: http://localhost:PORT, which only a tool on this machine reaches."""
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "slack_client_id",
-                     "slack_client_secret", "slack_redirect_uri", "ingest_token", "host", mode="before")
+                     "slack_client_secret", "slack_redirect_uri", "ingest_token", "host", "public_url",
+                     mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -71,6 +75,16 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user:pass@host/db")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be the server's address as the tools reach it, like https://earshot.example.com")
+        return value.strip().rstrip("/")
 
     @field_validator("redact_patterns")
     @classmethod
@@ -200,6 +214,11 @@ class Settings(BaseSettings):
         if self.slack_redirect_uri and not re.match(r"^https?://[^/]+/(.+/)?slack/oauth_redirect$",
                                                     self.slack_redirect_uri):
             raise ValueError("SLACK_REDIRECT_URI must be an http(s) URL ending in /slack/oauth_redirect")
+
+    @property
+    def public_base_url(self) -> str:
+        """EARSHOT_PUBLIC_URL, or this machine's own address on PORT."""
+        return self.public_url or f"http://localhost:{self.port}"
 
     @property
     def slack_oauth(self) -> bool:

@@ -26,9 +26,9 @@ class BadJSON(ValueError):
 
 
 def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH, storable: bool = True) -> Any:
-    """Parse one JSON document (a UTF-8 BOM is ignored). With `storable`, a string holding NUL or a lone
-    surrogate refuses the whole document; without it the caller checks strings itself (the ingest does, item by
-    item, so one bad item does not refuse its neighbours)."""
+    """Parse one JSON document (UTF-8 or UTF-16, see `decode`; a BOM is ignored). With `storable`, a string
+    holding NUL or a lone surrogate refuses the whole document; without it the caller checks strings itself (the
+    ingest does, item by item, so one bad item does not refuse its neighbours)."""
     text = decode(raw)
     try:
         data = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
@@ -43,13 +43,30 @@ def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH, storable: bool = True
 
 
 def decode(raw: bytes | str) -> str:
-    """The text of a body that must be UTF-8, without its BOM."""
+    """The text of a body in UTF-8, or in UTF-16 (Windows tools and some exports write it) told by its BOM or,
+    without one, by the NUL bytes beside ASCII characters (JSON and CSV start with one); without its BOM."""
     if isinstance(raw, bytes):
+        encoding = text_encoding(raw)
         try:
-            raw = raw.decode("utf-8")
+            raw = raw.decode(encoding)
         except UnicodeDecodeError as error:
-            raise BadJSON(f"the body is not UTF-8 text (byte {error.start})") from None
+            raise BadJSON(f"the body is not {encoding.upper().removesuffix('-LE').removesuffix('-BE')} text "
+                          f"(byte {error.start})") from None
     return raw.removeprefix("\ufeff")
+
+
+def text_encoding(raw: bytes) -> str:
+    """utf-16-le / utf-16-be by a BOM or by the NUL byte pattern of ASCII text in UTF-16; else utf-8."""
+    if raw.startswith(b"\xff\xfe"):
+        return "utf-16-le"
+    if raw.startswith(b"\xfe\xff"):
+        return "utf-16-be"
+    head = raw[:4]
+    if len(head) == 4 and head[0] and not head[1] and head[2] and not head[3]:
+        return "utf-16-le"
+    if len(head) == 4 and not head[0] and head[1] and not head[2] and head[3]:
+        return "utf-16-be"
+    return "utf-8"
 
 
 def unstorable(text: str, *, nul: bool = True) -> str | None:

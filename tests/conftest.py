@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import uuid
@@ -21,6 +22,17 @@ REQUIRE_POSTGRES = os.environ.get("EARSHOT_TEST_POSTGRES") == "required"
 POSTGRES_KEY = "baT9qNjJthQvtKZuwkrTUnVsuJORx8w7jXie59g-VZw="
 """PostgreSQL deployments must set EARSHOT_SECRET_KEY (SQLite ones get a key file beside the database): the
 tests' own, which is no secret."""
+
+
+@pytest.fixture(autouse=True)
+def _root_logging() -> Iterator[None]:
+    """A test that runs the CLI (bot.logs.configure) gives the root logger a handler on that test's captured
+    stderr; put the handlers back, or every later log line fails on the closed stream ("Logging error")."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import json
 import aiohttp
 import pytest
 
-from tests.support.server import Running, running_app
+from tests.support.server import Running, live_socket, running_app
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ async def test_health_and_metrics(server: Running) -> None:
 
 async def test_a_command_gets_a_private_reply_that_arrives_live(server: Running) -> None:
     async with await server.sandbox_session() as session:
-        ws = await session.ws_connect(f"{server.url}/sandbox/ws?as=ana")
+        ws = await live_socket(session, server.url, "ana")
         status, body = await post(session, f"{server.url}/sandbox/api/send",
                                   {"as": "ana", "channel_id": "C-cx", "text": "/station hlep"})
         assert (status, body) == (200, {"ok": True})
@@ -57,7 +57,7 @@ async def test_a_core_message_is_delivered_through_the_outbox_and_pushed(server:
     from bot.events import Target
 
     async with await server.sandbox_session() as session:
-        ws = await session.ws_connect(f"{server.url}/sandbox/ws?as=ben")
+        ws = await live_socket(session, server.url, "ben")
         async with server.runtime.db.session() as db_session:
             await server.runtime.outbox.send(db_session, Target.channel("sandbox", "C-support"),
                                              text_card("Привіт, команда 👋"), dedupe_key="hello")

@@ -11,7 +11,8 @@ LIMIT = 10
 WINDOW = 10.0
 """At most LIMIT on/off presses by one person on one card in any WINDOW seconds."""
 KEPT = 1024
-"""People-and-cards remembered before the quiet ones are forgotten."""
+"""People-and-cards remembered: past it the quiet ones are forgotten, then the least recently pressed, down to
+half, so memory stays bounded and the clean-up runs once per KEPT / 2 presses at most."""
 
 
 class Presses:
@@ -29,7 +30,9 @@ class Presses:
             self._recent[user, card] = recent
             return recent[0] + self._window - now
         recent.append(now)
-        self._recent[user, card] = recent
+        self._recent.pop((user, card), None)
+        self._recent[user, card] = recent  # the most recently pressed last
         if len(self._recent) > KEPT:
-            self._recent = {key: times for key, times in self._recent.items() if now - times[-1] < self._window}
+            live = [(key, times) for key, times in self._recent.items() if now - times[-1] < self._window]
+            self._recent = dict(live[-(KEPT // 2):])
         return 0.0

@@ -153,6 +153,7 @@ class SandboxRoutes:
         await ws.prepare(request)
         self._workspace.connect(user, ws)
         try:
+            await ws.send_json({"type": "ready"})  # from here on every change reaches this page: it may resync
             async for message in ws:
                 if message.type == WSMsgType.ERROR:
                     break

@@ -28,6 +28,8 @@ PLATFORM = "sandbox"
 BOT_ID = "earshot"
 BOT_NAME = "Earshot"
 EPHEMERAL_KEPT = 50
+MARKED_KEPT = 10_000
+"""Cards with marks remembered (the newest): beyond, a click on an old card looks nothing up until a page loads it."""
 FORMS_KEPT = 1_000
 """Open forms remembered (where each was opened); the oldest is forgotten first, and its answer then goes to
 the person's DM with the bot."""
@@ -55,8 +57,9 @@ class Workspace:
     def __init__(self, db: Database, marks: MarksLookup | None = None) -> None:
         self._db = db
         self._marks = marks
-        self._marked: set[str] = set()
-        """Messages a feature has marks on (seen when posted or loaded): only their clicks need a lookup after."""
+        self._marked: dict[str, None] = {}
+        """Messages a feature has marks on (seen when posted or loaded): only their clicks need a lookup after. The
+        oldest are forgotten past MARKED_KEPT; a page that loads one again finds it again."""
         self._sockets: dict[str, set[Socket]] = defaultdict(set)
         self._form_channels: dict[tuple[str, str], str] = {}
         self._ephemeral: dict[str, tuple[tuple[str, str], ...]] = {}  # user → (channel id, message JSON)
@@ -255,7 +258,9 @@ class Workspace:
         """Marks of the bot's cards among `messages` (only the bot posts cards with buttons)."""
         refs = [MessageRef(PLATFORM, m.channel_id, str(m.id)) for m in messages if m.author_id == BOT_ID]
         found = await self._marks(refs) if self._marks and refs else {}
-        self._marked.update(found)
+        self._marked.update(dict.fromkeys(found))
+        for _ in range(len(self._marked) - MARKED_KEPT):
+            del self._marked[next(iter(self._marked))]
         return found
 
     async def open_form(self, user_id: str, form: Form, channel_id: str) -> None:

@@ -43,8 +43,10 @@ def digest_card(digest: Digest, chart_urls: list[tuple[str, str]], title: str = 
     if quotes:
         blocks.append(Text("💬 What employees reacted to most"))
         for quote in quotes:
-            blocks.append(Quote(quote.text))
-            blocks.append(Context(tuple(x for x in (quote.cue, quote.source, quote.area) if x)))
+            if quote.text:  # a score given without a comment: no empty quote, the score cue says it
+                blocks.append(Quote(quote.text))
+            blocks.append(Context(tuple(x for x in (quote.cue, None if quote.text else "no comment", quote.source,
+                                                    quote.area) if x)))
     fallback = (f"{title} {week.label}: {show(digest.overall.customers.volume)} feedback items, "
                 f"NPS {show(digest.overall.customers.nps, 'nps')}, pulse {show(digest.overall.employees.score)}")
     return Card(fallback=fallback, blocks=tuple(blocks))

@@ -49,7 +49,10 @@ def _scope(digest: Digest, scope: Scope, level: str) -> list[str]:
         out.append("<p>Comment themes: " + ", ".join(escape(t.phrase) for t in themes) + "</p>")
     for quote in scope.customers.quotes:
         facts = " · ".join(x for x in (quote.cue, quote.source, quote.area) if x)
-        out.append(f"<blockquote dir=\"auto\">{escape(quote.text)}<br><small>{escape(facts)}</small></blockquote>")
+        if quote.text:
+            out.append(f"<blockquote dir=\"auto\">{escape(quote.text)}<br><small>{escape(facts)}</small></blockquote>")
+        else:  # a score given without a comment: no empty quote
+            out.append(f"<p><small>{escape(facts)} · no comment</small></p>")
     return out
 
 

@@ -43,7 +43,8 @@ def _scope(digest: Digest, scope: Scope, level: str) -> list[str]:
         lines.append("Comment themes: " + (", ".join(_cell(t.phrase) for t in comment_themes) or "none recurring"))
     for quote in scope.customers.quotes:
         facts = " · ".join(x for x in (quote.cue, quote.source, quote.area) if x)
-        lines.append(f"> {_cell(quote.text)}  \n> — {facts}")
+        # a score given without a comment: no empty quote, the score cue says it
+        lines.append(f"> {_cell(quote.text)}  \n> — {facts}" if quote.text else f"— {facts} · no comment")
     lines.append("")
     return lines
 

@@ -75,7 +75,8 @@ def feedback_card(view: FeedbackView, redact: Redactor) -> Card:
              customer.get("plan") and f"{customer['plan']} plan", item.product_area, item.language]
     header = tuple(f for f in facts if f)
     blocks: list[Block] = [Context(header)] if header else []
-    blocks.append(Quote(text, more, language_tag(item.language)))
+    if text:  # a score given without a comment has no words to quote: the score cue above says it all
+        blocks.append(Quote(text, more, language_tag(item.language)))
     buttons = [Button(f"fb:react:{key}", _count_label(label, view.counts.get(key, 0)), str(item.id))
                for key, label in REACTIONS.items()]
     if view.owner is None:
@@ -96,7 +97,8 @@ def feedback_card(view: FeedbackView, redact: Redactor) -> Card:
     if view.done_note is not None:
         blocks.append(Text(f"✅ Loop closed by {view.owner}: {view.done_note}"))
     cue = score_cue(item)
-    fallback = f"{cue + ' — ' if cue else ''}“{cut(redacted, 140)[0]}” ({item.source})"
+    words = f"“{cut(redacted, 140)[0]}” " if redacted else "no comment "
+    fallback = f"{cue + ' — ' if cue else ''}{words}({item.source})"
     return Card(fallback=fallback, blocks=tuple(blocks))
 
 

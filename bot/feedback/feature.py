@@ -15,6 +15,7 @@ from bot.feedback.ingest import FeedbackIngest
 from bot.feedback.mappings import Mapping, load_mapping
 from bot.feedback.redact import Redactor
 from bot.feedback.rollup import release_held
+from bot.feedback.sources import add_sources_command
 from bot.feedback.stations import station_command
 from bot.text import cut
 from storage.tables import Delivery, Feedback, Station
@@ -30,7 +31,10 @@ class Stations:
         directory = StationDirectory()
         self.ingest = FeedbackIngest(services, self.redact, directory)
         engagements = Engagements(services, self.redact)
-        core.commands.register(station_command(services, self.redact, directory))
+        command = core.commands.register(station_command(services, self.redact, directory))
+        self.webhook_kinds: set[str] = set()
+        """The source kinds that take a URL (filled in by the runtime, which knows the tools)."""
+        add_sources_command(command, services, self.webhook_kinds)
         core.handlers.actions["fb"] = engagements.on_action
         core.handlers.forms["fb-done"] = engagements.on_done_form
         core.handlers.reactions.append(engagements.on_reaction)

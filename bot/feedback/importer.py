@@ -1,14 +1,17 @@
-"""`earshot import FILE`: CSV, JSON or NDJSON files through the same validation as the webhook."""
+"""`earshot import FILE`: CSV, JSON or NDJSON files, in UTF-8 or UTF-16 with or without a BOM, through the same
+validation as the webhook."""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bot.feedback.items import BadBody, parse_body
+from bot.json_input import BadJSON, decode
 
 CUSTOMER_COLUMNS = ("name", "email", "segment", "plan", "country")
 
@@ -22,17 +25,20 @@ def detect_format(path: Path, given: str | None) -> str:
 
 def read_items(path: Path, file_format: str) -> list[Any]:
     """Every raw item of the file, in order (validation happens later, item by item)."""
-    if file_format == "csv":
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            return [csv_row(row) for row in csv.DictReader(handle)]
     data = path.read_bytes()
-    if file_format == "json":
-        try:
-            parsed = json.loads(data.decode("utf-8-sig"))
-        except ValueError as error:
-            raise BadBody(f"{path.name} is not JSON: {error}") from None
-        return parsed if isinstance(parsed, list) else [parsed]
-    return parse_body(data)
+    if file_format == "ndjson":
+        return parse_body(data)
+    try:
+        text = decode(data)  # UTF-8 or UTF-16 (Google Play Console's review export), BOM or not
+    except BadJSON as error:
+        raise BadBody(f"{path.name}: {str(error).replace('the body', 'the file')}") from None
+    if file_format == "csv":
+        return [csv_row(row) for row in csv.DictReader(io.StringIO(text, newline=""))]
+    try:
+        parsed = json.loads(text)
+    except ValueError as error:
+        raise BadBody(f"{path.name} is not JSON: {error}") from None
+    return parsed if isinstance(parsed, list) else [parsed]
 
 
 def csv_row(row: dict[str, str | None]) -> dict[str, Any]:

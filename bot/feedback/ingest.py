@@ -1,5 +1,12 @@
-"""Ingest: validate, deduplicate on (source, id), store, route to stations and queue quote cards — one
-transaction, so a 202 means everything is committed."""
+"""Ingest: validate, detect languages, store on (source, id), route to stations and queue quote cards — one
+transaction, so a 202 means everything is committed.
+
+An item whose (source, id) is stored already updates it when it would change something (an edited comment, a
+score sent apart from its comment): the fields it gives replace the stored ones, the fields it leaves out (or
+gives as null, or text "") keep theirs, and every posted copy of its card is edited through the outbox,
+coalesced. Its station routing is not done again. An exact resend is a duplicate, and so is an item whose tool's
+own `updated_at` is older than the stored one (a replayed delivery, a late retry): it never rolls back a newer edit.
+A score given without its scale keeps the stored item's scale."""
 
 from __future__ import annotations
 
@@ -8,7 +15,8 @@ from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func
+from pydantic import BaseModel
+from sqlalchemy import bindparam, func, tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,10 +24,12 @@ from bot.core import Services
 from bot.feedback.card import FeedbackView, feedback_card
 from bot.feedback.directory import StationDirectory
 from bot.feedback.filters import Probe, probe
-from bot.feedback.items import FeedbackItem, validate
+from bot.feedback.items import FeedbackItem, check_score, validate
+from bot.feedback.languages import detect_languages
 from bot.feedback.mappings import Mapping
 from bot.feedback.quiet import in_quiet_hours
 from bot.feedback.redact import Redactor
+from bot.feedback.views import refresh_cards
 from bot.outbox import Message
 from storage.batching import GroupWriter
 from storage.columns import Encoded
@@ -32,9 +42,11 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    updated: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+        return {"accepted": self.accepted, "updated": self.updated, "duplicates": self.duplicates,
+                "rejected": self.rejected}
 
 
 def match_input(item: Feedback | Incoming) -> Probe:
@@ -61,6 +73,48 @@ class Incoming:
 
 
 CARRIED = tuple(f.name for f in fields(Incoming) if f.name != "id")
+CONTENT = ("text", "score", "score_type", "customer", "tags", "product_area", "language", "url")
+"""What a later item with the same (source, id) may change; `segment` follows `customer`."""
+UPDATED = (*CONTENT, "segment", "updated_at")
+KEYS_PER_SELECT = 500
+OUTCOMES = ("accepted", "updated", "duplicate")
+"""What the writer says of an item; anything else is the reason it is refused (a score outside the stored scale)."""
+
+
+def stale(row: dict[str, Any], item: FeedbackItem) -> bool:
+    """The tool says the stored item changed after this one: an older delivery, replayed or retried late."""
+    return row["updated_at"] is not None and item.updated_at is not None and item.updated_at < row["updated_at"]
+
+
+def newer(row: dict[str, Any], item: FeedbackItem) -> dict[str, Any]:
+    """The item's update time, when it moves the stored one forward."""
+    if item.updated_at is not None and (row["updated_at"] is None or item.updated_at > row["updated_at"]):
+        return {"updated_at": item.updated_at}
+    return {}
+
+
+def changes(row: dict[str, Any], item: FeedbackItem) -> dict[str, Any]:
+    """What `item` would change in the stored `row`: the fields it gives (not null, text not ""), customer
+    details merged into the stored ones. Empty for an exact resend. A score sent without its scale keeps the
+    stored scale (ValueError when it does not fit it)."""
+    given = item.model_fields_set
+    new: dict[str, Any] = {}
+    if item.score is not None and "score_type" not in given:
+        if row["score_type"] is None:
+            given = given | {"score_type"}  # the first score: the default scale (nps) it was validated on
+        else:
+            check_score(item.score, row["score_type"])
+    for name in CONTENT:
+        value = getattr(item, name)
+        if name not in given or value is None or value == "":
+            continue
+        if isinstance(value, BaseModel):  # customer: the details it names replace the stored ones
+            value = {**(row["customer"] or {}), **value.model_dump(exclude_none=True)} or row["customer"]
+            if value and value.get("segment") != row["segment"]:
+                new["segment"] = value.get("segment")
+        if value != row[name]:
+            new[name] = value
+    return new
 
 
 class FeedbackIngest:
@@ -70,66 +124,133 @@ class FeedbackIngest:
         self._services = services
         self._redact = redact
         self._directory = directory
-        self._writer: GroupWriter[list[FeedbackItem], set[tuple[str, str]]] = GroupWriter(self._write_group)
+        self._writer: GroupWriter[list[FeedbackItem], list[str]] = GroupWriter(self._write_group)
 
     async def ingest(self, raw_items: list[Any], mapping: Mapping | None = None) -> IngestResult:
+        """`raw_items` as parsed; with a mapping, each is a source payload (exploded into its responses, and a
+        rejection's index counts responses)."""
         result = IngestResult()
         if mapping is not None:
-            raw_items = [mapping.apply(r) for payload in raw_items for r in mapping.explode(payload)]
-        valid: dict[tuple[str, str], FeedbackItem] = {}
+            raw_items = [r for payload in raw_items for r in mapping.explode(payload)]
+        valid: list[FeedbackItem] = []
+        indices: list[int] = []
         for index, raw in enumerate(raw_items):
             try:
-                item = validate(raw)
+                valid.append(validate(mapping.apply(raw) if mapping is not None else raw))
+                indices.append(index)
             except ValueError as error:
                 result.rejected.append({"index": index, "error": str(error)})
-                continue
-            if (item.source, item.id) in valid:
-                result.duplicates += 1
-            else:
-                valid[(item.source, item.id)] = item
+        undetected = [item for item in valid if item.language is None and item.text]
+        for item, language in zip(undetected, detect_languages([i.text for i in undetected]), strict=True):
+            if language is not None:
+                item.language = language
         if valid:
-            stored = await self._writer.submit(list(valid.values()))
-            result.accepted = len(stored)
-            result.duplicates += len(valid) - len(stored)
+            written = await self._writer.submit(valid)
+            outcomes = Counter(written)
+            result.accepted, result.updated, result.duplicates = (outcomes["accepted"], outcomes["updated"],
+                                                                  outcomes["duplicate"])
+            result.rejected.extend({"index": index, "error": outcome} for index, outcome in zip(indices, written,
+                                                                                                strict=True)
+                                   if outcome not in OUTCOMES)
+            result.rejected.sort(key=lambda rejection: rejection["index"])
         metrics = self._services.metrics.ingested
         metrics.labels("accepted").inc(result.accepted)
+        metrics.labels("updated").inc(result.updated)
         metrics.labels("duplicate").inc(result.duplicates)
         metrics.labels("rejected").inc(len(result.rejected))
         return result
 
-    async def _write_group(self, group: list[list[FeedbackItem]]) -> list[set[tuple[str, str]]]:
-        """One transaction for every request waiting; each gets back the keys it newly stored (the first
-        request naming an item gets it; a later one in the same group sees a duplicate)."""
-        unique: dict[tuple[str, str], FeedbackItem] = {}
+    async def _write_group(self, group: list[list[FeedbackItem]]) -> list[list[str]]:
+        """One transaction for every request waiting; each gets back one outcome per item, in order: "accepted"
+        (the first naming a new item), "updated" (it changed the stored item), "duplicate" (nothing to change, or
+        older than the stored item by the tool's own update time) or why it is refused. Items naming the same
+        stored item apply in the order they came, so the last words win."""
+        first: dict[tuple[str, str], FeedbackItem] = {}
         for items in group:
             for item in items:
-                unique.setdefault((item.source, item.id), item)
+                first.setdefault((item.source, item.id), item)
         async with self._services.db.write() as session:
-            stored = await self._store(session, list(unique.values()))
-            await self._route(session, stored)
+            state = await self._store(session, list(first.values()))
+            new = set(state)
+            state.update(await self._stored(session, [key for key in first if key not in new]))
+            outcomes: list[list[str]] = []
+            edited: set[tuple[str, str]] = set()
+            timed: set[tuple[str, str]] = set()  # only the tool's update time moved forward: no card to edit
+            for items in group:
+                mine = []
+                for item in items:
+                    key = (item.source, item.id)
+                    row = state.get(key)
+                    if first.pop(key, None) is item and key in new:
+                        mine.append("accepted")
+                    elif row is None or stale(row, item):
+                        mine.append("duplicate")
+                    else:
+                        mine.append(self._apply(row, item, key, edited, timed))
+                outcomes.append(mine)
+            await self._update(session, [state[key] for key in edited | timed])
+            await self._route(session, [Incoming(id=state[key]["id"], **{name: state[key][name] for name in CARRIED})
+                                        for key in state if key in new])
+            for key in edited - new:
+                await refresh_cards(session, self._services.outbox, self._redact, state[key]["id"])
             await session.commit()
-        new = {(item.source, item.external_id) for item in stored}
-        outcomes = []
-        for items in group:
-            mine = {key for item in items if (key := (item.source, item.id)) in new}
-            new -= mine
-            outcomes.append(mine)
         return outcomes
 
-    async def _store(self, session: AsyncSession, items: list[FeedbackItem]) -> list[Incoming]:
+    @staticmethod
+    def _apply(row: dict[str, Any], item: FeedbackItem, key: tuple[str, str], edited: set[tuple[str, str]],
+               timed: set[tuple[str, str]]) -> str:
+        """Apply `item` to the stored `row`; its outcome ("updated", "duplicate", or the reason it is refused)."""
+        try:
+            change = changes(row, item)
+        except ValueError as error:
+            return str(error)
+        if moved := newer(row, item):  # kept even for an exact resend, so an older edit arriving later stays out
+            row.update(moved)
+            timed.add(key)
+        if not change:
+            return "duplicate"
+        row.update(change)
+        edited.add(key)
+        return "updated"
+
+    async def _stored(self, session: AsyncSession, keys: list[tuple[str, str]]) -> dict[tuple[str, str],
+                                                                                      dict[str, Any]]:
+        """The stored content of items already there, locked (PostgreSQL) until this transaction ends."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(keys), KEYS_PER_SELECT):
+            rows = await session.exec(
+                select(Feedback.id, Feedback.source, Feedback.external_id, *(getattr(Feedback, c) for c in UPDATED))
+                .where(tuple_(col(Feedback.source), col(Feedback.external_id)).in_(
+                    keys[start:start + KEYS_PER_SELECT])).with_for_update())
+            for row in rows:
+                found[(row.source, row.external_id)] = dict(row._mapping)
+        return found
+
+    async def _update(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        table = Feedback.__table__  # type: ignore[attr-defined]
+        statement = update(table).where(table.c.id == bindparam("_id")).values(
+            {name: bindparam(f"_{name}", type_=table.c[name].type) for name in UPDATED})
+        connection = await session.connection()
+        await connection.execute(statement, [{"_id": row["id"], **{f"_{name}": row[name] for name in UPDATED}}
+                                             for row in rows])
+
+    async def _store(self, session: AsyncSession, items: list[FeedbackItem]) -> dict[tuple[str, str],
+                                                                                    dict[str, Any]]:
+        """Insert the items not stored yet; their rows (with `id`) by key."""
         now = self._services.clock()
         rows = [{
             "source": i.source, "external_id": i.id, "text": i.text, "score": i.score, "score_type": i.score_type,
             "customer": i.customer.model_dump(exclude_none=True) if i.customer else None,
             "segment": i.customer.segment if i.customer else None, "tags": i.tags,
             "product_area": i.product_area, "language": i.language, "url": i.url,
-            "created_at": i.created_at or now, "received_at": now,
+            "created_at": i.created_at or now, "received_at": now, "updated_at": i.updated_at,
         } for i in items]
         inserted = await insert_many_ignore(session, Feedback, rows,
                                             returning=(Feedback.id, Feedback.source, Feedback.external_id))
         ids = {(source, external): fid for fid, source, external in inserted}
-        return [Incoming(id=ids[key], **{name: row[name] for name in CARRIED})
-                for row in rows if (key := (row["source"], row["external_id"])) in ids]
+        return {key: {**row, "id": ids[key]} for row in rows if (key := (row["source"], row["external_id"])) in ids}
 
     async def _route(self, session: AsyncSession, items: list[Incoming]) -> None:
         routing = await self._directory.routing(session)

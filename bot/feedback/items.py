@@ -52,7 +52,8 @@ class FeedbackItem(BaseModel):
 
     id: Stored = Field(min_length=1, max_length=200)
     source: Stored = Field(min_length=1, max_length=100)
-    text: Cleaned = Field(min_length=1, max_length=20_000)
+    text: Cleaned = Field("", max_length=20_000)
+    """"" for a score given without a comment (a survey answered with no words); never empty without a score."""
     score: float | None = None
     score_type: Literal["nps", "csat", "ces", "rating"] | None = None
     customer: Customer | None = None
@@ -61,6 +62,8 @@ class FeedbackItem(BaseModel):
     language: str | None = Field(None, max_length=16, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
     url: Stored | None = Field(None, max_length=2000, pattern=r"^https?://\S+$")
     created_at: datetime | None = None
+    updated_at: datetime | None = None
+    """The tool's own time of its last change: a delivery older than the stored one is a duplicate, not an edit."""
 
     @field_validator("id", mode="before")
     @classmethod
@@ -74,13 +77,15 @@ class FeedbackItem(BaseModel):
             raise ValueError("must be a number, not true or false")
         return value
 
+    @field_validator("text", mode="before")
+    @classmethod
+    def _no_text(cls, value: Any) -> Any:
+        return "" if value is None else value
+
     @field_validator("text")
     @classmethod
     def _clean_text(cls, value: str) -> str:
-        value = clean(value)  # drops NUL with the other control characters
-        if not value:
-            raise ValueError("text is empty")
-        return value
+        return clean(value)  # drops NUL with the other control characters
 
     @field_validator("tags")
     @classmethod
@@ -88,7 +93,7 @@ class FeedbackItem(BaseModel):
         tags = [clean(t)[:60] for t in value]
         return [t for t in dict.fromkeys(tags) if t]
 
-    @field_validator("created_at")
+    @field_validator("created_at", "updated_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is None:
@@ -100,13 +105,22 @@ class FeedbackItem(BaseModel):
 
     @model_validator(mode="after")
     def _score_in_range(self) -> FeedbackItem:
+        if not self.text and self.score is None:
+            raise ValueError("text: is required (it may be empty only beside a score)")
         if self.score is not None:
+            given = self.score_type is not None
             kind = self.score_type or "nps"
-            low, high = SCORE_RANGES[kind]
-            if not low <= self.score <= high:
-                raise ValueError(f"score {self.score:g} is outside {low}–{high} for {kind}")
+            check_score(self.score, kind)
             self.score_type = kind
+            if not given:  # defaulted, not given: an update keeps the stored item's scale (ingest.changes)
+                self.model_fields_set.discard("score_type")
         return self
+
+
+def check_score(score: float, kind: str) -> None:
+    low, high = SCORE_RANGES[kind]
+    if not low <= score <= high:
+        raise ValueError(f"score {score:g} is outside {low}–{high} for {kind}")
 
 
 def parse_body(raw: bytes | str) -> list[Any]:

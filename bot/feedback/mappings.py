@@ -4,6 +4,10 @@ A mapping is a JSON file: `fields` maps each Earshot field (dotted for nested on
 a dotted path in the source's payload, or to `{"path": ..., "map": {...}}` / `{"path": ..., "unix": true}`;
 `constants` sets fixed values (such as `source` and `score_type`); `items` optionally names the path of a
 list holding several responses. See docs/ingest.md for the two worked examples shipped here.
+
+`"unix": true` reads a number (or a string of one) as a unix time: in seconds, unless as seconds it would fall
+after the year 9999, in which case it is plainly milliseconds (JavaScript's `Date.now()`, 1733580000000) and read
+so. Anything else there (text, true, a number out of range either way) rejects that item alone, with a reason.
 """
 
 from __future__ import annotations
@@ -36,12 +40,16 @@ class Mapping:
         return found if isinstance(found, list) else [payload]
 
     def apply(self, payload: Any) -> Any:
-        """Translate one source response into an ingest item; leaves non-objects for validation to refuse."""
+        """Translate one source response into an ingest item; leaves non-objects for validation to refuse.
+        Raises ValueError (naming the field) when a value can't be translated: only that item is rejected."""
         if not isinstance(payload, dict):
             return payload
         item: dict[str, Any] = {}
         for target, rule in self.fields.items():
-            value = _extract(payload, rule)
+            try:
+                value = _extract(payload, rule)
+            except ValueError as error:
+                raise ValueError(f"{target}: {error}") from None
             if value is not None:
                 _put(item, target, value)
         for target, value in self.constants.items():
@@ -69,18 +77,37 @@ def _extract(payload: Any, rule: Any) -> Any:
         return None
     if "map" in rule:
         return rule["map"].get(str(value).lower(), value)
-    if rule.get("unix") and isinstance(value, int | float):
-        try:
-            return datetime.fromtimestamp(value, UTC).isoformat()
-        except (OverflowError, OSError, ValueError):  # beyond year 9999 (or NaN): validation refuses the number
-            return value
+    if rule.get("unix"):
+        return _unix(value)
     return value
+
+
+def _unix(value: Any) -> str:
+    """A unix time in seconds, or in milliseconds where seconds would pass the year 9999, as ISO 8601 UTC."""
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and len(value) <= 40:
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None or number != number:  # NaN
+        raise ValueError(f"{str(value)[:40]!r} is not a unix time (a number of seconds or milliseconds)")
+    for per_second in (1, 1000):
+        try:
+            return datetime.fromtimestamp(number / per_second, UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            continue
+    raise ValueError(f"{str(value)[:40]} is out of range as a unix time in seconds or milliseconds")
 
 
 def _put(item: dict[str, Any], dotted: str, value: Any) -> None:
     *parents, leaf = dotted.split(".")
     for part in parents:
         item = item.setdefault(part, {})
+        if not isinstance(item, dict):  # the mapping also puts a value at `part` itself
+            raise ValueError(f"{dotted}: {part} already holds a value, not an object")
     item[leaf] = value
 
 

@@ -64,8 +64,11 @@ def rollup_card(station: Station, items: list[Feedback], redact: Redactor) -> Ca
     why = "while this channel was quiet" if station.quiet_hours else "beyond this channel's hourly limit"
     blocks: list[Block] = [Heading(f"📦 {len(items)} more from customers, {why}")]
     for item in items[:SHOWN]:
-        blocks.append(Quote(cut(redact(item.text), 280)[0], lang=language_tag(item.language)))
-        blocks.append(Context(tuple(x for x in (score_cue(item), item.source, item.product_area) if x)))
+        words = cut(redact(item.text), 280)[0]
+        if words:  # a score given without a comment: no empty quote, the score cue says it
+            blocks.append(Quote(words, lang=language_tag(item.language)))
+        blocks.append(Context(tuple(x for x in (score_cue(item), None if words else "no comment", item.source,
+                                                item.product_area) if x)))
     if len(items) > SHOWN:
         blocks.append(Context((f"…and {len(items) - SHOWN} more. The weekly digest counts them all.",)))
     return Card(fallback=f"{len(items)} more pieces of customer feedback", blocks=tuple(blocks))

@@ -163,9 +163,11 @@ def station_command(services: Services, redact: Redactor, directory: StationDire
         if note:
             blocks.append(Context((note,)))
         for item in hits[:5]:
-            cue = score_cue(item)
-            blocks.append(Quote(cut(redact(item.text), 280)[0], lang=language_tag(item.language)))
-            blocks.append(Context(tuple(x for x in (cue, item.source, item.product_area) if x)))
+            words = cut(redact(item.text), 280)[0]
+            if words:  # a score given without a comment: no empty quote, the score cue says it
+                blocks.append(Quote(words, lang=language_tag(item.language)))
+            blocks.append(Context(tuple(x for x in (score_cue(item), None if words else "no comment", item.source,
+                                                    item.product_area) if x)))
         blocks.append(Context(("Nothing was sent: this is a dry run."
                                + (" /station add with the same filters subscribes the channel." if words else ""),)))
         await responder.private(Card(fallback=f"Preview: {len(hits)} matching items", blocks=tuple(blocks)))

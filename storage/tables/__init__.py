@@ -10,10 +10,11 @@ from storage.tables.people import ConversationRef, Person, RoleGrant
 from storage.tables.pulses import Participation, Pulse, PulseRun, Question, Response
 from storage.tables.sandbox import SandboxChannel, SandboxMember, SandboxMessage
 from storage.tables.slack import SlackConversationTeam
+from storage.tables.sources import FeedbackSource, SourceTally
 
 __all__ = [
     "Chart", "Claim", "ConversationRef", "Delivery", "Deployment", "DigestRun", "DigestSubscription", "Engagement",
-    "Feedback", "FeedbackReaction", "Participation", "Person", "ProcessedEvent", "Pulse", "PulseRun", "Question",
-    "Response", "RoleGrant", "SandboxChannel", "SandboxMember", "SandboxMessage", "SlackConversationTeam", "Station",
-    "StationItem", "StoredFile",
+    "Feedback", "FeedbackReaction", "FeedbackSource", "Participation", "Person", "ProcessedEvent", "Pulse",
+    "PulseRun", "Question", "Response", "RoleGrant", "SandboxChannel", "SandboxMember", "SandboxMessage",
+    "SlackConversationTeam", "SourceTally", "Station", "StationItem", "StoredFile",
 ]

@@ -33,6 +33,8 @@ class Feedback(SQLModel, table=True):
     url: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """The tool's own time of the item's last change, when it gives one: an older delivery never replaces a newer."""
 
 
 class Station(SQLModel, table=True):

@@ -19,7 +19,7 @@ def run_import(db_url: str, path: Path, *extra: str) -> subprocess.CompletedProc
 
 @pytest.mark.parametrize("name, content", [
     ("items.csv", "id,source,text,score,score_type,tags,customer_segment\n"
-                  "1,csv,\"Great app, ขอบคุณ\",9,nps,\"a;b\",smb\n2,csv,,3,nps,,\n3,csv,\"Плохо\",abc,nps,,\n"),
+                  "1,csv,\"Great app, ขอบคุณ\",9,nps,\"a;b\",smb\n2,csv,,,nps,,\n3,csv,\"Плохо\",abc,nps,,\n"),
     ("items.json", json.dumps([{"id": 1, "source": "csv", "text": "Great app, ขอบคุณ", "score": 9},
                                {"id": 2, "source": "csv"}, {"id": 3, "source": "csv", "text": "x", "score": "abc"}])),
     ("items.ndjson", '{"id": 1, "source": "csv", "text": "Great app"}\n{"id": 2}\nnot json\n'),
@@ -29,10 +29,10 @@ def test_import_validates_reports_and_is_idempotent(db_url: str, tmp_path: Path,
     path.write_text(content, encoding="utf-8")
     first = run_import(db_url, path)
     assert first.returncode == 0, first.stderr
-    assert "accepted 1, duplicates 0, rejected 2" in first.stdout
+    assert "accepted 1, updated 0, duplicates 0, rejected 2" in first.stdout
     assert "item 2: " in first.stdout and "importing" in first.stderr
     again = run_import(db_url, path)
-    assert "accepted 0, duplicates 1, rejected 2" in again.stdout
+    assert "accepted 0, updated 0, duplicates 1, rejected 2" in again.stdout
 
 
 def test_import_refuses_missing_files_and_unknown_mappings(db_url: str, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.support.server import running_app
+from tests.support.server import live_socket, running_app
 
 PULSES = [
     ('"Energy today?" scale:1-5 named', "4", "average 4.00 / 5"),
@@ -57,7 +57,7 @@ async def test_every_question_type_end_to_end(db_url: str) -> None:
             return found if len(found) == len(PULSES) else None
 
         posted = await wait_for(cards)
-        ws = await session.ws_connect(f"{url}/sandbox/ws?as=ana")
+        ws = await live_socket(session, url, "ana")
         for (_, value, _), message in zip(PULSES, posted, strict=True):
             blocks = message["card"]["blocks"]
             action = next(b["action_id"] if b["type"] == "choices" else b["buttons"][0]["action_id"]

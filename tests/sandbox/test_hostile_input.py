@@ -14,7 +14,7 @@ import pytest
 from adapters.sandbox.workspace import FORMS_KEPT, dm_channel_id
 from bot.cards import Form, text_card
 from storage.tables import SandboxMessage
-from tests.support.server import Running, running_app
+from tests.support.server import Running, live_socket, running_app
 
 JSON = {"Content-Type": "application/json"}
 
@@ -67,7 +67,7 @@ async def test_text_the_page_cannot_encode_never_breaks_the_workspace(server: Ru
     workspace = server.runtime.workspace
     assert workspace is not None
     async with await server.sandbox_session() as session:
-        ws = await session.ws_connect(f"{server.url}/sandbox/ws?as=ana")
+        ws = await live_socket(session, server.url, "ana")
         await workspace.post_ephemeral("C-cx", "ana", text_card("echo: a\ud800b"))
         pushed = await asyncio.wait_for(ws.receive_json(), 5)
         assert pushed["message"]["card"]["fallback"] == "echo: a\ud800b"

@@ -53,6 +53,15 @@ class Running:
         return session
 
 
+async def live_socket(session: aiohttp.ClientSession, url: str, person: str) -> aiohttp.ClientWebSocketResponse:
+    """`person`'s live connection to the sandbox, once the server has said it is registered (its first message,
+    "ready"): everything that happens after this call reaches it."""
+    ws = await session.ws_connect(f"{url}/sandbox/ws?as={person}")
+    first = await ws.receive_json(timeout=5)
+    assert first == {"type": "ready"}, first
+    return ws
+
+
 @asynccontextmanager
 async def running_app(database_url: str, *, demo: bool = True, **settings: object) -> AsyncIterator[Running]:
     port = free_port()

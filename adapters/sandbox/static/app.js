@@ -122,9 +122,23 @@ function visible(m) {
 let loadSeq = 0;
 let loadError = '';
 
+// Live pushes that arrive while a state load is in flight wait for it: the snapshot it brings may be older than
+// they are, so they are applied after it, in the order they came.
+let loading = 0;
+let held = [];
+
 // Fetch the whole state for S.me and re-render everything. Resolves false on failure.
 // quiet: an unreachable server is not reported (the offline banner already says so); its answers still are.
 async function loadState(quiet) {
+  loading++;
+  try {
+    return await fetchState(quiet);
+  } finally {
+    if (--loading === 0) { const waiting = held; held = []; waiting.forEach(applyPush); }
+  }
+}
+
+async function fetchState(quiet) {
   const seq = ++loadSeq;
   const qs = S.me ? '?as=' + encodeURIComponent(S.me) : '';
   let data;
@@ -678,7 +692,6 @@ function upsertMessage(m) {
 let ws = null;
 let wsRetry = 0;
 let wsTimer = null;
-let wsResync = false; // refetch state after a reconnect (we may have missed pushes)
 
 function setStatus(isLive) { Object.assign($('status'), { textContent: isLive ? 'live' : 'offline', className: isLive ? 'live' : 'offline' }); }
 
@@ -725,27 +738,37 @@ function connect() {
   sock.onopen = () => {
     if (ws !== sock) return;
     wsRetry = 0;
-    setStatus(true);
     setOffline(false);
-    if (wsResync) { wsResync = false; loadState(); }
   };
   sock.onmessage = (ev) => {
     if (ws !== sock) return;
     let data = null;
     try { data = JSON.parse(ev.data); } catch (e) { /* ignore junk */ }
     if (!data) return;
-    if (data.type === 'message') upsertMessage(data.message);
-    else if (data.type === 'form' && data.form) queueForm(data.form);
-    else if (data.type === 'channels') loadState();
+    if (data.type === 'ready') resync(sock);
+    else if (loading) held.push(data);
+    else applyPush(data);
   };
   sock.onclose = () => {
     if (ws !== sock) return; // replaced on purpose (person switch)
     ws = null;
     setStatus(false);
     setOffline(true);
-    wsResync = true;
     scheduleReconnect();
   };
+}
+
+// The server registered this socket: every change from now on reaches us. The state loaded before may have missed
+// one made while the socket was opening, so load it again; only then is the page live (in step with the server).
+async function resync(sock) {
+  await loadState(true);
+  if (ws === sock) setStatus(true);
+}
+
+function applyPush(data) {
+  if (data.type === 'message') upsertMessage(data.message);
+  else if (data.type === 'form' && data.form) queueForm(data.form);
+  else if (data.type === 'channels') loadState();
 }
 
 const live = () => ws && ws.readyState === WebSocket.OPEN;
@@ -882,7 +905,6 @@ async function switchPerson(id) {
   S.forms = [];
   renderModal();
   $('composer-error').textContent = '';
-  wsResync = false;
   wsRetry = 0;
   disconnect();
   remember();
