@@ -164,6 +164,8 @@ class Runtime:
         if self._probes is not None:
             await self._probes.cleanup()
         if self.scheduler.running:
+            self.scheduler.pause()
+            await self.pulls.idle(STOP_GRACE_SECONDS)  # a pull in flight stores its page rather than being cancelled
             self.scheduler.shutdown(wait=False)
         for platform in self.platforms:
             await platform.stop()

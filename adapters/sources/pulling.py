@@ -77,6 +77,19 @@ class PullRunner:
         self._clock = clock
         self._draw = draw
         self._failures: Counter[int] = Counter()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def idle(self, grace: float) -> bool:
+        """Wait up to `grace` seconds for a tick in flight to finish (at a stop: cancelled inside a database call,
+        a pull leaves a connection behind that nothing closes). False if it is still running."""
+        if self._idle.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            return False
+        return True
 
     async def close(self) -> None:
         """Close the HTTP session this runner opened for itself, when `http` gave it none (the runtime's belongs to
@@ -95,6 +108,13 @@ class PullRunner:
 
     async def tick(self) -> int:
         """Pull every due source; the number of items stored or updated."""
+        self._idle.clear()
+        try:
+            return await self._tick()
+        finally:
+            self._idle.set()
+
+    async def _tick(self) -> int:
         pulled = [name for name, kind in self._kinds.items() if kind.pull is not None]
         if not pulled:
             return 0

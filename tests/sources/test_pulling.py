@@ -72,6 +72,30 @@ async def test_cursor_is_saved_and_resumed_across_ticks_and_restarts(db: Databas
     assert await pulls.tally("ios") == {"accepted": 7, "updated": 0, "duplicates": 0, "rejected": 0}
 
 
+async def test_a_stop_waits_for_the_pull_in_flight_to_store_its_page(db: Database, http: aiohttp.ClientSession,
+                                                                      store: FakeAppStore) -> None:
+    """`idle` is what the runtime's stop awaits before shutting the scheduler down, which would cancel the tick
+    inside a database call."""
+    pulls = Pulls.make(db, http)
+    await add_appstore(pulls, store)
+    reviews(store, 1, 2)
+    storing = asyncio.Event()
+
+    async def slow_ingest(items: list[object]) -> object:
+        storing.set()
+        await asyncio.sleep(0.5)
+        return await pulls.ingest(items)
+
+    runner = pulls.runner(ingest=slow_ingest)  # type: ignore[arg-type]
+    assert await runner.idle(0)  # nothing in flight
+    tick = asyncio.create_task(runner.tick())
+    await asyncio.wait_for(storing.wait(), 5)
+    assert not await runner.idle(0.05)  # still storing its page
+    assert await runner.idle(5)
+    assert tick.done() and tick.result() == 2
+    assert set(await pulls.items("ios")) == {"r1", "r2"}
+
+
 async def test_a_crash_between_the_items_and_the_cursor_fetches_again_and_never_skips(
         db: Database, http: aiohttp.ClientSession, store: FakeAppStore) -> None:
     pulls = Pulls.make(db, http)
