@@ -96,7 +96,7 @@ def newer(row: dict[str, Any], item: FeedbackItem) -> dict[str, Any]:
 def changes(row: dict[str, Any], item: FeedbackItem) -> dict[str, Any]:
     """What `item` would change in the stored `row`: the fields it gives (not null, text not ""), customer
     details merged into the stored ones. Empty for an exact resend. A score sent without its scale keeps the
-    stored scale (ValueError when it does not fit it)."""
+    stored scale (ValueError when it does not fit it); a detected language only fills a stored item that has none."""
     given = item.model_fields_set
     new: dict[str, Any] = {}
     if item.score is not None and "score_type" not in given:
@@ -104,6 +104,8 @@ def changes(row: dict[str, Any], item: FeedbackItem) -> dict[str, Any]:
             given = given | {"score_type"}  # the first score: the default scale (nps) it was validated on
         else:
             check_score(item.score, row["score_type"])
+    if item.language is not None and row["language"] is None:
+        given = given | {"language"}  # a detected language fills the gap, never replaces a stored one
     for name in CONTENT:
         value = getattr(item, name)
         if name not in given or value is None or value == "":
@@ -144,6 +146,7 @@ class FeedbackIngest:
         for item, language in zip(undetected, detect_languages([i.text for i in undetected]), strict=True):
             if language is not None:
                 item.language = language
+                item.model_fields_set.discard("language")  # a guess: it fills a new item, never changes a stored one
         if valid:
             written = await self._writer.submit(valid)
             outcomes = Counter(written)

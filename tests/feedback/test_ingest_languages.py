@@ -37,3 +37,15 @@ async def test_lang_stations_hear_items_whose_language_was_detected(db: Database
         routed = sorted((d.target["channel_id"], external[d.subject_id]) for d in await session.exec(select(Delivery)))
     assert {f.external_id: f.language for f in stored} == {"1": "th", "2": "fa", "3": None, "4": "fa-IR"}
     assert routed == [("C-fa", "2"), ("C-fa", "4"), ("C-th", "1")]
+
+
+async def test_a_resend_without_a_language_is_a_duplicate_and_keeps_the_one_given(db: Database) -> None:
+    """A detected language only fills a new item: the tool's retry without its `language` changes nothing."""
+    h = make_harness(db)
+    ingest = h.features.stations.ingest.ingest
+    item = {"id": "7", "source": "forms", "text": "Ótimo aplicativo, recomendo muito para todos"}
+    assert (await ingest([{**item, "language": "pt-BR"}])).accepted == 1
+    again = await ingest([item])
+    assert (again.updated, again.duplicates) == (0, 1)
+    async with h.db.session() as session:
+        assert (await session.exec(select(Feedback.language))).one() == "pt-BR"

@@ -903,6 +903,7 @@ async function switchPerson(id) {
   S.thread = null;
   pending.clear();
   S.forms = [];
+  held = []; // pushes meant for the person before
   renderModal();
   $('composer-error').textContent = '';
   wsRetry = 0;
