@@ -104,6 +104,8 @@ def changes(row: dict[str, Any], item: FeedbackItem) -> dict[str, Any]:
             given = given | {"score_type"}  # the first score: the default scale (nps) it was validated on
         else:
             check_score(item.score, row["score_type"])
+    if item.score is None and row["score"] is not None:
+        given = given - {"score_type"}  # a scale without its score says nothing about the stored score's
     if item.language is not None and row["language"] is None:
         given = given | {"language"}  # a detected language fills the gap, never replaces a stored one
     for name in CONTENT:

@@ -83,6 +83,18 @@ async def test_a_score_without_its_scale_keeps_the_stored_scale(db: Database) ->
     assert (row.score, row.score_type) == (5, "csat")
 
 
+async def test_a_scale_without_a_score_leaves_the_stored_score_as_it_is(db: Database) -> None:
+    """A CSV import whose mapping sets `score_type` for every row, on a row with no score: the stored NPS 9 is not
+    re-read as a CSAT 9 (outside 1–5), and the weekly figures keep it where it was."""
+    h = await harness(db)
+    await ingest(h, {**ITEM, "score": 9, "score_type": "nps"})
+    answer = await ingest(h, {"id": ITEM["id"], "source": ITEM["source"], "text": "Checkout is slow",
+                              "score_type": "csat"})
+    assert answer == {**ANSWER, "duplicates": 1}
+    (row,) = await rows(h)
+    assert (row.score, row.score_type) == (9, "nps")
+
+
 async def test_a_replayed_signed_delighted_delivery_does_not_revert_the_edit(db_url: str) -> None:
     """Red-team finding 3: the published example (updated_at 1516129128), its edit (1516130000), the example
     again, each signed as Delighted signs (sha256= hex HMAC-SHA256 of the body, keyed with the API key)."""
