@@ -34,7 +34,7 @@ class IngestRoute:
         limit = self._settings.ingest_max_bytes
         if request.content_length is not None and request.content_length > limit:
             return _error(413, f"the body is larger than {limit} bytes: send smaller batches")
-        body = await _read_at_most(request, limit)
+        body = await read_at_most(request, limit)
         if body is None:
             return _error(413, f"the body is larger than {limit} bytes: send smaller batches")
         if body.count(b"\n") >= MAX_ITEMS:  # NDJSON: counted before any line is parsed
@@ -61,7 +61,7 @@ class IngestRoute:
         return None
 
 
-async def _read_at_most(request: web.Request, limit: int) -> bytes | None:
+async def read_at_most(request: web.Request, limit: int) -> bytes | None:
     """The whole body, or None once it passes `limit` bytes. One read returns only what has arrived so far,
     so a body sent in parts (or chunked, with no Content-Length to check first) is read until its end."""
     chunks: list[bytes] = []

@@ -176,6 +176,8 @@ def _plain(value: Any) -> Any:
     """A block field as JSON: tuples of small dataclasses become lists of dicts (faster than asdict, and no
     attribute probing of every string, which costs an exception each)."""
     kind = type(value)
+    if kind is str:
+        return value
     if kind is tuple:
         return [_plain(v) for v in value]
     if kind is When:

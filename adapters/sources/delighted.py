@@ -14,8 +14,6 @@ survey was sent in) becomes the item's language."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from datetime import UTC, datetime
@@ -36,7 +34,7 @@ from adapters.sources.base import (
     SourceError,
     Translated,
 )
-from adapters.sources.inbound import header_bytes, json_body, signing_secret
+from adapters.sources.inbound import json_body, signed, signing_secret
 
 if TYPE_CHECKING:
     from aiohttp import ClientSession
@@ -58,8 +56,7 @@ def verify(delivery: Delivery, config: SourceConfig) -> None:
     header = delivery.headers.get("X-Delighted-Webhook-Signature", "")
     if not header.startswith("sha256="):
         raise Refused("no X-Delighted-Webhook-Signature: sha256=… header")
-    expected = hmac.new(signing_secret(config).encode(), delivery.body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(header_bytes(header.removeprefix("sha256=").lower()), expected.encode()):
+    if not signed(header.removeprefix("sha256="), signing_secret(config), delivery.body, "sha256", "hex"):
         raise Refused("the X-Delighted-Webhook-Signature does not match this source's API key")
 
 

@@ -12,14 +12,11 @@ customer.email) are both read. The url opens the conversation; the mailbox's nam
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from typing import Any
 
 from adapters.sources.base import BadPayload, Delivery, Kind, Option, Refused, SourceConfig, Translated
-from adapters.sources.inbound import header_bytes, signing_secret
+from adapters.sources.inbound import signed, signing_secret
 from bot.json_input import BadJSON, loads
 
 SIGNATURE = "X-HelpScout-Signature"
@@ -34,8 +31,7 @@ def verify(delivery: Delivery, config: SourceConfig) -> None:
     given = delivery.headers.get(SIGNATURE)
     if not given:
         raise Refused(f"{SIGNATURE} is missing")
-    digest = hmac.new(secret.encode(), delivery.body, hashlib.sha1).digest()
-    if not hmac.compare_digest(base64.b64encode(digest), header_bytes(given)):
+    if not signed(given, secret, delivery.body, "sha1", "base64"):
         raise Refused("the signature does not match")
 
 

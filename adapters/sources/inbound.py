@@ -5,7 +5,10 @@ limits, so a hostile body is a BadPayload (400), never a RecursionError or an ov
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import hashlib
+import hmac
+from typing import Any, Literal
 
 from adapters.sources.base import BadPayload, Refused, SourceConfig
 from bot.json_input import BadJSON, loads
@@ -23,6 +26,16 @@ def header_bytes(value: str) -> bytes:
     """A received header, trimmed, as ASCII bytes for `hmac.compare_digest`; any other character becomes "?",
     which no base64 or hex signature holds, so it simply doesn't match."""
     return value.strip().encode("ascii", "replace")
+
+
+def signed(given: str, key: str | bytes, message: bytes, algorithm: Literal["sha1", "sha256"],
+           encoding: Literal["hex", "base64"]) -> bool:
+    """Whether `given` (a header's signature, as sent) is the HMAC of `message` under `key`, in the tool's
+    encoding; compared in constant time. Hex is compared without regard to case."""
+    digest = hmac.new(key.encode() if isinstance(key, str) else key, message, getattr(hashlib, algorithm)).digest()
+    if encoding == "hex":
+        return hmac.compare_digest(header_bytes(given.lower()), digest.hex().encode())
+    return hmac.compare_digest(header_bytes(given), base64.b64encode(digest))
 
 
 def json_body(raw: bytes | str) -> Any:

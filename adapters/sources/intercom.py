@@ -11,14 +11,12 @@ user or lead, or its first contact when the payload names one. The link is the c
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import UTC, datetime
 from typing import Any
 
 from adapters.sources.base import BadPayload, Delivery, Kind, Option, Refused, SourceConfig, Translated
 from adapters.sources.html_text import html_to_text
-from adapters.sources.inbound import header_bytes, json_body, signing_secret
+from adapters.sources.inbound import json_body, signed, signing_secret
 
 TOPIC = "conversation.rating.added"
 INBOX_URL = "https://app.intercom.com"
@@ -29,8 +27,7 @@ def verify(delivery: Delivery, config: SourceConfig) -> None:
     header = delivery.headers.get("X-Hub-Signature", "")
     if not header.startswith("sha1="):
         raise Refused("no X-Hub-Signature: sha1=… header")
-    expected = hmac.new(signing_secret(config).encode(), delivery.body, hashlib.sha1).hexdigest()
-    if not hmac.compare_digest(header_bytes(header.removeprefix("sha1=").lower()), expected.encode()):
+    if not signed(header.removeprefix("sha1="), signing_secret(config), delivery.body, "sha1", "hex"):
         raise Refused("the X-Hub-Signature does not match this source's client secret")
 
 

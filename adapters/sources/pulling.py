@@ -42,7 +42,8 @@ MAX_PAGES = 20
 """Pages one source may pull in one tick; a source with more left is pulled again at the next tick."""
 PAGE_TIMEOUT = 120.0
 LEASE = timedelta(minutes=10)
-"""How long a claimed source is left alone: longer than MAX_PAGES pulls can take with the HTTP timeouts."""
+"""How long a claimed source is left alone: longer than one page can take (PAGE_TIMEOUT and its ingest). Each page
+stored renews it, so a long pull of MAX_PAGES pages keeps its claim to the end."""
 ERROR_WAIT = 60.0
 """The wait after a first failure that named no wait of its own; it doubles with each failure in a row."""
 MAX_WAIT = 6 * 3600.0
@@ -166,7 +167,8 @@ class PullRunner:
         return stored
 
     async def _store(self, source_id: int, page: Page) -> int:
-        """Ingest a page's items (committed there), then save the cursor that follows them and count them."""
+        """Ingest a page's items (committed there), then save the cursor that follows them, count them and renew
+        the claim for the next page."""
         result = await self._ingest(page.items) if page.items else IngestResult()
         now = self._clock()
         hour = now.replace(minute=0, second=0, microsecond=0)
@@ -179,7 +181,7 @@ class PullRunner:
                         result.rejected[0].get("error"))
         async with self._db.write() as session:
             await session.exec(update(FeedbackSource).where(  # type: ignore[call-overload]
-                col(FeedbackSource.id) == source_id).values(cursor=page.cursor))
+                col(FeedbackSource.id) == source_id).values(cursor=page.cursor, next_pull_at=now + LEASE))
             await write_tallies(session, {(source_id, hour): +counts} if +counts else {},
                                 {source_id: now} if page.items else {}, {})
             await session.commit()

@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from adapters.ingest import MAX_ITEMS, PARSE_IN_THREAD_BYTES, _read_at_most
+from adapters.ingest import MAX_ITEMS, PARSE_IN_THREAD_BYTES, read_at_most
 from adapters.sources.base import BadPayload, Delivery, Kind, Refused, RetryAfter, SourceError, Translated
 from adapters.sources.registry import Registered, Tallies, load_registered, secret_box
 from adapters.sources.scrub import scrub
@@ -95,7 +95,7 @@ class SourceRoute:
         limit = self._settings.ingest_max_bytes
         if request.content_length is not None and request.content_length > limit:
             return _error(413, f"the body is larger than {limit} bytes")
-        body = await _read_at_most(request, limit)
+        body = await read_at_most(request, limit)
         if body is None:
             return _error(413, f"the body is larger than {limit} bytes")
         received_at = utcnow()

@@ -16,8 +16,6 @@ question), else its `weight`, else its position. The number is stored on the sca
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import re
 from typing import TYPE_CHECKING, Any
@@ -32,7 +30,7 @@ from adapters.sources.base import (
     SourceError,
     Translated,
 )
-from adapters.sources.inbound import header_bytes, json_body, signing_secret
+from adapters.sources.inbound import header_bytes, json_body, signed, signing_secret
 from adapters.sources.surveys import customer_from, http_json, iso_utc, number
 
 if TYPE_CHECKING:
@@ -52,8 +50,7 @@ def verify(delivery: Delivery, config: SourceConfig) -> None:
     if sent_key is not None and not hmac.compare_digest(header_bytes(sent_key), api_key.encode()):
         raise Refused("Sm-Apikey is not this source's API key")
     key = f"{api_key}&{signing_secret(config)}".encode()
-    expected = base64.b64encode(hmac.new(key, delivery.body, hashlib.sha1).digest())
-    if not hmac.compare_digest(expected, header_bytes(signature)):
+    if not signed(signature, key, delivery.body, "sha1", "base64"):
         raise Refused("Sm-Signature does not match the body")
 
 

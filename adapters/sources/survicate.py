@@ -17,13 +17,12 @@ text. Respondent attributes (email, name, first/last name, segment, plan, countr
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Mapping
 from typing import Any
 
 from adapters.sources.base import BadPayload, Delivery, Kind, Option, Refused, SourceConfig, Translated
-from adapters.sources.inbound import header_bytes, json_body, signing_secret
+from adapters.sources.inbound import header_bytes, json_body, signed, signing_secret
 from adapters.sources.surveys import customer_from, iso_utc, number
 
 NPS_GROUPS = frozenset({"promoter", "passive", "detractor"})
@@ -34,8 +33,7 @@ def verify(delivery: Delivery, config: SourceConfig) -> None:
     signature = delivery.headers.get("Hmac", "").strip().lower()
     if not signature:
         raise Refused("no Hmac header")
-    expected = hmac.new(signing_secret(config).encode(), delivery.body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected.encode(), header_bytes(signature)):
+    if not signed(signature, signing_secret(config), delivery.body, "sha256", "hex"):
         raise Refused("Hmac does not match the body")
     token = config.secrets.get("token")
     if token and not hmac.compare_digest(header_bytes(delivery.headers.get("Token", "")), token.encode()):

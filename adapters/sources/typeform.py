@@ -15,14 +15,11 @@ to `--email-ref`); the id is the response
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from datetime import UTC, datetime
 from typing import Any
 
 from adapters.sources.base import BadPayload, Delivery, Kind, Option, Refused, SourceConfig, Translated
-from adapters.sources.inbound import header_bytes, json_body, signing_secret
+from adapters.sources.inbound import json_body, signed, signing_secret
 
 SCORE_TYPES = ("nps", "csat", "ces", "rating")
 _RANGES = {(0, 10): "nps", (1, 5): "csat", (1, 7): "ces", (0, 5): "rating"}
@@ -33,8 +30,7 @@ def verify(delivery: Delivery, config: SourceConfig) -> None:
     header = delivery.headers.get("Typeform-Signature", "")
     if not header.startswith("sha256="):
         raise Refused("no Typeform-Signature: sha256=… header")
-    digest = hmac.new(signing_secret(config).encode(), delivery.body, hashlib.sha256).digest()
-    if not hmac.compare_digest(header_bytes(header.removeprefix("sha256=")), base64.b64encode(digest)):
+    if not signed(header.removeprefix("sha256="), signing_secret(config), delivery.body, "sha256", "base64"):
         raise Refused("the Typeform-Signature does not match this source's secret")
 
 

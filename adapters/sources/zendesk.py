@@ -15,7 +15,6 @@ required, with `--secret` the signature is required, with both both are.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import re
@@ -35,7 +34,7 @@ from adapters.sources.base import (
     SourceError,
     Translated,
 )
-from adapters.sources.inbound import header_bytes
+from adapters.sources.inbound import header_bytes, signed
 from bot.json_input import BadJSON, loads
 
 if TYPE_CHECKING:
@@ -72,8 +71,7 @@ def _check_signature(delivery: Delivery, secret: str) -> None:
         raise Refused(f"{TIMESTAMP} is not a time")
     if abs(delivery.received_at - signed_at) > REPLAY_WINDOW:
         raise Refused("the signature's timestamp is more than 5 minutes from now (a replay?)")
-    digest = hmac.new(secret.encode(), stamp.encode() + delivery.body, hashlib.sha256).digest()
-    if not hmac.compare_digest(base64.b64encode(digest), header_bytes(signature)):
+    if not signed(signature, secret, stamp.encode() + delivery.body, "sha256", "base64"):
         raise Refused("the signature does not match")
 
 

@@ -200,6 +200,31 @@ async def test_a_page_limit_per_tick_leaves_the_rest_to_the_next_tick(db: Databa
     assert len(await pulls.items("ios")) == 2 * MAX_PAGES + 3
 
 
+async def test_a_long_pull_renews_its_claim_page_by_page(db: Database, http: aiohttp.ClientSession,
+                                                        store: FakeAppStore) -> None:
+    """Pages that each take most of a lease: a second scheduler (a new leader) ticking meanwhile finds the source
+    still claimed and pulls nothing, so no page is fetched twice."""
+    pulls = Pulls.make(db, http)
+    await add_appstore(pulls, store)
+    reviews(store, 1, 8)  # four pages of two
+    other = pulls.runner()
+    other_ticks: list[int] = []
+
+    async def slow_ingest(items: list[dict[str, object]]) -> object:
+        result = await pulls.ingest(items)
+        pulls.clock.advance(LEASE.total_seconds() * 0.8)  # this page took most of a lease
+        return result
+
+    async def ingest_then_let_the_other_tick(items: list[dict[str, object]]) -> object:
+        result = await slow_ingest(items)
+        other_ticks.append(await other.tick())
+        return result
+
+    assert await pulls.runner(ingest=ingest_then_let_the_other_tick).tick() == 8  # type: ignore[arg-type]
+    assert other_ticks == [0, 0, 0, 0]
+    assert len(store.requests) == 4
+
+
 async def test_the_runner_drives_every_pull_kind(db: Database, http: aiohttp.ClientSession,
                                                  store: FakeAppStore) -> None:
     pulls = Pulls.make(db, http)
