@@ -16,7 +16,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from adapters.audit_cli import add_audit_parser
+from adapters.erase_cli import add_erase_parser
 from adapters.heap import freeze_startup_heap
+from adapters.retention_cli import add_retention_parser
 from adapters.sources.cli import add_sources_parser
 from bot import roles
 from bot.commands import MAX_ID, record_id
@@ -26,6 +29,7 @@ from bot.feedback.importer import batches, detect_format, read_items
 from bot.feedback.ingest import IngestResult
 from bot.feedback.items import BadBody
 from bot.feedback.mappings import MappingError
+from bot.governance.audit import record
 from bot.logs import configure
 from bot.progress import Progress
 from bot.pulses.publishing import unopenable
@@ -111,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
                                     "configured key opens (a lost key; docs/anonymity.md)")
     forget.add_argument("--yes", action="store_true", help="do it (without: only count them)")
     forget.set_defaults(run=_forget_sealed)
+    add_retention_parser(db_commands)
 
     role = commands.add_parser("roles", help="grant, revoke or list admin / manager / hr roles")
     role_commands = role.add_subparsers(dest="roles_command", required=True, metavar="ACTION")
@@ -122,6 +127,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=_roles)
     role_commands.add_parser("list", help="list every grant").set_defaults(run=_roles)
     add_sources_parser(commands)
+    add_erase_parser(commands)
+    add_audit_parser(commands)
     return parser
 
 
@@ -302,14 +309,20 @@ async def _digest_async(settings: Settings, week: object, kind: str,
 
     assert isinstance(week, Week)
     await asyncio.to_thread(upgrade, settings.database_url, secret_keys=settings.secret_keys)
+    keys = resolve_keys(settings.database_url, settings.secret_keys)  # the audit log's: before any work
     db = Database(settings.database_url)
     try:
         digest = await build_digest(db, week, Privacy(settings.anon_min, settings.comment_min),
                                     Redactor(settings.redact_patterns), teams or None, lookups=_stored_names(db))
+        found = {scope.key for scope in digest.teams} | {scope.key.split(":", 1)[-1] for scope in digest.teams}
+        missing = [team for team in teams if team not in found]
+        if not missing:  # recorded before it is written out: no digest leaves unrecorded
+            async with db.write() as session:
+                await record(session, keys, actor="cli", action="digest.previewed", subject=f"digest:{week.label}",
+                             details={"format": kind, "teams": len(teams)})
+                await session.commit()
     finally:
         await db.dispose()
-    found = {scope.key for scope in digest.teams} | {scope.key.split(":", 1)[-1] for scope in digest.teams}
-    missing = [team for team in teams if team not in found]
     match kind:
         case "html":
             return digest_html(digest, plots.charts(digest)), missing
@@ -374,6 +387,7 @@ async def _pulse_export_async(settings: Settings, pulse_id: int, run_id: int | N
     from sqlmodel import col, select
 
     from adapters.runtime import Runtime
+    from bot.spreadsheet import read_csv
     from storage.tables import Pulse, PulseRun
 
     await asyncio.to_thread(upgrade, settings.database_url, secret_keys=settings.secret_keys)
@@ -387,7 +401,13 @@ async def _pulse_export_async(settings: Settings, pulse_id: int, run_id: int | N
             run = (await session.exec(query.order_by(col(PulseRun.scheduled_for).desc()))).first()
         if pulse is None or run is None:
             return None
-        return await runtime.features.pulses.commands.csv(pulse, run)
+        data = await runtime.features.pulses.commands.csv(pulse, run)
+        async with runtime.db.write() as session:  # recorded before the file is written: no export goes unrecorded
+            await record(session, runtime.core.services.keys, actor="cli", action="pulse.exported",
+                         subject=f"pulse:{pulse_id}", details={"run": run.id, "format": "csv",
+                                                                "rows": len(read_csv(data)) - 1})
+            await session.commit()
+        return data
     finally:
         await runtime.db.dispose()
 
@@ -405,10 +425,14 @@ def _forget_sealed(settings: Settings, args: argparse.Namespace) -> int:
 async def _forget_sealed_async(settings: Settings, really: bool) -> int:
     await asyncio.to_thread(upgrade, settings.database_url, secret_keys=settings.secret_keys)
     db = Database(settings.database_url)
-    sealer = Sealer(resolve_keys(settings.database_url, settings.secret_keys))
+    keys = resolve_keys(settings.database_url, settings.secret_keys)
+    sealer = Sealer(keys)
     try:
         async with db.write() as session:
             lost = await unopenable(session, sealer, forget=really)
+            if really and lost:
+                await record(session, keys, actor="cli", action="pulse.sealed_forgotten", subject="sealed_answers",
+                             details={"answers": lost})
             await session.commit()
     finally:
         await db.dispose()
@@ -446,10 +470,11 @@ async def _roles_async(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"earshot: give the person as platform:user_id with platform one of {', '.join(PLATFORMS)}, "
                       f"e.g. slack:U024BE7LH{hint}", file=sys.stderr)
                 return 2
+            keys = resolve_keys(settings.database_url, settings.secret_keys)
             if args.roles_command == "grant":
-                changed = await roles.grant(session, platform, user_id, args.role, by="cli")
+                changed = await roles.grant_role(session, keys, platform, user_id, args.role, actor="cli", by="cli")
             else:
-                changed = await roles.revoke(session, platform, user_id, args.role)
+                changed = await roles.revoke_role(session, keys, platform, user_id, args.role, actor="cli")
             await session.commit()
         verb = "granted" if args.roles_command == "grant" else "revoked"
         print(f"{args.role} {verb} for {args.person}" if changed else f"nothing to do: already {verb}")

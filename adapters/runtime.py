@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
+import time
+from datetime import timedelta
 from typing import Literal
 
 import aiohttp
@@ -24,6 +28,7 @@ from bot.core import Earshot, Services
 from bot.delivery import DeliveryWorker
 from bot.features import install_features
 from bot.feedback.languages import warm_language_detector
+from bot.governance.retention import Counts, purge
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.pacing import Pacer
@@ -44,6 +49,10 @@ PULSE_TICK_SECONDS = 20
 RECONCILE_SECONDS = 60
 FORGET_EVENTS_SECONDS = 600
 """How often the leader deletes handled events older than the platforms' retry window (bot.core.RETRY_WINDOW)."""
+PURGE_SECONDS = 24 * 3600
+"""How often the leader runs the retention purge (bot.governance.retention)."""
+PURGE_FIRST = timedelta(minutes=10)
+"""The first purge after a start, so a process restarted more often than daily still purges."""
 SOURCE_TALLY_SECONDS = 1.0
 """How often what the feedback sources delivered (and were refused) is written to `source_tally`."""
 SOURCE_HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
@@ -105,7 +114,7 @@ class Runtime:
             log.info("secrets and anonymous answers waiting to be published are sealed with the key in %s.key: keep "
                      "it out of the database's backups, or set EARSHOT_SECRET_KEY (docs/anonymity.md)", database)
         async with self.db.session() as session:
-            await bootstrap_admins(session, self.settings.admins)
+            await bootstrap_admins(session, self.core.services.keys, self.settings.admins)
         for platform in self.platforms:
             await platform.start()
         self.http = aiohttp.ClientSession(timeout=SOURCE_HTTP_TIMEOUT)
@@ -120,7 +129,12 @@ class Runtime:
             await pulses.schedule.reconcile()
             every(self.scheduler, PULSE_TICK_SECONDS, "pulse-deadlines", pulses.pulses.due, self.metrics)
             every(self.scheduler, RECONCILE_SECONDS, "pulse-schedules", pulses.schedule.reconcile, self.metrics)
-            every(self.scheduler, FORGET_EVENTS_SECONDS, "event-expiry", self.core.forget_events, self.metrics)
+            retention = self.settings.retention
+            if (window := retention.period("event_keys")) is not None:
+                every(self.scheduler, FORGET_EVENTS_SECONDS, "event-expiry",
+                      functools.partial(self.core.forget_events, window), self.metrics)
+            every(self.scheduler, PURGE_SECONDS, "retention-purge", self.purge, self.metrics)
+            self.scheduler.modify_job("retention-purge", next_run_time=self.core.services.clock() + PURGE_FIRST)
             every(self.scheduler, PULL_TICK_SECONDS, "source-pulls", self.pulls.tick, self.metrics)
             self.scheduler.start(paused=True)  # every worker delivers; only the leader's scheduler fires
             await self.leadership.start()
@@ -146,6 +160,16 @@ class Runtime:
         await self.features.pulses.schedule.reconcile()
         self.scheduler.resume()
         self.metrics.scheduler_leader.set(1)
+
+    async def purge(self) -> Counts:
+        """The retention purge, now (the leader's daily job)."""
+        log.info("retention purge started")
+        started = time.monotonic()
+        counts = await purge(self.db, self.core.services.keys, self.settings.retention, self.core.services.clock(),
+                             settings=self.settings)
+        log.info("retention purge done in %.1f s: %s", time.monotonic() - started,
+                 json.dumps({kind: count for kind, count in counts.details().items() if count}))
+        return counts
 
     def _follow(self) -> None:
         self.scheduler.pause()

@@ -8,8 +8,10 @@ from functools import cached_property
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.governance.policy import BY_NAME, Policy, parse_period
 
 PLATFORMS = ("slack", "teams", "sandbox")
 TEAMS_APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
@@ -55,6 +57,16 @@ class Settings(BaseSettings):
     log_format: str = Field("text", alias="EARSHOT_LOG_FORMAT", pattern="^(text|json)$")
     metrics_port: int | None = Field(None, alias="EARSHOT_METRICS_PORT", ge=1, le=65535)
     delivery_lease_seconds: float = Field(60.0, alias="EARSHOT_DELIVERY_LEASE_SECONDS", ge=1, le=3600)
+    retain_customer_contact: int | None = Field(90, alias="EARSHOT_RETAIN_CUSTOMER_CONTACT_DAYS")
+    retain_feedback_text: int | None = Field(365, alias="EARSHOT_RETAIN_FEEDBACK_TEXT_DAYS")
+    retain_pulse_answers: int | None = Field(365, alias="EARSHOT_RETAIN_PULSE_ANSWERS_DAYS")
+    retain_files: int | None = Field(30, alias="EARSHOT_RETAIN_FILES_DAYS")
+    retain_charts: int | None = Field(180, alias="EARSHOT_RETAIN_CHARTS_DAYS")
+    retain_event_keys: int | None = Field(1, alias="EARSHOT_RETAIN_EVENT_KEYS_HOURS")
+    retain_deliveries: int | None = Field(30, alias="EARSHOT_RETAIN_DELIVERIES_DAYS")
+    retain_sandbox_messages: int | None = Field(30, alias="EARSHOT_RETAIN_SANDBOX_MESSAGES_DAYS")
+    retain_audit: int | None = Field(730, alias="EARSHOT_RETAIN_AUDIT_DAYS")
+    """Retention periods (bot.governance.policy): a whole number, or `never`/0 to keep forever."""
     public_url: str | None = Field(None, alias="EARSHOT_PUBLIC_URL")
     """Where the feedback tools reach this server (https://earshot.example.com): the start of the URLs
     `earshot sources add` prints. Unset: http://localhost:PORT, which only a tool on this machine reaches."""
@@ -75,6 +87,13 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user:pass@host/db")
         return value
+
+    @field_validator("retain_customer_contact", "retain_feedback_text", "retain_pulse_answers", "retain_files",
+                     "retain_charts", "retain_event_keys", "retain_deliveries", "retain_sandbox_messages",
+                     "retain_audit", mode="before")
+    @classmethod
+    def _retention_period(cls, value: object, info: ValidationInfo) -> int | None:
+        return parse_period(BY_NAME[str(info.field_name).removeprefix("retain_")], value)
 
     @field_validator("public_url")
     @classmethod
@@ -214,6 +233,11 @@ class Settings(BaseSettings):
         if self.slack_redirect_uri and not re.match(r"^https?://[^/]+/(.+/)?slack/oauth_redirect$",
                                                     self.slack_redirect_uri):
             raise ValueError("SLACK_REDIRECT_URI must be an http(s) URL ending in /slack/oauth_redirect")
+
+    @property
+    def retention(self) -> Policy:
+        """How long each kind of people data is kept (EARSHOT_RETAIN_*)."""
+        return Policy(**{name: getattr(self, f"retain_{name}") for name in BY_NAME})
 
     @property
     def public_base_url(self) -> str:

@@ -161,10 +161,11 @@ class Earshot:
             new.discard((key,))
         return outcomes
 
-    async def forget_events(self) -> int:
-        """Delete the events seen longer than the retry window ago (a periodic job of the scheduler's leader), a
-        batch per transaction; returns how many were deleted."""
-        cutoff = self.services.clock() - RETRY_WINDOW
+    async def forget_events(self, window: timedelta = RETRY_WINDOW) -> int:
+        """Delete the events seen longer than `window` ago (a periodic job of the scheduler's leader; the window is
+        the retention policy's for event keys, never under the retry window), a batch per transaction; returns how
+        many were deleted."""
+        cutoff = self.services.clock() - max(window, RETRY_WINDOW)
         expired = select(ProcessedEvent.key).where(col(ProcessedEvent.seen_at) < cutoff).limit(FORGET_BATCH)
         forgotten = 0
         while True:

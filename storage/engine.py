@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, make_url
+from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -70,6 +70,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted and overwritten text is zeroed in the file, not left there
     cursor.close()
 
 
@@ -105,3 +106,31 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+CHECKPOINT_TRIES = 50
+CHECKPOINT_BUSY_MS = 20
+
+
+async def flush_deleted(db: Database) -> bool:
+    """After deleting people data on SQLite: copy the WAL into the database file and truncate the WAL to zero bytes
+    (`PRAGMA wal_checkpoint(TRUNCATE)`), so no earlier version of a changed page stays readable in it; secure
+    delete has already zeroed the freed bytes in the pages themselves. A reader still on an older snapshot makes
+    SQLite answer busy: retried for a while, queued with the writers. True once the WAL is empty (always on
+    PostgreSQL, where VACUUM reclaims dead rows: see docs/governance.md)."""
+    if not db.is_sqlite:
+        return True
+    for _ in range(CHECKPOINT_TRIES):
+        async with db.write() as session:
+            connection = await session.connection()
+            # TRUNCATE waits in the busy handler for readers on older snapshots: briefly, not the usual 10 s with
+            # the write lock held, then lets the writers go and tries again
+            await connection.execute(text(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}"))
+            try:
+                busy = (await connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))).one()[0]
+            finally:
+                await connection.execute(text(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"))
+        if not busy:
+            return True
+        await asyncio.sleep(0.1)
+    return False

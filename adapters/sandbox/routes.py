@@ -13,8 +13,9 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from adapters.sandbox import translate
 from adapters.sandbox.adapter import SandboxResponder
 from adapters.sandbox.channels import with_channel_ids
-from adapters.sandbox.guard import PREFIX, Guard
+from adapters.sandbox.guard import PREFIX, SESSION, Guard
 from adapters.sandbox.presses import Presses
+from adapters.sandbox.sign_ins import SignIns
 from adapters.sandbox.translate import BadPayload
 from adapters.sandbox.workspace import CHART_URL, Workspace, json_text
 from bot import json_input
@@ -37,6 +38,7 @@ class SandboxRoutes:
         self._core = core
         self._workspace = workspace
         self._presses = Presses()
+        self._sign_ins = SignIns(core.services.db, core.services.keys)
 
     def mount(self, app: web.Application, guard: Guard) -> None:
         """Every sandbox route lives in one sub-application behind `guard`, so none can be reached around it
@@ -72,7 +74,7 @@ class SandboxRoutes:
     async def file(self, request: web.Request) -> web.Response:
         """A stored file (a CSV export), downloaded under its own name; cards point at `file:<id>`. Only the
         person it was sent to gets it: a message in one of their channels must carry it."""
-        user = await self._person(request.query.get("as", ""))
+        user = await self._person(request, request.query.get("as", ""))
         url = f"{FILE_SCHEME}{request.match_info['id']}"
         stored = await load_file(self._core.services.db, url) if await self._workspace.carries(url, user) else None
         if stored is None:
@@ -88,12 +90,12 @@ class SandboxRoutes:
         if not wanted:  # first visit: be the first demo person
             people = await self._workspace.people()
             wanted = people[0].user_id if people else ""
-        user = await self._person(wanted)
+        user = await self._person(request, wanted, page=True)
         return web.json_response(await self._workspace.state(user), dumps=json_text)
 
     async def send(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        user = await self._person(body.get("as"))
+        user = await self._person(request, body.get("as"))
         channel_id = await self._channel_of(body, user)
         thread = translate.thread_id(body)  # checked for commands too: replies in that thread are posted to it
         command = translate.parse_command(body)
@@ -109,7 +111,7 @@ class SandboxRoutes:
 
     async def action(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        user = await self._person(body.get("as"))
+        user = await self._person(request, body.get("as"))
         card = translate.card_id(body)
         if card.startswith("e"):  # a private card: only the person it was shown to can press its buttons
             private_channel = self._workspace.private_card_channel(user, card)
@@ -130,7 +132,7 @@ class SandboxRoutes:
 
     async def reaction(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        user = await self._person(body.get("as"))
+        user = await self._person(request, body.get("as"))
         channel_id = await self._message_channel(body, user)
         event = translate.reaction_event(body, channel_id)
         await self._workspace.react(int(event.message.message_id), user, event.emoji, event.added)
@@ -139,7 +141,7 @@ class SandboxRoutes:
 
     async def form(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        user = await self._person(body.get("as"))
+        user = await self._person(request, body.get("as"))
         channel_id = await self._workspace.form_channel(user, str(body.get("form_id", "")))
         event = translate.form_event(body, channel_id)
         errors = await self._core.handle(event, SandboxResponder(self._workspace, channel_id, user))
@@ -148,7 +150,7 @@ class SandboxRoutes:
         return _ok()
 
     async def socket(self, request: web.Request) -> web.WebSocketResponse:
-        user = await self._person(request.query.get("as", ""))
+        user = await self._person(request, request.query.get("as", ""))
         ws = web.WebSocketResponse(heartbeat=25, timeout=CLOSE_REPLY_SECONDS)
         await ws.prepare(request)
         self._workspace.connect(user, ws)
@@ -176,10 +178,13 @@ class SandboxRoutes:
             raise _error(400, "the body must be a JSON object")
         return body
 
-    async def _person(self, user: object) -> str:
+    async def _person(self, request: web.Request, user: object, page: bool = False) -> str:
+        """The person this request acts as (the page's "You are"), for the audit log's sign-ins; `page`: the page
+        is loading as them (adapters/sandbox/sign_ins.py)."""
         if not isinstance(user, str) or not await self._workspace.is_person(user):
             some = ", ".join(sorted(p.user_id for p in await self._workspace.people())[:10])
             raise _error(400, f"unknown person {user!r}; choose one of {some}")
+        await self._sign_ins.acting(request[SESSION], user, page=page)
         return user
 
     async def _channel_of(self, body: dict[str, Any], user: str) -> str:

@@ -25,7 +25,8 @@ ROLE_CAN = {
     "manager": "you can also start pulses (a bare /pulse opens a form) and subscribe channels to customer "
                "feedback (/station add)",
     "hr": "you can also read pulse results and the weekly digest (/digest preview)",
-    "admin": "you can do everything: pulses, stations, digests, and closing anyone's pulse",
+    "admin": "you can do everything: pulses, stations, digests, closing anyone's pulse, and erasing people data "
+             "on request (/earshot)",
 }
 
 TRY = {  # what each role can run at once, most telling first
@@ -40,10 +41,12 @@ TRY = {  # what each role can run at once, most telling first
     "hr": ("/digest preview — this week's digest, only for you",
            "/pulse list — the open pulses of a channel",
            "/pulse results — a pulse's results, within the anonymity minimum",
-           "/digest help — subscribing a channel to the digest"),
+           "/digest help — subscribing a channel to the digest",
+           "/earshot audit — who read, exported or changed people data"),
     "admin": ("/pulse — start a pulse with a form",
               "/station add all — every customer voice, live in a channel",
               "/digest preview — this week's digest, only for you",
+              "/earshot help — retention, erasure on request, the audit log",
               "/pulse help, /station help, /digest help — everything else"),
 }
 

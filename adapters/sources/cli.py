@@ -127,10 +127,11 @@ def _values(kind: Kind, args: argparse.Namespace) -> tuple[dict[str, str], dict[
 async def _add_async(settings: Settings, kind: Kind, name: str, secret_values: Mapping[str, str],
                      options: Mapping[str, str]) -> int:
     await asyncio.to_thread(upgrade, settings.database_url, secret_keys=settings.secret_keys)
-    box = secret_box(resolve_keys(settings.database_url, settings.secret_keys))
+    keys = resolve_keys(settings.database_url, settings.secret_keys)
     db = Database(settings.database_url)
     try:
-        token = await add_source(db, box, kind, name, secret_values, options, created_by="cli")
+        token = await add_source(db, secret_box(keys), kind, name, secret_values, options, created_by="cli",
+                                 audit_keys=keys)
     except SourceExists:
         return _fail(f"a source named {name} already exists: choose another name, or `earshot sources remove "
                      f"{name}` first")
@@ -245,9 +246,10 @@ def _remove(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _remove_async(settings: Settings, name: str) -> int:
     await asyncio.to_thread(upgrade, settings.database_url, secret_keys=settings.secret_keys)
+    keys = resolve_keys(settings.database_url, settings.secret_keys)
     db = Database(settings.database_url)
     try:
-        removed = await remove_source(db, name)
+        removed = await remove_source(db, name, audit_keys=keys, removed_by="cli")
     finally:
         await db.dispose()
     if not removed:

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from adapters.sources.base import Kind, SourceConfig
 from bot.feedback.sources import COUNTS, PURPOSE, URL_TOKEN
+from bot.governance.audit import record
 from storage.engine import Database
 from storage.secrets import SecretBox, SecretKeyError
 from storage.tables import FeedbackSource, SourceTally
@@ -67,9 +68,12 @@ def secrets_problem(secret_values: Mapping[str, str]) -> str | None:
 
 
 async def add_source(db: Database, box: SecretBox, kind: Kind, name: str, secret_values: Mapping[str, str],
-                     options: Mapping[str, str], created_by: str | None = None) -> str | None:
+                     options: Mapping[str, str], created_by: str | None = None, *,
+                     audit_keys: Sequence[str] | None = None) -> str | None:
     """Store a source; the token of its secret URL when its kind can only be given a URL. Raises ValueError for a
-    bad name or a blank secret, SourceExists for a taken name."""
+    bad name or a blank secret, SourceExists for a taken name. With `audit_keys` (a source someone adds: `earshot
+    sources add`) the addition is recorded in the audit log in the same transaction, as `created_by`'s, with its
+    kind (never a secret or the token)."""
     if problem := name_problem(name) or secrets_problem(secret_values):
         raise ValueError(problem)
     sealed = dict(secret_values)
@@ -81,7 +85,10 @@ async def add_source(db: Database, box: SecretBox, kind: Kind, name: str, secret
             raise SourceExists(name)
         session.add(FeedbackSource(name=name, kind=kind.name, secrets=seal_secrets(box, sealed),
                                    options=dict(options), created_by=created_by))
-        try:
+        try:  # the row is flushed by the audit entry's insert or by the commit
+            if audit_keys is not None:
+                await record(session, audit_keys, actor=created_by or "system", action="source.added",
+                             subject=f"source:{name}", details={"kind": kind.name})
             await session.commit()
         except IntegrityError:  # added by someone else between the check and the commit
             raise SourceExists(name) from None
@@ -92,14 +99,19 @@ async def get_source(session: AsyncSession, name: str) -> FeedbackSource | None:
     return (await session.exec(select(FeedbackSource).where(FeedbackSource.name == name))).first()
 
 
-async def remove_source(db: Database, name: str) -> bool:
-    """Forget a source and its tallies (the items it delivered stay). False when there was none."""
+async def remove_source(db: Database, name: str, *, audit_keys: Sequence[str] | None = None,
+                        removed_by: str = "system") -> bool:
+    """Forget a source and its tallies (the items it delivered stay). False when there was none. With `audit_keys`
+    (`earshot sources remove`) the removal is recorded in the audit log in the same transaction, as `removed_by`'s."""
     async with db.write() as session:
         row = await get_source(session, name)
         if row is None:
             return False
         await session.exec(delete(SourceTally).where(col(SourceTally.source_id) == row.id))  # type: ignore[call-overload]
         await session.delete(row)
+        if audit_keys is not None:
+            await record(session, audit_keys, actor=removed_by, action="source.removed", subject=f"source:{name}",
+                         details={"kind": row.kind})
         await session.commit()
     return True
 

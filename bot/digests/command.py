@@ -17,6 +17,7 @@ from bot.digests.schedule import parse_when
 from bot.digests.viewer import Viewer
 from bot.digests.weeks import Week
 from bot.events import CommandEvent, Target
+from bot.governance.audit import record
 from bot.roles import has_any_role
 from storage.tables import DigestRun, DigestSubscription
 
@@ -66,6 +67,10 @@ def digest_command(services: Services, digests: Digests) -> Command:
                     f"Set up by {by} · /digest unsubscribe stops it · "
                     "/digest preview shows this week so far, privately",)))),
                 dedupe_key=f"digest-subscribed:{subscription.id}:{event.event_id}", created_by=event.actor.key)
+            await record(session, services.keys, actor=event.actor.key, action="digest.subscribed",
+                         subject=_subject(event, channel), details={"weekday": when.weekday, "at": f"{when.at:%H:%M}",
+                                                                   "timezone": when.timezone},
+                         workspace=event.workspace)
             await session.commit()
 
     @command.add("unsubscribe", "", "stop posting the digest here")
@@ -78,6 +83,8 @@ def digest_command(services: Services, digests: Digests) -> Command:
             if ids:
                 await session.exec(delete(DigestRun).where(col(DigestRun.subscription_id).in_(ids)))  # type: ignore[call-overload]
                 await session.exec(delete(DigestSubscription).where(col(DigestSubscription.id).in_(ids)))  # type: ignore[call-overload]
+                await record(session, services.keys, actor=event.actor.key, action="digest.unsubscribed",
+                             subject=_subject(event, channel), workspace=event.workspace)
                 await session.commit()
         text = ("This channel no longer gets the weekly digest." if ids
                 else "This channel wasn't subscribed to the weekly digest.")
@@ -90,6 +97,10 @@ def digest_command(services: Services, digests: Digests) -> Command:
         zone = _zone(event.actor.timezone) or services.settings.zone
         week = Week.containing(services.clock().astimezone(zone).date(), zone)
         digest = await digests.build(week, Viewer(event.platform, event.workspace))
+        async with services.db.write() as session:  # recorded before it is shown: no preview goes unrecorded
+            await record(session, services.keys, actor=event.actor.key, action="digest.previewed",
+                         subject=f"digest:{week.label}", details={"format": "card"}, workspace=event.workspace)
+            await session.commit()
         await responder.private(await digests.card(digest, "Digest preview (so far)"))
 
     return command
@@ -107,6 +118,11 @@ def _here(event: CommandEvent, channel: str) -> list[ColumnElement[bool]]:
     keeps its own."""
     return [DigestSubscription.platform == event.platform, DigestSubscription.channel_id == channel,
             col(DigestSubscription.workspace).is_not_distinct_from(event.workspace)]
+
+
+def _subject(event: CommandEvent, channel: str) -> str:
+    """A subscription's audit subject: the channel, on its platform."""
+    return f"channel:{event.platform}:{channel}"
 
 
 def _channel(event: CommandEvent) -> str:

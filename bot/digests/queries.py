@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.digests.viewer import Viewer, in_channels, owned
 from bot.pulses.questions import TEXT_VALUE
 from storage.tables import Engagement, Feedback, Participation, Pulse, PulseRun, Question, Response, Station
+from storage.tables.summaries import RunSummary, RunSummaryWeek
 
 SCORED_KINDS = ("scale", "enps")
 TOP_QUOTES = 5
@@ -202,12 +203,13 @@ async def answer_histogram(conn: AsyncConnection, days: Sequence[date], start: d
                            viewer: Viewer | None) -> list[AnswerGroup]:
     """Answers to scored questions (scale, eNPS) counted by value; `days` are bucket bounds (Mondays) with
     the last day of the last week at the end. Counted per day first, in the order of `ix_response_answers`,
-    so the answers are never sorted; only those few thousand day counts are regrouped into weeks."""
+    so the answers are never sorted; only those few thousand day counts are regrouped into weeks. A run kept
+    for its answers' expiry gives its kept weekly counts instead (`_kept_histogram`), whatever rows remain."""
     a = Response.__table__.c  # type: ignore[attr-defined]
     q = Question.__table__.c  # type: ignore[attr-defined]
     per_day = (
         select(a.run_id, a.question_id, a.answered_on, a.value, func.count().label("answers"))
-        .where(a.run_id.in_(_runs_overlapping(start, end, viewer)),
+        .where(a.run_id.in_(_unsummarised(_runs_overlapping(start, end, viewer))),
                a.question_id.in_(select(q.id).where(q.kind.in_(SCORED_KINDS))),
                within(a.answered_on, days, inclusive_end=True))
         .group_by(a.run_id, a.question_id, a.answered_on, a.value).subquery())
@@ -216,7 +218,27 @@ async def answer_histogram(conn: AsyncConnection, days: Sequence[date], start: d
         select(per_day.c.run_id, per_day.c.question_id, week, per_day.c.value,
                cast(func.sum(per_day.c.answers), Integer))
         .group_by(per_day.c.run_id, per_day.c.question_id, week, per_day.c.value))
+    return [AnswerGroup(*row) for row in rows] + await _kept_histogram(conn, days, start, end, viewer)
+
+
+async def _kept_histogram(conn: AsyncConnection, days: Sequence[date], start: datetime, end: datetime,
+                          viewer: Viewer | None) -> list[AnswerGroup]:
+    """The weekly counts kept of runs whose answers expire (bot/pulses/summaries.py), by the Monday of their
+    week. The purge keeps a run's summary before it deletes its answers in batches: from then on, only the
+    summary counts, so a run half deleted is never counted twice or in part."""
+    k = RunSummaryWeek.__table__.c  # type: ignore[attr-defined]
+    q = Question.__table__.c  # type: ignore[attr-defined]
+    rows = await conn.execute(
+        select(k.run_id, k.question_id, bucket(k.week, days), k.value, k.answers)
+        .where(k.run_id.in_(_runs_overlapping(start, end, viewer)),
+               k.question_id.in_(select(q.id).where(q.kind.in_(SCORED_KINDS))),
+               within(k.week, days, inclusive_end=True)))
     return [AnswerGroup(*row) for row in rows]
+
+
+def _unsummarised(runs: Any) -> Any:
+    """`runs` (a select of run ids) without those kept in a summary, which count from it alone."""
+    return runs.where(PulseRun.__table__.c.id.not_in(select(RunSummary.__table__.c.run_id)))  # type: ignore
 
 
 @dataclass(frozen=True)
@@ -273,7 +295,8 @@ async def participants(conn: AsyncConnection, bounds: Sequence[datetime], minimu
     """(platform, channel, week, distinct people who answered runs with at least `minimum` people, distinct
     people who answered any run) for runs opened in each week: the channels' runs are found first, then each
     channel's people are counted from its runs' participation keys (no sort of everyone who answered). A run
-    under the minimum counts nowhere, like its answers: else the people counted would give its size away."""
+    under the minimum counts nowhere, like its answers: else the people counted would give its size away. A run
+    kept for its participation's expiry adds the people its summary kept instead (bot/pulses/summaries.py)."""
     r = PulseRun.__table__.c  # type: ignore[attr-defined]
     p = Pulse.__table__.c  # type: ignore[attr-defined]
     t = Participation.__table__.c  # type: ignore[attr-defined]
@@ -283,6 +306,7 @@ async def participants(conn: AsyncConnection, bounds: Sequence[datetime], minimu
     run = PulseRun.__table__.alias("run")
 
     size = Participation.__table__.alias("size")
+    k = RunSummary.__table__.c  # type: ignore[attr-defined]
 
     def people(week: int, large_only: bool) -> Any:
         runs_of_week = (select(run.c.id).join_from(run, own, run.c.pulse_id == own.c.id)
@@ -290,10 +314,14 @@ async def participants(conn: AsyncConnection, bounds: Sequence[datetime], minimu
                                run.c.opened_at >= bounds[week], run.c.opened_at < bounds[week + 1],
                                *owned(viewer, own.c.platform, own.c.workspace))
                         .correlate(channels))
+        kept = select(func.coalesce(func.sum(k.people_large if large_only else k.people), 0)).where(
+            k.run_id.in_(runs_of_week)).scalar_subquery()
+        live_runs = runs_of_week.where(run.c.id.not_in(select(k.run_id)))
         if large_only:
-            runs_of_week = runs_of_week.where(select(func.count(func.distinct(size.c.user_id)))
-                                              .where(size.c.run_id == run.c.id).scalar_subquery() >= minimum)
-        return select(func.count(func.distinct(t.user_id))).where(t.run_id.in_(runs_of_week)).scalar_subquery()
+            live_runs = live_runs.where(select(func.count(func.distinct(size.c.user_id)))
+                                        .where(size.c.run_id == run.c.id).scalar_subquery() >= minimum)
+        live = select(func.count(func.distinct(t.user_id))).where(t.run_id.in_(live_runs)).scalar_subquery()
+        return cast(live + kept, Integer)
 
     weeks = range(len(bounds) - 1)
     rows = await conn.execute(select(channels.c.platform, channels.c.channel_id,

@@ -30,6 +30,7 @@ from bot.feedback.mappings import Mapping
 from bot.feedback.quiet import in_quiet_hours
 from bot.feedback.redact import Redactor
 from bot.feedback.views import refresh_cards
+from bot.governance.tombstones import ERASED, buried, email_digest, item_digest
 from bot.outbox import Message
 from storage.batching import GroupWriter
 from storage.columns import Encoded
@@ -78,7 +79,8 @@ CONTENT = ("text", "score", "score_type", "customer", "tags", "product_area", "l
 UPDATED = (*CONTENT, "segment", "updated_at")
 KEYS_PER_SELECT = 500
 OUTCOMES = ("accepted", "updated", "duplicate")
-"""What the writer says of an item; anything else is the reason it is refused (a score outside the stored scale)."""
+"""What the writer says of an item; anything else is the reason it is refused (a score outside the stored scale,
+an erased customer's item)."""
 
 
 def stale(row: dict[str, Any], item: FeedbackItem) -> bool:
@@ -170,14 +172,18 @@ class FeedbackIngest:
         (the first naming a new item), "updated" (it changed the stored item), "duplicate" (nothing to change, or
         older than the stored item by the tool's own update time) or why it is refused. Items naming the same
         stored item apply in the order they came, so the last words win."""
-        first: dict[tuple[str, str], FeedbackItem] = {}
-        for items in group:
-            for item in items:
-                first.setdefault((item.source, item.id), item)
         async with self._services.db.write() as session:
-            state = await self._store(session, list(first.values()))
+            erased = await self._erased(session, group)
+            first: dict[tuple[str, str], FeedbackItem] = {}
+            for items in group:
+                for item in items:
+                    if id(item) not in erased:
+                        first.setdefault((item.source, item.id), item)
+            arrival = list(first)
+            # in key order, so two transactions on PostgreSQL take the rows' locks in one order and never deadlock
+            state = await self._store(session, [first[key] for key in sorted(first)])
             new = set(state)
-            state.update(await self._stored(session, [key for key in first if key not in new]))
+            state.update(await self._stored(session, sorted(key for key in first if key not in new)))
             outcomes: list[list[str]] = []
             edited: set[tuple[str, str]] = set()
             timed: set[tuple[str, str]] = set()  # only the tool's update time moved forward: no card to edit
@@ -186,7 +192,9 @@ class FeedbackIngest:
                 for item in items:
                     key = (item.source, item.id)
                     row = state.get(key)
-                    if first.pop(key, None) is item and key in new:
+                    if id(item) in erased:
+                        mine.append(ERASED)
+                    elif first.pop(key, None) is item and key in new:
                         mine.append("accepted")
                     elif row is None or stale(row, item):
                         mine.append("duplicate")
@@ -195,11 +203,22 @@ class FeedbackIngest:
                 outcomes.append(mine)
             await self._update(session, [state[key] for key in edited | timed])
             await self._route(session, [Incoming(id=state[key]["id"], **{name: state[key][name] for name in CARRIED})
-                                        for key in state if key in new])
+                                        for key in arrival if key in new])  # cards go out in arrival order
             for key in edited - new:
                 await refresh_cards(session, self._services.outbox, self._redact, state[key]["id"])
             await session.commit()
         return outcomes
+
+    async def _erased(self, session: AsyncSession, group: list[list[FeedbackItem]]) -> set[int]:
+        """The `id()`s of items naming an erased item or an erased customer's e-mail (bot.governance.tombstones):
+        one indexed select for the group, digests computed for its items alone."""
+        keys = self._services.keys
+        digests = {id(item): [item_digest(keys, item.source, item.id),
+                              *([found] if item.customer and item.customer.email
+                                and (found := email_digest(keys, item.customer.email)) else [])]
+                   for items in group for item in items}
+        tombstones = await buried(session, [digest for mine in digests.values() for digest in mine])
+        return {item for item, mine in digests.items() if tombstones.intersection(mine)} if tombstones else set()
 
     @staticmethod
     def _apply(row: dict[str, Any], item: FeedbackItem, key: tuple[str, str], edited: set[tuple[str, str]],
@@ -226,7 +245,8 @@ class FeedbackIngest:
             rows = await session.exec(
                 select(Feedback.id, Feedback.source, Feedback.external_id, *(getattr(Feedback, c) for c in UPDATED))
                 .where(tuple_(col(Feedback.source), col(Feedback.external_id)).in_(
-                    keys[start:start + KEYS_PER_SELECT])).with_for_update())
+                    keys[start:start + KEYS_PER_SELECT]))
+                .order_by(col(Feedback.source), col(Feedback.external_id)).with_for_update())
             for row in rows:
                 found[(row.source, row.external_id)] = dict(row._mapping)
         return found

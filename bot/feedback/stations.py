@@ -18,12 +18,15 @@ from bot.feedback.filters import FILTER_HELP, Matcher, describe, feed_key, parse
 from bot.feedback.ingest import match_input
 from bot.feedback.languages import language_tag
 from bot.feedback.redact import Redactor
+from bot.governance.audit import record
 from bot.roles import has_any_role
 from bot.text import cut
 from storage.tables import Feedback, Station
 
 PREVIEW_DAYS = 7
 PREVIEW_SCAN = 5_000
+CHANGES = {"pause": "station.paused", "resume": "station.resumed", "remove": "station.removed"}
+"""The audit log's action for each change of a station."""
 
 
 def station_command(services: Services, redact: Redactor, directory: StationDirectory) -> Command:
@@ -64,6 +67,9 @@ def station_command(services: Services, redact: Redactor, directory: StationDire
                                  f"{event.actor.name or event.actor.user_id} · /station help",))))
             await services.outbox.send(session, Target.channel(event.platform, channel), announcement,
                                        dedupe_key=f"station-added:{station.id}", created_by=event.actor.key)
+            await record(session, services.keys, actor=event.actor.key, action="station.added",
+                         subject=f"station:{station.id}", details={"channel": f"{event.platform}:{channel}"},
+                         workspace=event.workspace)
             await session.commit()
         directory.changed()
 
@@ -111,6 +117,9 @@ def station_command(services: Services, redact: Redactor, directory: StationDire
                                        Card(fallback=text, blocks=(Text(text), Context((note,)))),
                                        dedupe_key=f"station-{verb}:{station.id}:{event.event_id}",
                                        created_by=event.actor.key)
+            await record(session, services.keys, actor=event.actor.key, action=CHANGES[verb],
+                         subject=f"station:{station.id}", details={"channel": f"{event.platform}:{station.channel_id}"},
+                         workspace=event.workspace)
             await session.commit()
         directory.changed()
 

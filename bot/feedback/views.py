@@ -8,6 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.feedback.card import REACTIONS, FeedbackView, feedback_card
 from bot.feedback.redact import Redactor
+from bot.governance.former import FORMER_COLLEAGUE, is_erased
 from bot.outbox import Outbox
 from storage.tables import Claim, Engagement, Feedback, FeedbackReaction, Person
 
@@ -24,6 +25,8 @@ button, once per person whether they clicked, reacted, or both. Other emoji are 
 
 
 async def display_name(session: AsyncSession, platform: str, user_id: str) -> str:
+    if is_erased(user_id):  # erased on request (bot.governance.erasure): their acts stay, their name goes
+        return FORMER_COLLEAGUE
     name = (await session.exec(select(Person.display_name).where(
         Person.platform == platform, Person.user_id == user_id))).first()
     return name or user_id

@@ -92,6 +92,9 @@ def _summary(result: QuestionResult, results: RunResults) -> list[str]:
     if result.comments_hidden:
         lines.append(f"comments show once {results.comment_minimum} people have written one")
     lines.extend(f"“{comment}”" for comment in result.comments[:10])
+    if result.comments_removed is not None:
+        removed = f"{result.comments_removed} comments were" if result.comments_removed else "The comments were"
+        lines.append(f"💬 {removed} removed with the answers when their retention period ended")
     return lines
 
 

@@ -14,6 +14,7 @@ from bot.commands import Command, UsageError, channel_of, error_card, record_id
 from bot.core import Services
 from bot.events import ActionEvent, CommandEvent, FormSubmitted, Person, Target
 from bot.files import save_file
+from bot.governance.audit import record
 from bot.pulses.audience import UNKNOWN_NAMED, PersonLookup, channel_member_ids, strangers, unknown_people
 from bot.pulses.cards import results_card
 from bot.pulses.form import creation_form, spec_from_form
@@ -147,6 +148,8 @@ class PulseCommands:
             questions = await self._pulses.questions(session, pulse.id or 0)
             results = await self._pulses.results(session, pulse, run, questions)
             trend, trend_chart = await self._pulses.trend(session, pulse, questions)  # a recurring pulse's runs
+            await record(session, self._services.keys, actor=event.actor.key, action="pulse.results_viewed",
+                         subject=f"pulse:{pulse.id}", details={"run": run.id}, workspace=event.workspace)
             await session.commit()
         await responder.private(results_card(results, final=run.status == "closed", trend=trend,
                                              trend_chart=trend_chart))
@@ -297,6 +300,9 @@ class PulseCommands:
             await self._services.outbox.send(session, Target.user(event.platform, event.actor.user_id), card,
                                               dedupe_key=f"export:{event.platform}:{event.event_id}"[:300],
                                               created_by=f"{event.platform}:{event.actor.user_id}")
+            await record(session, self._services.keys, actor=event.actor.key, action="pulse.exported",
+                         subject=f"pulse:{pulse.id}", details={"run": run.id, "format": "csv", "rows": rows},
+                         workspace=event.workspace)
             await session.commit()
         await responder.private(text_card(f"📎 I've sent you the CSV of “{pulse.title}” by direct message."))
 

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import Settings
 from bot.pulses.questions import answer_options
 from storage.tables import Participation, Pulse, PulseRun, Question, Response
+from storage.tables.summaries import RunSummary, RunSummaryQuestion
 
 
 @dataclass
@@ -25,6 +26,9 @@ class QuestionResult:
     """Anonymous, and answered by fewer than the minimum: no counts are given."""
     comments_hidden: bool = False
     """Anonymous, with comments from fewer than the comment minimum: none are given."""
+    comments_removed: int | None = None
+    """Set once retention removed the comments with the run's answers (bot/pulses/summaries.py): how many the
+    results showed, or 0 where too few to show were written."""
 
     @property
     def mean(self) -> float | None:
@@ -69,7 +73,11 @@ async def run_results(session: AsyncSession, settings: Settings, pulse: Pulse, r
                       questions: list[Question], audience: int | None = None) -> RunResults:
     """Counts per question and value. An anonymous run shows nothing but its respondent count below its minimum
     (run_minimum) of respondents; each of its questions needs that many answers of its own, and each question's
-    comments `comment_min` comments, before they show (comments in shuffled order)."""
+    comments `comment_min` comments, before they show (comments in shuffled order). A closed run whose answers
+    have expired reads the same figures from its summary (bot/pulses/summaries.py)."""
+    summary = await session.get(RunSummary, run.id) if run.status == "closed" else None
+    if summary is not None:
+        return await _summarised(session, settings, pulse, run, questions, audience, summary)
     respondents = (await session.exec(
         select(func.count()).select_from(
             select(Participation.platform, Participation.user_id).where(Participation.run_id == run.id)
@@ -86,6 +94,21 @@ async def run_results(session: AsyncSession, settings: Settings, pulse: Pulse, r
         random.shuffle(result.comments)  # order must not hint at who wrote what
     return RunResults(pulse, run, respondents, audience, [results[q.id] for q in questions],
                       minimum, hidden, settings.comment_min, await run_number(session, run))
+
+
+async def _summarised(session: AsyncSession, settings: Settings, pulse: Pulse, run: PulseRun,
+                      questions: list[Question], audience: int | None, summary: RunSummary) -> RunResults:
+    """The figures kept when the run's answers expired: the minimums were applied before they were kept."""
+    kept = {row.question_id: row for row in await session.exec(
+        select(RunSummaryQuestion).where(RunSummaryQuestion.run_id == run.id))}
+    results = []
+    for question in questions:
+        row = kept.get(question.id or 0)
+        results.append(QuestionResult(question) if row is None else QuestionResult(
+            question, counts=dict(row.counts), answered=row.answered, hidden=row.hidden,
+            comments_removed=row.comments if row.comments or row.comments_hidden else None))
+    return RunResults(pulse, run, summary.respondents, audience, results, summary.minimum, summary.below_minimum,
+                      settings.comment_min, await run_number(session, run))
 
 
 async def run_number(session: AsyncSession, run: PulseRun) -> int:

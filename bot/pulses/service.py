@@ -18,6 +18,7 @@ from bot.cards import Card, Context, Text
 from bot.charts import save_chart
 from bot.core import Services
 from bot.events import Person, Target
+from bot.governance.former import is_erased
 from bot.pulses.audience import dm_key, dm_times, member_count
 from bot.pulses.cards import question_card, results_card
 from bot.pulses.publishing import publish_due, publish_final, unopenable, waiting_runs
@@ -121,7 +122,8 @@ class Pulses:
         platform can count them without looking up each person)."""
         kind = pulse.audience.get("kind")
         if kind == "people":
-            users = [Person(pulse.platform, user) for user in pulse.audience["users"]]
+            users = [Person(pulse.platform, user) for user in pulse.audience["users"]
+                     if not is_erased(user)]  # an erased colleague's token stands in the list, and gets no DM
             return Audience(users, len(users))
         adapter = self._services.adapters.get(pulse.platform)
         if kind == "channel":

@@ -29,7 +29,7 @@ def test_the_package_holds_a_filled_in_manifest_and_both_icons(tmp_path: Path) -
     assert bot["botId"] == APP_ID and sorted(bot["scopes"]) == ["groupChat", "personal", "team"]
     assert bot["supportsFiles"]  # else Teams shows no file-consent card (pulse exports)
     commands = [c["title"] for c in bot["commandLists"][0]["commands"]]
-    assert commands == ["pulse", "station", "digest"]
+    assert commands == ["pulse", "station", "digest", "earshot"]
     assert all(c["description"] for c in bot["commandLists"][0]["commands"])
     assert color.size == (192, 192) and outline.size == (32, 32)
     alpha = outline.convert("RGBA").getchannel("A").getextrema()

@@ -1,0 +1,1 @@
+"""Data governance: retention and purges, erasure on request, and the tamper-evident audit log."""
