@@ -18,6 +18,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -336,6 +337,10 @@ class Eraser:
             message.card, message.edited = REMOVED_CARD.to_json(), True
             session.add(message)
 
+    def _session(self, dry_run: bool) -> AbstractAsyncContextManager[AsyncSession]:
+        """A dry run only reads: it scans without queueing behind the writers (votes) on SQLite's write lock."""
+        return self._db.session() if dry_run else self._db.write()
+
     async def _scrub_quotes(self, quotes: list[str], dry_run: bool) -> Counter[str]:
         """Cards that quoted the items among others (roll-ups, digests) and sandbox messages of any card: the
         quotes are replaced by the removal notice, and posted ones edited through the outbox."""
@@ -344,7 +349,7 @@ class Eraser:
             return counts
         last = 0
         while True:
-            async with self._db.write() as session:
+            async with self._session(dry_run) as session:
                 rows = list(await session.exec(select(Delivery).where(
                     col(Delivery.id) > last, or_(col(Delivery.subject_kind).is_(None),
                                                  Delivery.subject_kind != "feedback"))
@@ -373,7 +378,7 @@ class Eraser:
         found = 0
         last = 0
         while True:
-            async with self._db.write() as session:
+            async with self._session(dry_run) as session:
                 rows = list(await session.exec(select(SandboxMessage).where(col(SandboxMessage.id) > last)
                                                .order_by(col(SandboxMessage.id)).limit(SCAN_BATCH)))
                 for message in rows:
